@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what Reelsmith needs on Debian 12, skipping whatever is already there.
+#   bash .ci/setup.sh run    what building and running the app needs
+#   bash .ci/setup.sh test   that, plus the test tools (Chromium, Playwright, sqlx-cli, cargo-leptos)
+# Only the package registries are used: Debian, crates.io, npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+purpose=${1:-run}
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+packages=(postgresql ca-certificates)
+if [ "$purpose" = test ]; then
+  packages+=(chromium)
+  command -v npm >/dev/null || packages+=(nodejs npm)
+fi
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "Installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "Rust is missing: install it with rustup (https://rustup.rs), then run this again." >&2
+  exit 1
+fi
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "Adding the wasm32-unknown-unknown Rust target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# wasm-bindgen's CLI must match the library in Cargo.lock exactly; it installs without --locked.
+wasm_bindgen_version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $wasm_bindgen_version" ]; then
+  say "Installing wasm-bindgen-cli $wasm_bindgen_version (about 3 minutes)"
+  cargo install wasm-bindgen-cli --version "$wasm_bindgen_version" --force
+fi
+
+if [ "$purpose" = test ]; then
+  if ! cargo sqlx --version 2>/dev/null | grep -q ' 0\.8\.'; then
+    say "Installing sqlx-cli 0.8 (a few minutes)"
+    cargo install sqlx-cli --version '0.8.6' --locked --no-default-features --features postgres,rustls
+  fi
+  # cargo-leptos 0.3.11 needs a newer rustc than this toolchain; 0.3.10 takes ~30 minutes to build.
+  if ! cargo leptos --version 2>/dev/null | grep -q ' 0\.3\.10$'; then
+    say "Installing cargo-leptos 0.3.10 (about 30 minutes, once)"
+    cargo install cargo-leptos --version 0.3.10 --locked
+  fi
+  if [ ! -f end2end/node_modules/.package-lock.json ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+    say "Installing the end-to-end test tools (Playwright, using Debian's Chromium)"
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
+fi

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Sets up what is missing and runs every check and test against real parts: a private
+# PostgreSQL cluster, the real server binary, Debian's Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bash .ci/setup.sh test
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+started=$(date +%s)
+export CARGO_TERM_COLOR=never
+
+step "Formatting"
+cargo fmt --all -- --check
+
+step "Building the server and the site"
+bash .ci/build-site.sh
+
+# One throw-away cluster for the whole run; every test gets a database of its own in it.
+test_data="$root/target/test-data"
+app_pid=""
+cleanup() {
+  [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null
+  target/debug/reelsmith --data-dir "$test_data" postgres stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+step "Starting the test PostgreSQL cluster"
+DATABASE_URL=$(env -u DATABASE_URL target/debug/reelsmith --data-dir "$test_data" postgres start --ephemeral)
+export DATABASE_URL
+
+step "Checking the committed query metadata (.sqlx) is current"
+SQLX_OFFLINE=false cargo sqlx prepare --workspace --check -- --all-targets
+
+step "Clippy (server side, ssr)"
+cargo clippy -p app -p server --all-targets --features app/ssr -- -D warnings
+step "Clippy (browser side, hydrate)"
+cargo clippy -p app -p frontend --target wasm32-unknown-unknown --features app/hydrate -- -D warnings
+
+step "Unit and integration tests"
+cargo test -p app --features ssr
+cargo test -p server
+
+step "End-to-end tests in Chromium"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+e2e_db="e2e_$(date +%s)_$$"
+psql -q "$DATABASE_URL" -c "CREATE DATABASE $e2e_db"
+LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site \
+  DATABASE_URL="${DATABASE_URL/\/reelsmith\?//$e2e_db?}" \
+  target/debug/reelsmith > target/e2e-server.log 2>&1 &
+app_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  kill -0 "$app_pid" 2>/dev/null || { cat target/e2e-server.log; exit 1; }
+  sleep 0.2
+done
+(cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test)
+kill "$app_pid"; wait "$app_pid" 2>/dev/null || true; app_pid=""
+
+step "Checking the cargo-leptos build path still builds"
+cargo leptos build
+
+step "All checks and tests passed in $(( $(date +%s) - started )) s"

@@ -1,0 +1,365 @@
+//! Accounts on the server: validated inputs, argon2id hashes, throttled log-ins, sessions.
+
+use super::{CurrentUser, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use crate::error::AppError;
+use argon2::{
+    password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    Algorithm, Argon2, Params, Version,
+};
+use sqlx::PgPool;
+use std::net::{IpAddr, SocketAddr};
+use tower_sessions::Session;
+use uuid::Uuid;
+
+const SESSION_USER_KEY: &str = "user_id";
+
+/// An email address as we store it: trimmed, lower-cased, plausibly shaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let email = raw.trim().to_lowercase();
+        let invalid = || AppError::invalid("Enter a valid email address, like name@example.com.");
+        if email.is_empty() || email.len() > 254 || email.chars().any(char::is_whitespace) {
+            return Err(invalid());
+        }
+        let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains('@');
+        if local.is_empty() || !domain_ok {
+            return Err(invalid());
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password that meets the sign-up rules. Never logged, never serialised.
+pub struct NewPassword(String);
+
+impl NewPassword {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let chars = raw.chars().count();
+        if chars < MIN_PASSWORD_CHARS {
+            return Err(AppError::invalid(format!(
+                "Choose a password of at least {MIN_PASSWORD_CHARS} characters."
+            )));
+        }
+        if chars > MAX_PASSWORD_CHARS {
+            return Err(AppError::invalid(format!(
+                "Choose a password of at most {MAX_PASSWORD_CHARS} characters."
+            )));
+        }
+        Ok(Self(raw.to_string()))
+    }
+}
+
+/// argon2id with OWASP's parameters: m = 19 MiB, t = 2, p = 1.
+fn hasher() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+async fn hash_password(password: NewPassword) -> Result<String, AppError> {
+    tokio_blocking(move || {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        hasher()
+            .hash_password(password.0.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|error| anyhow::anyhow!("hashing a password: {error}"))
+    })
+    .await
+}
+
+/// Checks a password against a stored hash. Without a stored hash it checks against a
+/// fixed one, so that unknown addresses take as long to refuse as wrong passwords.
+async fn verify_password(password: String, stored: Option<String>) -> Result<bool, AppError> {
+    // Well-formed, with the parameters above, and matched by no known password.
+    const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2VnKxoL2jNVGZhDPlKo7ZtqJ/AI/J0h5nD0vBDYMvIg";
+    let known = stored.is_some();
+    tokio_blocking(move || {
+        let stored = stored.unwrap_or_else(|| DECOY.to_string());
+        let hash = PasswordHash::new(&stored)
+            .map_err(|error| anyhow::anyhow!("stored password hash unreadable: {error}"))?;
+        // argon2's verifier compares in constant time.
+        Ok(known && hasher().verify_password(password.as_bytes(), &hash).is_ok())
+    })
+    .await
+}
+
+async fn tokio_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, AppError> {
+    Ok(tokio::task::spawn_blocking(work)
+        .await
+        .map_err(anyhow::Error::from)??)
+}
+
+pub async fn register(pool: &PgPool, email: &str, password: &str) -> Result<Uuid, AppError> {
+    let email = Email::parse(email)?;
+    let password = NewPassword::parse(password)?;
+    let hash = hash_password(password).await?;
+    let id = Uuid::new_v4();
+    let inserted = sqlx::query!(
+        "INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3) ON CONFLICT (email) DO NOTHING",
+        id,
+        email.as_str(),
+        hash
+    )
+    .execute(pool)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(AppError::Conflict(
+            "An account with this email already exists. Log in instead.".into(),
+        ));
+    }
+    tracing::info!(user_id = %id, "account created");
+    Ok(id)
+}
+
+/// Log-in throttling: after a few failures for one account (or many from one address),
+/// each further attempt must wait, doubling from 30 s up to 15 min. Failures are forgotten
+/// an hour after the last one, and an account's on a successful log-in.
+mod throttle {
+    pub const ACCOUNT_FREE_FAILURES: i32 = 5;
+    pub const CLIENT_FREE_FAILURES: i32 = 20;
+    const FIRST_DELAY_SECS: i64 = 30;
+    const MAX_DELAY_SECS: i64 = 15 * 60;
+
+    pub fn delay_secs(failures: i32, free: i32) -> i64 {
+        if failures < free {
+            return 0;
+        }
+        let doublings = u32::try_from(failures - free).unwrap_or(0).min(16);
+        (FIRST_DELAY_SECS << doublings).min(MAX_DELAY_SECS)
+    }
+}
+
+fn account_key(email: &Email) -> String {
+    format!("email:{}", email.as_str())
+}
+
+fn client_key(address: IpAddr) -> String {
+    format!("ip:{address}")
+}
+
+async fn check_throttle(pool: &PgPool, keys: &[(String, i32)]) -> Result<(), AppError> {
+    let names: Vec<String> = keys.iter().map(|(key, _)| key.clone()).collect();
+    let rows = sqlx::query!(
+        r#"SELECT key, failures,
+                  EXTRACT(EPOCH FROM (now() - last_failed_at))::bigint AS "seconds_since!"
+           FROM login_failures
+           WHERE key = ANY($1) AND last_failed_at > now() - interval '1 hour'"#,
+        &names
+    )
+    .fetch_all(pool)
+    .await?;
+    let wait = rows
+        .iter()
+        .filter_map(|row| {
+            let free = keys.iter().find(|(key, _)| *key == row.key)?.1;
+            let remaining = throttle::delay_secs(row.failures, free) - row.seconds_since;
+            (remaining > 0).then_some(remaining)
+        })
+        .max();
+    match wait {
+        Some(seconds) => Err(AppError::TooManyAttempts {
+            retry_after_secs: seconds as u64,
+        }),
+        None => Ok(()),
+    }
+}
+
+async fn record_failure(pool: &PgPool, keys: &[(String, i32)]) -> Result<(), AppError> {
+    let names: Vec<String> = keys.iter().map(|(key, _)| key.clone()).collect();
+    sqlx::query!(
+        r#"INSERT INTO login_failures (key, failures, last_failed_at)
+           SELECT key, 1, now() FROM UNNEST($1::text[]) AS key
+           ON CONFLICT (key) DO UPDATE SET
+               failures = CASE WHEN login_failures.last_failed_at < now() - interval '1 hour'
+                               THEN 1 ELSE login_failures.failures + 1 END,
+               last_failed_at = now()"#,
+        &names
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn authenticate(
+    pool: &PgPool,
+    email: &str,
+    password: &str,
+    client: Option<IpAddr>,
+) -> Result<Uuid, AppError> {
+    let wrong = || AppError::invalid("That email and password do not match an account.");
+    let Ok(email) = Email::parse(email) else {
+        return Err(wrong());
+    };
+    let mut keys = vec![(account_key(&email), throttle::ACCOUNT_FREE_FAILURES)];
+    if let Some(address) = client {
+        keys.push((client_key(address), throttle::CLIENT_FREE_FAILURES));
+    }
+    check_throttle(pool, &keys).await?;
+
+    let user = sqlx::query!(
+        "SELECT id, password_hash FROM users WHERE email = $1",
+        email.as_str()
+    )
+    .fetch_optional(pool)
+    .await?;
+    let (id, stored) = match user {
+        Some(user) => (Some(user.id), Some(user.password_hash)),
+        None => (None, None),
+    };
+    let password = password.chars().take(MAX_PASSWORD_CHARS).collect();
+    match (id, verify_password(password, stored).await?) {
+        (Some(id), true) => {
+            sqlx::query!("DELETE FROM login_failures WHERE key = $1", keys[0].0)
+                .execute(pool)
+                .await?;
+            Ok(id)
+        }
+        _ => {
+            record_failure(pool, &keys).await?;
+            tracing::info!(account = %email.as_str(), "failed log-in");
+            Err(wrong())
+        }
+    }
+}
+
+pub async fn client_address() -> Option<IpAddr> {
+    leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>()
+        .await
+        .ok()
+        .map(|info| info.0.ip())
+}
+
+async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(|error| {
+        tracing::error!(%error, "session layer missing");
+        AppError::Internal
+    })
+}
+
+fn session_error(error: tower_sessions::session::Error) -> AppError {
+    tracing::error!(%error, "session store error");
+    AppError::Internal
+}
+
+/// Logs the user in on this browser. The session id changes, so an id planted
+/// before log-in (session fixation) is worth nothing after it.
+pub async fn start_session(user_id: Uuid) -> Result<(), AppError> {
+    let session = session().await?;
+    session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(SESSION_USER_KEY, user_id)
+        .await
+        .map_err(session_error)
+}
+
+pub async fn end_session() -> Result<(), AppError> {
+    session().await?.flush().await.map_err(session_error)
+}
+
+pub async fn session_user_id(session: &Session) -> Option<Uuid> {
+    match session.get::<Uuid>(SESSION_USER_KEY).await {
+        Ok(user) => user,
+        Err(error) => {
+            tracing::warn!(%error, "unreadable session treated as logged out");
+            None
+        }
+    }
+}
+
+/// The logged-in user's id, or 401.
+pub async fn require_user() -> Result<Uuid, AppError> {
+    session_user_id(&session().await?)
+        .await
+        .ok_or(AppError::Unauthenticated)
+}
+
+pub async fn current_user(pool: &PgPool) -> Result<Option<CurrentUser>, AppError> {
+    let Some(id) = session_user_id(&session().await?).await else {
+        return Ok(None);
+    };
+    let user = sqlx::query_as!(CurrentUser, "SELECT id, email FROM users WHERE id = $1", id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+    }
+
+    #[test]
+    fn malformed_emails_are_refused() {
+        for raw in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a da@example.com",
+            "ada@.com",
+        ] {
+            assert!(Email::parse(raw).is_err(), "{raw:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn passwords_need_ten_characters_counted_as_characters() {
+        assert!(NewPassword::parse("123456789").is_err());
+        assert!(NewPassword::parse("1234567890").is_ok());
+        assert!(
+            NewPassword::parse("ééééééééé").is_err(),
+            "9 characters, 18 bytes"
+        );
+    }
+
+    #[test]
+    fn throttle_delay_doubles_after_the_free_failures_up_to_fifteen_minutes() {
+        assert_eq!(throttle::delay_secs(4, 5), 0);
+        assert_eq!(throttle::delay_secs(5, 5), 30);
+        assert_eq!(throttle::delay_secs(6, 5), 60);
+        assert_eq!(throttle::delay_secs(40, 5), 900);
+    }
+
+    #[tokio::test]
+    async fn the_decoy_hash_is_readable_and_matches_nothing() {
+        assert!(!verify_password("anything at all".into(), None)
+            .await
+            .unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_hashed_password_verifies_and_a_wrong_one_does_not() {
+        let hash = hash_password(NewPassword::parse("correct horse battery").unwrap())
+            .await
+            .unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(
+            verify_password("correct horse battery".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!verify_password("wrong horse battery".into(), Some(hash))
+            .await
+            .unwrap());
+    }
+}

@@ -1,0 +1,131 @@
+//! Projects: one ad each, owned by one user, moving through the wizard's steps.
+
+pub mod api;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub const MAX_NAME_CHARS: usize = 120;
+
+/// The frame a project renders to, chosen when it is created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VideoFormat {
+    #[default]
+    #[serde(rename = "9:16")]
+    Vertical,
+    #[serde(rename = "16:9")]
+    Landscape,
+    #[serde(rename = "1:1")]
+    Square,
+}
+
+impl VideoFormat {
+    pub const ALL: [VideoFormat; 3] = [Self::Vertical, Self::Landscape, Self::Square];
+
+    pub fn ratio(self) -> &'static str {
+        match self {
+            Self::Vertical => "9:16",
+            Self::Landscape => "16:9",
+            Self::Square => "1:1",
+        }
+    }
+
+    pub fn parse(ratio: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|format| format.ratio() == ratio)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Vertical => "9:16 vertical — Reels, TikTok, Shorts",
+            Self::Landscape => "16:9 landscape — YouTube, web",
+            Self::Square => "1:1 square — feeds",
+        }
+    }
+
+    /// Output size in pixels (width, height).
+    pub fn dimensions(self) -> (u32, u32) {
+        match self {
+            Self::Vertical => (1080, 1920),
+            Self::Landscape => (1920, 1080),
+            Self::Square => (1080, 1080),
+        }
+    }
+}
+
+/// The wizard's steps, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Step {
+    VisionBrief = 1,
+    Mood = 2,
+    Storyboard = 3,
+    FinalVideo = 4,
+}
+
+impl Step {
+    pub const ALL: [Step; 4] = [
+        Self::VisionBrief,
+        Self::Mood,
+        Self::Storyboard,
+        Self::FinalVideo,
+    ];
+
+    pub fn number(self) -> i16 {
+        self as i16
+    }
+
+    pub fn from_number(number: i16) -> Option<Self> {
+        Self::ALL.into_iter().find(|step| step.number() == number)
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::VisionBrief => "Vision & brief",
+            Self::Mood => "Mood",
+            Self::Storyboard => "Storyboard",
+            Self::FinalVideo => "Final video",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: Uuid,
+    pub name: String,
+    pub format: VideoFormat,
+    /// The furthest step reached; the project resumes there.
+    pub step: Step,
+    pub updated_at: OffsetDateTime,
+}
+
+/// "23 Nov 2026, 22:15 UTC": the same text on the server and in the browser,
+/// so hydration finds what the server rendered.
+pub fn format_timestamp(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let format = time::macros::format_description!(
+        "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
+    );
+    at.format(&format).unwrap_or_else(|_| at.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_round_trip_through_their_ratio() {
+        for format in VideoFormat::ALL {
+            assert_eq!(VideoFormat::parse(format.ratio()), Some(format));
+        }
+        assert_eq!(VideoFormat::parse("4:3"), None);
+    }
+
+    #[test]
+    fn timestamps_read_as_day_month_year_and_time() {
+        let at = time::macros::datetime!(2026-11-03 09:05 UTC);
+        assert_eq!(format_timestamp(at), "3 Nov 2026, 09:05 UTC");
+    }
+}

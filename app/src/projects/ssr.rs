@@ -1,0 +1,183 @@
+//! Project queries. Each takes the owner and filters by it, so another user's
+//! project id behaves exactly like one that does not exist.
+
+use super::{Project, Step, VideoFormat, MAX_NAME_CHARS};
+use crate::error::AppError;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub struct ProjectName(String);
+
+impl ProjectName {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(AppError::invalid("Give the project a name."));
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(AppError::invalid(format!(
+                "Keep the project name to {MAX_NAME_CHARS} characters or fewer."
+            )));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                "The project name cannot contain control characters.",
+            ));
+        }
+        Ok(Self(name.to_string()))
+    }
+}
+
+pub fn not_found() -> AppError {
+    AppError::not_found("Project")
+}
+
+struct ProjectRow {
+    id: Uuid,
+    name: String,
+    format: String,
+    step: i16,
+    updated_at: OffsetDateTime,
+}
+
+impl TryFrom<ProjectRow> for Project {
+    type Error = AppError;
+
+    fn try_from(row: ProjectRow) -> Result<Self, AppError> {
+        let corrupt = |what: &str| {
+            tracing::error!(project_id = %row.id, "project row has an unknown {what}");
+            AppError::Internal
+        };
+        Ok(Project {
+            format: VideoFormat::parse(&row.format).ok_or_else(|| corrupt("format"))?,
+            step: Step::from_number(row.step).ok_or_else(|| corrupt("step"))?,
+            id: row.id,
+            name: row.name,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+pub async fn list(pool: &PgPool, owner: Uuid) -> Result<Vec<Project>, AppError> {
+    sqlx::query_as!(
+        ProjectRow,
+        "SELECT id, name, format, step, updated_at FROM projects
+         WHERE owner_id = $1 ORDER BY updated_at DESC, id",
+        owner
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(Project::try_from)
+    .collect()
+}
+
+pub async fn get(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Project, AppError> {
+    sqlx::query_as!(
+        ProjectRow,
+        "SELECT id, name, format, step, updated_at FROM projects WHERE id = $1 AND owner_id = $2",
+        id,
+        owner
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(not_found)?
+    .try_into()
+}
+
+pub async fn create(
+    pool: &PgPool,
+    owner: Uuid,
+    name: ProjectName,
+    format: VideoFormat,
+) -> Result<Project, AppError> {
+    let project = sqlx::query_as!(
+        ProjectRow,
+        "INSERT INTO projects (id, owner_id, name, format) VALUES ($1, $2, $3, $4)
+         RETURNING id, name, format, step, updated_at",
+        Uuid::new_v4(),
+        owner,
+        name.0,
+        format.ratio()
+    )
+    .fetch_one(pool)
+    .await?;
+    tracing::info!(project_id = %project.id, "project created");
+    project.try_into()
+}
+
+pub async fn rename(
+    pool: &PgPool,
+    owner: Uuid,
+    id: Uuid,
+    name: ProjectName,
+) -> Result<Project, AppError> {
+    sqlx::query_as!(
+        ProjectRow,
+        "UPDATE projects SET name = $3, updated_at = now() WHERE id = $1 AND owner_id = $2
+         RETURNING id, name, format, step, updated_at",
+        id,
+        owner,
+        name.0
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(not_found)?
+    .try_into()
+}
+
+/// A copy named "<name> (copy)", cut to fit the name limit, at the same step.
+pub async fn duplicate(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Project, AppError> {
+    let original = get(pool, owner, id).await?;
+    const SUFFIX: &str = " (copy)";
+    let kept: String = original
+        .name
+        .chars()
+        .take(MAX_NAME_CHARS - SUFFIX.chars().count())
+        .collect();
+    let copy = sqlx::query_as!(
+        ProjectRow,
+        "INSERT INTO projects (id, owner_id, name, format, step)
+         SELECT $3, owner_id, $4, format, step FROM projects WHERE id = $1 AND owner_id = $2
+         RETURNING id, name, format, step, updated_at",
+        id,
+        owner,
+        Uuid::new_v4(),
+        format!("{}{SUFFIX}", kept.trim_end())
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(not_found)?;
+    tracing::info!(project_id = %copy.id, from = %id, "project duplicated");
+    copy.try_into()
+}
+
+pub async fn delete(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<(), AppError> {
+    let deleted = sqlx::query!(
+        "DELETE FROM projects WHERE id = $1 AND owner_id = $2",
+        id,
+        owner
+    )
+    .execute(pool)
+    .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(not_found());
+    }
+    tracing::info!(project_id = %id, "project deleted");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProjectName;
+
+    #[test]
+    fn project_names_are_trimmed_and_bounded() {
+        assert_eq!(ProjectName::parse("  Launch ad ").unwrap().0, "Launch ad");
+        assert!(ProjectName::parse("   ").is_err());
+        assert!(ProjectName::parse(&"a".repeat(121)).is_err());
+        assert!(ProjectName::parse(&"é".repeat(120)).is_ok());
+        assert!(ProjectName::parse("tab\there").is_err());
+    }
+}

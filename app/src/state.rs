@@ -1,0 +1,24 @@
+//! What every request handler and server function can reach on the server.
+
+use crate::error::AppError;
+use axum::extract::FromRef;
+use leptos::prelude::*;
+use sqlx::PgPool;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub pool: PgPool,
+}
+
+/// The state, from inside a server function (the router provides it as context).
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server function context");
+        AppError::Internal
+    })
+}
+
+pub fn pool() -> Result<PgPool, AppError> {
+    app_state().map(|state| state.pool)
+}

@@ -1,0 +1,133 @@
+//! Request handling around the Leptos routes: health checks, the cross-site request
+//! guard and the log-in requirement for pages.
+
+use app::{auth::ssr::session_user_id, state::AppState};
+use axum::{
+    extract::{Request, State},
+    http::{header, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use tower_sessions::Session;
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match sqlx::query_scalar!("SELECT 1 AS \"one!\"")
+        .fetch_one(&state.pool)
+        .await
+    {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+/// Refuses state-changing requests that a browser marks as coming from another site.
+///
+/// Server functions have no CSRF token of their own. Browsers send `Sec-Fetch-Site`
+/// (and `Origin`) on such requests, and the session cookie is `SameSite=Lax`, so a
+/// request from another site is recognised here and dropped before any handler runs.
+/// Requests without either header are not from a browser and carry no ambient cookie risk.
+pub async fn reject_cross_site(request: Request, next: Next) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|value| value.to_str().ok());
+    let cross_site = match fetch_site {
+        Some(site) => !matches!(site, "same-origin" | "none"),
+        None => match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+            Some(origin) => {
+                let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+                let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+                origin == "null" || host.is_none() || origin_host != host
+            }
+            None => false,
+        },
+    };
+    if cross_site {
+        tracing::warn!(
+            method = %request.method(),
+            path = %request.uri().path(),
+            fetch_site = ?fetch_site,
+            "cross-site request refused"
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            "Cross-site requests are not allowed.",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Pages that need a session send anonymous visitors to the log-in page (and logged-in
+/// ones away from it). Server functions answer 401 on their own.
+pub async fn require_login_for_pages(request: Request, next: Next) -> Response {
+    if request.method() != Method::GET {
+        return next.run(request).await;
+    }
+    let path = request.uri().path();
+    let needs_login = path == "/" || path == "/projects" || path.starts_with("/projects/");
+    let auth_page = path == "/login" || path == "/signup";
+    if !needs_login && !auth_page {
+        return next.run(request).await;
+    }
+    let Some(session) = request.extensions().get::<Session>().cloned() else {
+        tracing::error!("session layer missing in front of the page guard");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let logged_in = session_user_id(&session).await.is_some();
+    if needs_login && !logged_in {
+        let target = request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let location = if target == "/" {
+            "/login".to_string()
+        } else {
+            format!("/login?next={}", encode_query_value(target))
+        };
+        return Redirect::to(&location).into_response();
+    }
+    if auth_page && logged_in {
+        return Redirect::to("/").into_response();
+    }
+    next.run(request).await
+}
+
+fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_query_value;
+
+    #[test]
+    fn next_paths_are_percent_encoded() {
+        assert_eq!(
+            encode_query_value("/projects/1?a=b&c"),
+            "/projects/1%3Fa%3Db%26c"
+        );
+    }
+}

@@ -1,0 +1,51 @@
+use anyhow::Context;
+use clap::Parser;
+use server::{
+    config::{Cli, Command, PostgresAction},
+    postgres::LocalCluster,
+    startup::{shutdown_signal, Application, Database},
+    telemetry,
+};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // A missing .env is normal; settings then come from the environment and defaults.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let settings = cli.settings;
+    telemetry::init(settings.log_format);
+
+    if let Some(Command::Postgres { action }) = cli.command {
+        let dir = settings.data_dir.join("postgres");
+        return match action {
+            PostgresAction::Start { ephemeral } => {
+                let cluster = if ephemeral {
+                    LocalCluster::ephemeral(dir)?
+                } else {
+                    LocalCluster::new(dir)?
+                };
+                let url = cluster.url("reelsmith");
+                Database::connect_cluster(cluster).await?.pool.close().await;
+                println!("{url}");
+                Ok(())
+            }
+            PostgresAction::Stop => LocalCluster::new(dir)?.stop(),
+        };
+    }
+
+    let database = Database::connect(&settings).await?;
+    let application = Application::build(&settings, database.pool.clone()).await?;
+    tracing::info!(
+        "Reelsmith is running at http://{} (press Ctrl-C to stop)",
+        application.local_addr()
+    );
+    let served = application.run_until(shutdown_signal()).await;
+
+    database.pool.close().await;
+    if let Some(cluster) = database.cluster {
+        tokio::task::spawn_blocking(move || cluster.stop())
+            .await?
+            .context("stopping the private PostgreSQL cluster")?;
+    }
+    Ok(served?)
+}

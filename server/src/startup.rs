@@ -1,0 +1,187 @@
+//! Building and running the application: database, sessions, router.
+
+use crate::{config::Settings, http, postgres::LocalCluster};
+use anyhow::Context;
+use app::{shell, state::AppState, App, SITE_NAME};
+use axum::{middleware, routing::get, Router};
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sqlx::{postgres::PgPoolOptions, PgPool};
+use std::{future::Future, net::SocketAddr, time::Duration};
+use tokio::net::TcpListener;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+use tracing::Level;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The database the app runs on, and the private cluster behind it if we started one.
+pub struct Database {
+    pub pool: PgPool,
+    pub cluster: Option<LocalCluster>,
+}
+
+impl Database {
+    /// `DATABASE_URL` if set; otherwise the private cluster in the data directory.
+    /// Migrations are applied either way.
+    pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
+        match &settings.database_url {
+            Some(url) => {
+                let options = url.parse().context("DATABASE_URL is not a valid URL")?;
+                Self::connect_with(options, None).await
+            }
+            None => {
+                Self::connect_cluster(LocalCluster::new(settings.data_dir.join("postgres"))?).await
+            }
+        }
+    }
+
+    /// Starts the private cluster if needed and connects to its `reelsmith` database.
+    pub async fn connect_cluster(cluster: LocalCluster) -> anyhow::Result<Self> {
+        let started = cluster.clone();
+        tokio::task::spawn_blocking(move || started.start()).await??;
+        ensure_database(&cluster, "reelsmith").await?;
+        let options = cluster.connect_options("reelsmith");
+        Self::connect_with(options, Some(cluster)).await
+    }
+
+    pub async fn connect_with(
+        options: sqlx::postgres::PgConnectOptions,
+        cluster: Option<LocalCluster>,
+    ) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .context("connecting to PostgreSQL")?;
+        MIGRATOR.run(&pool).await.context("applying migrations")?;
+        Ok(Self { pool, cluster })
+    }
+}
+
+/// Creates `name` in a private cluster if it is not there yet.
+pub async fn ensure_database(cluster: &LocalCluster, name: &str) -> anyhow::Result<()> {
+    use sqlx::{Connection, PgConnection};
+    let mut admin = PgConnection::connect_with(&cluster.connect_options("postgres")).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        sqlx::query(&format!(
+            "CREATE DATABASE \"{}\"",
+            name.replace('"', "\"\"")
+        ))
+        .execute(&mut admin)
+        .await?;
+    }
+    Ok(())
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free port) and builds the router.
+    pub async fn build(settings: &Settings, pool: PgPool) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.site_addr)
+            .await
+            .with_context(|| format!("binding {}", settings.site_addr))?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name(SITE_NAME)
+            .site_root(settings.site_root.to_string_lossy().as_ref())
+            .site_addr(listener.local_addr()?)
+            .build();
+        let sessions = PostgresStore::new(pool.clone());
+        sessions
+            .migrate()
+            .await
+            .context("creating the session table")?;
+        let session_layer = SessionManagerLayer::new(sessions)
+            .with_name("reelsmith_session")
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(settings.secure_cookies())
+            .with_expiry(Expiry::OnInactivity(time::Duration::days(14)));
+
+        let state = AppState {
+            leptos_options,
+            pool,
+        };
+        let routes = generate_route_list(App);
+        let router = Router::new()
+            .route("/healthz", get(http::healthz))
+            .route("/readyz", get(http::readyz))
+            .leptos_routes_with_context(&state, routes, || (), {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            })
+            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .layer(middleware::from_fn(http::require_login_for_pages))
+            .layer(session_layer)
+            .layer(middleware::from_fn(http::reject_cross_site))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|request: &axum::http::Request<_>| {
+                        tracing::info_span!(
+                            "request",
+                            method = %request.method(),
+                            path = %request.uri().path(),
+                        )
+                    })
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .with_state(state);
+        Ok(Self { listener, router })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

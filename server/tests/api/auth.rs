@@ -1,0 +1,285 @@
+use crate::helpers::{browser, error_of, TestApp, TestSettings, PASSWORD};
+use app::error::AppError;
+use reqwest::{header, StatusCode};
+
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|cookie| cookie.starts_with("reelsmith_session="))
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn signing_up_logs_the_new_user_in() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.sign_up("Ada@Example.com").await.status(),
+        StatusCode::OK
+    );
+
+    let me: Option<app::auth::CurrentUser> = app.call("me", &[]).await.json().await.unwrap();
+    assert_eq!(me.unwrap().email, "ada@example.com", "stored normalised");
+    assert_eq!(
+        app.client.get(app.url("/")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn signing_up_again_with_the_same_email_in_other_case_is_refused() {
+    let app = TestApp::spawn().await;
+    app.sign_up("ada@example.com").await;
+
+    let (status, error) = error_of(browser_sign_up(&app, "  ADA@example.com ").await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(error.to_string().contains("already exists"), "{error}");
+    assert_eq!(app.count("users").await, 1);
+}
+
+async fn browser_sign_up(app: &TestApp, email: &str) -> reqwest::Response {
+    app.call_as(
+        &browser(),
+        "signup",
+        &[("email", email), ("password", PASSWORD)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_short_password_or_a_malformed_email_is_refused_and_creates_nothing() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        ("ada@example.com", "123456789", "at least 10 characters"),
+        ("not-an-email", PASSWORD, "valid email"),
+        ("", PASSWORD, "valid email"),
+    ];
+    for (email, password, expected) in cases {
+        let response = app
+            .call("signup", &[("email", email), ("password", password)])
+            .await;
+        let (status, error) = error_of(response).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{email:?}");
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+    assert_eq!(app.count("users").await, 0);
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
+    let app = TestApp::spawn().await;
+    app.new_user("ada@example.com").await;
+
+    let wrong_password = app
+        .call(
+            "login",
+            &[
+                ("email", "ada@example.com"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    let unknown_email = app
+        .call(
+            "login",
+            &[("email", "bob@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    let (status_a, error_a) = error_of(wrong_password).await;
+    let (status_b, error_b) = error_of(unknown_email).await;
+    assert_eq!(status_a, StatusCode::BAD_REQUEST);
+    assert_eq!((status_a, &error_a), (status_b, &error_b));
+    assert!(error_a.to_string().contains("do not match"), "{error_a}");
+
+    let me: Option<app::auth::CurrentUser> = app.call("me", &[]).await.json().await.unwrap();
+    assert_eq!(me, None, "still logged out");
+}
+
+#[tokio::test]
+async fn logging_in_with_the_right_password_works_in_any_email_case() {
+    let app = TestApp::spawn().await;
+    app.new_user("ada@example.com").await;
+    let response = app
+        .call(
+            "login",
+            &[("email", "ADA@example.com "), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(app.list_projects(&app.client).await, vec![]);
+}
+
+#[tokio::test]
+async fn logging_out_ends_the_session_even_for_a_copied_cookie() {
+    let app = TestApp::spawn().await;
+    let response = app.sign_up("ada@example.com").await;
+    let cookie = session_cookie(&response).expect("a session cookie");
+    let cookie_pair = cookie.split(';').next().unwrap().to_string();
+
+    assert_eq!(app.call("logout", &[]).await.status(), StatusCode::OK);
+    let (status, error) = error_of(app.call("projects/list", &[]).await).await;
+    assert_eq!(
+        (status, error),
+        (StatusCode::UNAUTHORIZED, AppError::Unauthenticated)
+    );
+
+    // Replaying the old cookie from another client does not revive the session.
+    let replay = reqwest::Client::new()
+        .post(app.url("/api/projects/list"))
+        .header(header::COOKIE, cookie_pair)
+        .header(header::ACCEPT, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_same_site_lax_and_not_secure_over_http() {
+    let app = TestApp::spawn().await;
+    let cookie = session_cookie(&app.sign_up("ada@example.com").await).expect("cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_when_the_app_is_served_over_https() {
+    let app = TestApp::spawn_with(TestSettings {
+        public_url: Some("https://reelsmith.example".into()),
+    })
+    .await;
+    let cookie = session_cookie(&app.sign_up("ada@example.com").await).expect("cookie");
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn logging_in_gives_a_new_session_id() {
+    let app = TestApp::spawn().await;
+    app.new_user("ada@example.com").await;
+    // A visitor's session, for example one planted by an attacker, before log-in.
+    let visitor = browser();
+    let first = app
+        .call_as(
+            &visitor,
+            "login",
+            &[("email", "ada@example.com"), ("password", "wrong password")],
+        )
+        .await;
+    let before = session_cookie(&first);
+    let second = app
+        .call_as(
+            &visitor,
+            "login",
+            &[("email", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let after = session_cookie(&second).expect("a session cookie at log-in");
+    assert_ne!(before, Some(after));
+}
+
+#[tokio::test]
+async fn repeated_failed_log_ins_for_one_account_are_slowed_down() {
+    let app = TestApp::spawn().await;
+    app.new_user("ada@example.com").await;
+    for _ in 0..5 {
+        let response = app
+            .call(
+                "login",
+                &[
+                    ("email", "ada@example.com"),
+                    ("password", "guess guess guess"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
+    // Even the right password now waits.
+    let response = app
+        .call(
+            "login",
+            &[("email", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    let (status, error) = error_of(response).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    match error {
+        AppError::TooManyAttempts { retry_after_secs } => {
+            assert!((1..=30).contains(&retry_after_secs), "{retry_after_secs}")
+        }
+        other => panic!("expected TooManyAttempts, got {other:?}"),
+    }
+    // Another account from elsewhere is unaffected.
+    app.new_user("bob@example.com").await;
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let browser = app.new_user("ada@example.com").await;
+
+    let by_fetch_metadata = browser
+        .post(app.url("/api/projects/create"))
+        .header("sec-fetch-site", "cross-site")
+        .header(header::ORIGIN, "https://evil.example")
+        .form(&[("name", "Planted"), ("format", "9:16")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_fetch_metadata.status(), StatusCode::FORBIDDEN);
+
+    // Older browsers send only Origin.
+    let by_origin = browser
+        .post(app.url("/api/projects/create"))
+        .header(header::ORIGIN, "https://evil.example")
+        .form(&[("name", "Planted"), ("format", "9:16")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_origin.status(), StatusCode::FORBIDDEN);
+
+    assert_eq!(app.count("projects").await, 0);
+    assert_eq!(app.list_projects(&browser).await, vec![]);
+}
+
+#[tokio::test]
+async fn anonymous_visitors_are_sent_to_log_in_and_server_functions_answer_401() {
+    let app = TestApp::spawn().await;
+    let anonymous = browser();
+
+    let dashboard = anonymous.get(app.url("/")).send().await.unwrap();
+    assert_eq!(dashboard.status(), StatusCode::SEE_OTHER);
+    assert_eq!(dashboard.headers()[header::LOCATION], "/login");
+
+    let project = anonymous
+        .get(app.url("/projects/0b0e4a2e-6a57-4d5e-9a36-6d9a3e0c9f10"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        project.headers()[header::LOCATION],
+        "/login?next=/projects/0b0e4a2e-6a57-4d5e-9a36-6d9a3e0c9f10"
+    );
+
+    for endpoint in ["projects/list", "projects/create", "projects/delete"] {
+        let response = app
+            .call_as(
+                &anonymous,
+                endpoint,
+                &[
+                    ("name", "x"),
+                    ("format", "9:16"),
+                    ("id", "0b0e4a2e-6a57-4d5e-9a36-6d9a3e0c9f10"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{endpoint}");
+    }
+
+    let login = anonymous.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    assert!(login.text().await.unwrap().contains("Log in"));
+}

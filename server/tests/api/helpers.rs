@@ -1,0 +1,173 @@
+use app::{error::AppError, projects::Project};
+use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
+use server::{
+    config::{LogFormat, Settings},
+    postgres::LocalCluster,
+    startup::{Application, Database},
+};
+use sqlx::{postgres::PgConnectOptions, Connection, PgConnection, PgPool};
+use std::{path::PathBuf, sync::OnceLock};
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+fn workspace_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The test run's PostgreSQL: `DATABASE_URL` if set (the test script starts one
+/// cluster for the whole run), otherwise a throw-away cluster under target/.
+fn admin_options() -> PgConnectOptions {
+    static OPTIONS: OnceLock<PgConnectOptions> = OnceLock::new();
+    OPTIONS
+        .get_or_init(|| match std::env::var("DATABASE_URL") {
+            Ok(url) => url.parse().expect("DATABASE_URL parses"),
+            Err(_) => {
+                let cluster =
+                    LocalCluster::ephemeral(workspace_dir().join("target/test-data/postgres"))
+                        .expect("PostgreSQL binaries found");
+                cluster.start().expect("test cluster starts");
+                cluster.connect_options("postgres")
+            }
+        })
+        .clone()
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    /// A browser: keeps cookies, does not follow redirects (tests look at them).
+    pub client: Client,
+}
+
+pub struct TestSettings {
+    pub public_url: Option<String>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(TestSettings { public_url: None }).await
+    }
+
+    pub async fn spawn_with(test: TestSettings) -> Self {
+        let database = format!("test_{}", Uuid::new_v4().simple());
+        let admin = admin_options();
+        let mut connection = PgConnection::connect_with(&admin)
+            .await
+            .expect("connects to the test cluster");
+        sqlx::query(&format!("CREATE DATABASE {database}"))
+            .execute(&mut connection)
+            .await
+            .expect("creates the test database");
+        let db = Database::connect_with(admin.database(&database), None)
+            .await
+            .expect("connects and migrates");
+
+        let settings = Settings {
+            site_addr: "127.0.0.1:0".parse().unwrap(),
+            site_root: workspace_dir().join("target/site"),
+            data_dir: std::env::temp_dir().join(&database),
+            database_url: None,
+            public_url: test.public_url,
+            log_format: LogFormat::Text,
+        };
+        let application = Application::build(&settings, db.pool.clone())
+            .await
+            .expect("app builds");
+        let address = format!("http://{}", application.local_addr());
+        tokio::spawn(application.run_until(std::future::pending()));
+
+        Self {
+            address,
+            pool: db.pool,
+            client: browser(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Calls a server function the way a same-site page does.
+    pub async fn call_as(
+        &self,
+        client: &Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> Response {
+        client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .header(header::ACCEPT, "application/json")
+            .header("sec-fetch-site", "same-origin")
+            .header(header::ORIGIN, &self.address)
+            .form(form)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> Response {
+        self.call_as(&self.client, endpoint, form).await
+    }
+
+    pub async fn sign_up(&self, email: &str) -> Response {
+        self.call("signup", &[("email", email), ("password", PASSWORD)])
+            .await
+    }
+
+    /// A new browser with a new account, logged in.
+    pub async fn new_user(&self, email: &str) -> Client {
+        let client = browser();
+        let response = self
+            .call_as(
+                &client,
+                "signup",
+                &[("email", email), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "sign-up of {email}");
+        client
+    }
+
+    pub async fn create_project(&self, client: &Client, name: &str, format: &str) -> Project {
+        let response = self
+            .call_as(
+                client,
+                "projects/create",
+                &[("name", name), ("format", format)],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "creating {name}");
+        response.json().await.expect("a project")
+    }
+
+    pub async fn list_projects(&self, client: &Client) -> Vec<Project> {
+        let response = self.call_as(client, "projects/list", &[]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("projects")
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
+    }
+}
+
+pub fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client builds")
+}
+
+/// The error a server function answered with, and its HTTP status.
+pub async fn error_of(response: Response) -> (StatusCode, AppError) {
+    let status = response.status();
+    let body = response.text().await.expect("body");
+    let error = serde_json::from_str(&body)
+        .unwrap_or_else(|_| panic!("not an AppError (status {status}): {body}"));
+    (status, error)
+}
