@@ -106,6 +106,18 @@ pub mod ssr {
     }
 
     pub fn set_response_status(error: &AppError) {
+        // A plain HTML form post (the page not hydrated yet) is answered by leptos_axum with
+        // a redirect back to the form's page; an error status would replace that redirect.
+        if leptos::prelude::use_context::<http::request::Parts>().is_some_and(|request| {
+            request.method == http::Method::POST
+                && request
+                    .headers
+                    .get(http::header::ACCEPT)
+                    .and_then(|accept| accept.to_str().ok())
+                    .is_some_and(|accept| accept.contains("text/html"))
+        }) {
+            return;
+        }
         if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             let status = http::StatusCode::from_u16(error.status())
                 .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);

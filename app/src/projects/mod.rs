@@ -40,9 +40,9 @@ impl VideoFormat {
 
     pub fn label(self) -> &'static str {
         match self {
-            Self::Vertical => "9:16 vertical — Reels, TikTok, Shorts",
-            Self::Landscape => "16:9 landscape — YouTube, web",
-            Self::Square => "1:1 square — feeds",
+            Self::Vertical => "9:16 vertical",
+            Self::Landscape => "16:9 landscape",
+            Self::Square => "1:1 square",
         }
     }
 

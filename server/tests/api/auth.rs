@@ -283,3 +283,41 @@ async fn anonymous_visitors_are_sent_to_log_in_and_server_functions_answer_401()
     assert_eq!(login.status(), StatusCode::OK);
     assert!(login.text().await.unwrap().contains("Log in"));
 }
+
+/// Before the WASM has loaded, forms post as plain HTML forms: the answer must be a
+/// redirect back to a page, never a bare error document.
+#[tokio::test]
+async fn a_log_in_form_posted_before_the_page_is_interactive_returns_to_a_page() {
+    let app = TestApp::spawn().await;
+    app.new_user("ada@example.com").await;
+    let plain_form = |password: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/login"))
+                .header(header::ACCEPT, "text/html,application/xhtml+xml")
+                .header(header::REFERER, app.url("/login"))
+                .header("sec-fetch-site", "same-origin")
+                .form(&[("email", "ada@example.com"), ("password", password)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    let failed = plain_form("wrong password").await;
+    assert_eq!(failed.status(), StatusCode::FOUND);
+    let location = failed.headers()[header::LOCATION].to_str().unwrap();
+    assert!(location.starts_with(&app.url("/login?")), "{location}");
+    assert!(
+        location.contains("__err="),
+        "the error travels with the redirect: {location}"
+    );
+
+    let succeeded = plain_form(PASSWORD).await;
+    assert_eq!(succeeded.status(), StatusCode::FOUND);
+    // Back at the log-in page, a logged-in visitor is sent on to the dashboard.
+    let login_page = app.client.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(login_page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(login_page.headers()[header::LOCATION], "/");
+}

@@ -23,3 +23,130 @@ async fn readiness_fails_but_health_holds_when_the_database_is_gone() {
         StatusCode::OK
     );
 }
+
+#[test]
+fn help_lists_the_settings_with_their_environment_variables() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_reelsmith"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for variable in [
+        "LEPTOS_SITE_ADDR",
+        "LEPTOS_SITE_ROOT",
+        "REELSMITH_DATA_DIR",
+        "DATABASE_URL",
+        "REELSMITH_PUBLIC_URL",
+        "LOG_FORMAT",
+        "RUST_LOG",
+    ] {
+        assert!(help.contains(variable), "{variable} missing from:\n{help}");
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: std::process::Child,
+    address: String,
+}
+
+impl Server {
+    /// The real binary with no DATABASE_URL: it must bring up its own PostgreSQL.
+    async fn start(data_dir: &std::path::Path) -> Self {
+        let address = format!("127.0.0.1:{}", free_port());
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_reelsmith"))
+            .env_remove("DATABASE_URL")
+            .env("REELSMITH_DATA_DIR", data_dir)
+            .env("LEPTOS_SITE_ADDR", &address)
+            .env("LOG_FORMAT", "json")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self {
+            child,
+            address: format!("http://{address}"),
+        };
+        for _ in 0..300 {
+            if let Ok(response) = reqwest::get(format!("{}/readyz", server.address)).await {
+                if response.status() == StatusCode::OK {
+                    return server;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("the server did not become ready");
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        self.child.wait().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn without_database_url_the_app_runs_its_own_postgres_and_keeps_accounts_across_restarts() {
+    let data_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("own-postgres-{}", uuid::Uuid::new_v4().simple()));
+    let cluster = server::postgres::LocalCluster::new(data_dir.join("postgres")).unwrap();
+    let app = TestAppless::new();
+
+    let server = Server::start(&data_dir).await;
+    let signup = app.post(&server.address, "signup").await;
+    assert_eq!(signup.status(), StatusCode::OK);
+    assert!(server.terminate().success(), "graceful exit on SIGTERM");
+    assert!(
+        !cluster.is_running().unwrap(),
+        "its PostgreSQL stopped with it"
+    );
+
+    let server = Server::start(&data_dir).await;
+    let login = app.post(&server.address, "login").await;
+    assert_eq!(
+        login.status(),
+        StatusCode::OK,
+        "the account survived the restart"
+    );
+    assert!(server.terminate().success());
+    assert!(!cluster.is_running().unwrap());
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+/// Posts the same credentials as a same-site page would, to any server.
+struct TestAppless {
+    client: reqwest::Client,
+}
+
+impl TestAppless {
+    fn new() -> Self {
+        Self {
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn post(&self, address: &str, endpoint: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{address}/api/{endpoint}"))
+            .header("accept", "application/json")
+            .header("sec-fetch-site", "same-origin")
+            .form(&[
+                ("email", "ada@example.com"),
+                ("password", crate::helpers::PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+}
