@@ -1,6 +1,7 @@
 //! The Reelsmith server: settings, the private Postgres cluster, the router and start-up.
 
 pub mod config;
+mod housekeeping;
 mod http;
 pub mod postgres;
 pub mod startup;

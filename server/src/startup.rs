@@ -84,6 +84,8 @@ pub async fn ensure_database(cluster: &LocalCluster, name: &str) -> anyhow::Resu
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    pool: PgPool,
+    sessions: PostgresStore,
 }
 
 impl Application {
@@ -102,7 +104,7 @@ impl Application {
             .migrate()
             .await
             .context("creating the session table")?;
-        let session_layer = SessionManagerLayer::new(sessions)
+        let session_layer = SessionManagerLayer::new(sessions.clone())
             .with_name("reelsmith_session")
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
@@ -111,7 +113,7 @@ impl Application {
 
         let state = AppState {
             leptos_options,
-            pool,
+            pool: pool.clone(),
         };
         let routes = generate_route_list(App);
         let router = Router::new()
@@ -137,7 +139,12 @@ impl Application {
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
             .with_state(state);
-        Ok(Self { listener, router })
+        Ok(Self {
+            listener,
+            router,
+            pool,
+            sessions,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -150,13 +157,16 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
+        let housekeeping = tokio::spawn(crate::housekeeping::run(self.pool, self.sessions));
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        housekeeping.abort();
+        served
     }
 }
 
