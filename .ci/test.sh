@@ -18,6 +18,11 @@ bash .ci/build-site.sh
 
 # One throw-away cluster for the whole run; every test gets a database of its own in it.
 test_data="$root/target/test-data"
+if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$root/target"; then
+  # PostgreSQL runs as the postgres user, who cannot enter this checkout.
+  test_data=$(mktemp -d /tmp/reelsmith-test-XXXXXX)
+  chmod 755 "$test_data"
+fi
 app_pid=""
 cleanup() {
   [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null

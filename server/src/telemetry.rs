@@ -1,4 +1,4 @@
-//! Logs: human-readable by default, JSON lines with `LOG_FORMAT=json`.
+//! Logs, on stderr: human-readable by default, JSON lines with `LOG_FORMAT=json`.
 
 use crate::config::LogFormat;
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};

@@ -98,8 +98,9 @@ impl Server {
 
 #[tokio::test]
 async fn without_database_url_the_app_runs_its_own_postgres_and_keeps_accounts_across_restarts() {
-    let data_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("own-postgres-{}", uuid::Uuid::new_v4().simple()));
+    // Under the system temp dir: as root, the postgres user must be able to reach it.
+    let data_dir =
+        std::env::temp_dir().join(format!("own-postgres-{}", uuid::Uuid::new_v4().simple()));
     let cluster = server::postgres::LocalCluster::new(data_dir.join("postgres")).unwrap();
     let app = TestAppless::new();
 
