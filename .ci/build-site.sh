@@ -21,7 +21,7 @@ fi
 
 rm -rf "$site/pkg"
 mkdir -p "$site/pkg"
-wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name "$name" "$wasm"
+wasm-bindgen --target web --out-dir "$site/pkg" --out-name "$name" "$wasm"
 # With LEPTOS_OUTPUT_NAME set at compile time (.cargo/config.toml), the page loads
 # <name>.wasm, as cargo-leptos names it.
 mv "$site/pkg/${name}_bg.wasm" "$site/pkg/$name.wasm"

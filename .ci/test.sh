@@ -61,7 +61,10 @@ done
 (cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test)
 kill "$app_pid"; wait "$app_pid" 2>/dev/null || true; app_pid=""
 
-step "Checking the cargo-leptos build path still builds"
+step "Checking that cargo-leptos builds the same site"
+(cd target/site && find . -type f | sort) > target/site-files.build-site
 cargo leptos build
+(cd target/site && find . -type f | sort) > target/site-files.cargo-leptos
+diff -u target/site-files.build-site target/site-files.cargo-leptos
 
 step "All checks and tests passed in $(( $(date +%s) - started )) s"
