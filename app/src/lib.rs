@@ -7,6 +7,7 @@ pub mod error;
 pub mod projects;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod storage;
 
 use auth::pages::{LoginPage, SignupPage};
 use components::NotFound;

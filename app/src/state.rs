@@ -1,14 +1,19 @@
 //! What every request handler and server function can reach on the server.
 
 use crate::error::AppError;
+use crate::storage::{local::LocalStorage, ssr::Storage};
 use axum::extract::FromRef;
 use leptos::prelude::*;
 use sqlx::PgPool;
+use std::sync::Arc;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
+    pub storage: Arc<dyn Storage>,
+    /// Set when storage is the local directory, whose signed links the app serves itself.
+    pub local_files: Option<Arc<LocalStorage>>,
 }
 
 /// The state, from inside a server function (the router provides it as context).
@@ -21,4 +26,8 @@ pub fn app_state() -> Result<AppState, AppError> {
 
 pub fn pool() -> Result<PgPool, AppError> {
     app_state().map(|state| state.pool)
+}
+
+pub fn storage() -> Result<Arc<dyn Storage>, AppError> {
+    app_state().map(|state| state.storage)
 }

@@ -1,13 +1,19 @@
 //! Request handling around the Leptos routes: health checks, the cross-site request
 //! guard and the log-in requirement for pages.
 
-use app::{auth::ssr::session_user_id, state::AppState};
+use app::{
+    auth::ssr::session_user_id,
+    state::AppState,
+    storage::{local::LinkRefused, ssr::mime_for_extension},
+};
 use axum::{
-    extract::{Request, State},
+    extract::{Path, Query, Request, State},
     http::{header, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
 use tower_sessions::Session;
 
 pub async fn healthz() -> &'static str {
@@ -23,6 +29,49 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Err(error) => {
             tracing::warn!(%error, "readiness check failed: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct FileLink {
+    expires: u64,
+    signature: String,
+}
+
+/// Answers signed links to locally stored files, with Range support for seeking in video.
+pub async fn serve_local_file(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(link): Query<FileLink>,
+    request: Request,
+) -> Response {
+    let Some(files) = state.local_files else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let key = match files.verify(&key, link.expires, &link.signature) {
+        Ok(key) => key,
+        Err(refused @ (LinkRefused::Expired | LinkRefused::Invalid)) => {
+            return (StatusCode::FORBIDDEN, format!("Sorry, {refused}.")).into_response();
+        }
+    };
+    let mime: mime::Mime = mime_for_extension(key.extension().unwrap_or_default())
+        .parse()
+        .unwrap_or(mime::APPLICATION_OCTET_STREAM);
+    match ServeFile::new_with_mime(files.path_of(&key), &mime)
+        .oneshot(request)
+        .await
+    {
+        Ok(mut response) => {
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("private, max-age=3600"),
+            );
+            response.into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, "serving a stored file failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
 }

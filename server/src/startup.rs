@@ -84,7 +84,7 @@ pub async fn ensure_database(cluster: &LocalCluster, name: &str) -> anyhow::Resu
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    pool: PgPool,
+    state: AppState,
     sessions: PostgresStore,
 }
 
@@ -111,14 +111,18 @@ impl Application {
             .with_secure(settings.secure_cookies())
             .with_expiry(Expiry::OnInactivity(time::Duration::days(14)));
 
+        let storage = settings.storage()?;
         let state = AppState {
             leptos_options,
             pool: pool.clone(),
+            storage: storage.storage,
+            local_files: storage.local_files,
         };
         let routes = generate_route_list(App);
         let router = Router::new()
             .route("/healthz", get(http::healthz))
             .route("/readyz", get(http::readyz))
+            .route("/files/{*key}", get(http::serve_local_file))
             .leptos_routes_with_context(&state, routes, || (), {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())
@@ -138,13 +142,17 @@ impl Application {
                     })
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
-            .with_state(state);
+            .with_state(state.clone());
         Ok(Self {
             listener,
             router,
-            pool,
+            state,
             sessions,
         })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -157,7 +165,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let housekeeping = tokio::spawn(crate::housekeeping::run(self.pool, self.sessions));
+        let housekeeping = tokio::spawn(crate::housekeeping::run(self.state.pool, self.sessions));
         let served = axum::serve(
             self.listener,
             self.router

@@ -66,7 +66,13 @@ pub async fn delete_project(id: Uuid) -> Result<(), AppError> {
     use crate::{auth::ssr::require_user, error::ssr::respond};
     respond(async {
         let owner = require_user().await?;
-        super::ssr::delete(&crate::state::pool()?, owner, id).await
+        super::ssr::delete(
+            &crate::state::pool()?,
+            &*crate::state::storage()?,
+            owner,
+            id,
+        )
+        .await
     })
     .await
 }

@@ -3,6 +3,7 @@
 
 use super::{Project, Step, VideoFormat, MAX_NAME_CHARS};
 use crate::error::AppError;
+use crate::storage::ssr::{ObjectKey, Storage};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -153,7 +154,14 @@ pub async fn duplicate(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Project, 
     copy.try_into()
 }
 
-pub async fn delete(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<(), AppError> {
+/// Deletes the project, its rows (by cascade) and then its stored files. A failure to
+/// delete files leaves unreachable objects behind, never a half-deleted project.
+pub async fn delete(
+    pool: &PgPool,
+    storage: &dyn Storage,
+    owner: Uuid,
+    id: Uuid,
+) -> Result<(), AppError> {
     let deleted = sqlx::query!(
         "DELETE FROM projects WHERE id = $1 AND owner_id = $2",
         id,
@@ -165,6 +173,16 @@ pub async fn delete(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<(), AppError
         return Err(not_found());
     }
     tracing::info!(project_id = %id, "project deleted");
+    if let Err(error) = storage
+        .delete_prefix(&ObjectKey::project_prefix(owner, id))
+        .await
+    {
+        tracing::error!(
+            project_id = %id,
+            error = format!("{error:#}"),
+            "stored files of a deleted project remain"
+        );
+    }
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-use app::{error::AppError, projects::Project};
+use app::{error::AppError, projects::Project, storage::ssr::Storage};
 use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
 use server::{
     config::{LogFormat, Settings},
@@ -6,7 +6,10 @@ use server::{
     startup::{Application, Database},
 };
 use sqlx::{postgres::PgConnectOptions, Connection, PgConnection, PgPool};
-use std::{path::PathBuf, sync::OnceLock};
+use std::{
+    path::PathBuf,
+    sync::{Arc, OnceLock},
+};
 use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -36,6 +39,7 @@ fn admin_options() -> PgConnectOptions {
 pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
+    pub storage: Arc<dyn Storage>,
     /// A browser: keeps cookies, does not follow redirects (tests look at them).
     pub client: Client,
 }
@@ -70,16 +74,19 @@ impl TestApp {
             database_url: None,
             public_url: test.public_url,
             log_format: LogFormat::Text,
+            storage: Default::default(),
         };
         let application = Application::build(&settings, db.pool.clone())
             .await
             .expect("app builds");
         let address = format!("http://{}", application.local_addr());
+        let storage = application.state().storage.clone();
         tokio::spawn(application.run_until(std::future::pending()));
 
         Self {
             address,
             pool: db.pool,
+            storage,
             client: browser(),
         }
     }

@@ -1,0 +1,137 @@
+use crate::helpers::TestApp;
+use app::storage::{
+    ssr::{store_asset, NewAsset, ObjectKey},
+    AssetKind,
+};
+use reqwest::StatusCode;
+use std::time::Duration;
+
+async fn stored_clip(app: &TestApp, owner: uuid::Uuid, project: uuid::Uuid) -> ObjectKey {
+    let file = std::env::temp_dir().join(format!("clip-{}.mp4", uuid::Uuid::new_v4()));
+    std::fs::write(&file, b"0123456789abcdef").unwrap();
+    let asset = NewAsset {
+        owner,
+        project,
+        kind: AssetKind::Video,
+        extension: "mp4",
+        width: Some(1080),
+        height: Some(1920),
+        duration_ms: Some(5000),
+        provider: "test".into(),
+        prediction_id: Some("prediction-1".into()),
+        prompt: Some("a slow pan over headphones".into()),
+        cost_microusd: 250_000,
+    };
+    let stored = store_asset(&app.pool, &*app.storage, asset, &file)
+        .await
+        .unwrap();
+    std::fs::remove_file(file).unwrap();
+    assert_eq!(stored.bytes, 16);
+    stored.key
+}
+
+async fn owner_of(app: &TestApp, project: uuid::Uuid) -> uuid::Uuid {
+    sqlx::query_scalar("SELECT owner_id FROM projects WHERE id = $1")
+        .bind(project)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_stored_asset_has_a_row_and_a_signed_link_that_supports_seeking() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("ada@example.com").await;
+    let project = app.create_project(&ada, "Launch", "9:16").await;
+    let owner = owner_of(&app, project.id).await;
+    let key = stored_clip(&app, owner, project.id).await;
+
+    let (kind, mime, cost): (String, String, i64) =
+        sqlx::query_as("SELECT kind, mime, cost_microusd FROM assets WHERE storage_key = $1")
+            .bind(key.as_str())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (kind.as_str(), mime.as_str(), cost),
+        ("video", "video/mp4", 250_000)
+    );
+
+    // Anyone holding the link may read the file, logged in or not, until it expires.
+    let link = app.url(
+        &app.storage
+            .signed_url(&key, Duration::from_secs(60))
+            .await
+            .unwrap(),
+    );
+    let whole = reqwest::get(&link).await.unwrap();
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert_eq!(whole.headers()["content-type"], "video/mp4");
+    assert_eq!(whole.bytes().await.unwrap(), "0123456789abcdef");
+    let range = reqwest::Client::new()
+        .get(&link)
+        .header("range", "bytes=10-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(range.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(range.bytes().await.unwrap(), "abcdef");
+}
+
+#[tokio::test]
+async fn tampered_or_unsigned_file_links_are_refused() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("ada@example.com").await;
+    let project = app.create_project(&ada, "Launch", "9:16").await;
+    let owner = owner_of(&app, project.id).await;
+    let key = stored_clip(&app, owner, project.id).await;
+    let link = app
+        .storage
+        .signed_url(&key, Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    let other_project = link.replace(&project.id.to_string(), &uuid::Uuid::new_v4().to_string());
+    let later = {
+        let (base, query) = link.split_once("expires=").unwrap();
+        let (expires, rest) = query.split_once('&').unwrap();
+        format!(
+            "{base}expires={}&{rest}",
+            expires.parse::<u64>().unwrap() + 86_400
+        )
+    };
+    let unsigned = format!("/files/{}", key.as_str());
+    for bad in [other_project, later, unsigned] {
+        let response = reqwest::get(app.url(&bad)).await.unwrap();
+        assert!(
+            matches!(
+                response.status(),
+                StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST
+            ),
+            "{bad}: {}",
+            response.status()
+        );
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_project_deletes_its_stored_files_and_asset_rows() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("ada@example.com").await;
+    let doomed = app.create_project(&ada, "Doomed", "9:16").await;
+    let kept = app.create_project(&ada, "Kept", "9:16").await;
+    let owner = owner_of(&app, doomed.id).await;
+    let doomed_key = stored_clip(&app, owner, doomed.id).await;
+    let kept_key = stored_clip(&app, owner, kept.id).await;
+
+    let id = doomed.id.to_string();
+    let response = app.call_as(&ada, "projects/delete", &[("id", &id)]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    assert!(app.storage.get_bytes(&doomed_key).await.is_err());
+    assert_eq!(
+        app.storage.get_bytes(&kept_key).await.unwrap(),
+        "0123456789abcdef"
+    );
+    assert_eq!(app.count("assets").await, 1);
+}
