@@ -10,6 +10,7 @@ use std::{
     path::PathBuf,
     sync::{Arc, OnceLock},
 };
+use tokio::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -36,7 +37,13 @@ fn admin_options() -> PgConnectOptions {
         .clone()
 }
 
+/// One app at a time in this process. With several tokio runtimes rendering Leptos pages at
+/// once (one per test), a page render now and then never finishes; a server has one
+/// runtime, so this only concerns tests, which take turns instead.
+static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
 pub struct TestApp {
+    _turn: MutexGuard<'static, ()>,
     pub address: String,
     pub pool: PgPool,
     pub storage: Arc<dyn Storage>,
@@ -54,6 +61,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(test: TestSettings) -> Self {
+        let turn = ONE_APP_AT_A_TIME.lock().await;
         let database = format!("test_{}", Uuid::new_v4().simple());
         let admin = admin_options();
         let mut connection = PgConnection::connect_with(&admin)
@@ -84,6 +92,7 @@ impl TestApp {
         tokio::spawn(application.run_until(std::future::pending()));
 
         Self {
+            _turn: turn,
             address,
             pool: db.pool,
             storage,
