@@ -8,6 +8,7 @@ bash .ci/setup.sh test
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 started=$(date +%s)
+results=$(mktemp)
 export CARGO_TERM_COLOR=never
 
 step "Formatting"
@@ -42,8 +43,8 @@ step "Clippy (browser side, hydrate)"
 cargo clippy -p app -p frontend --target wasm32-unknown-unknown --features app/hydrate -- -D warnings
 
 step "Unit and integration tests"
-cargo test -p app --features ssr
-cargo test -p server
+cargo test -p app --features ssr 2>&1 | tee -a "$results"
+cargo test -p server 2>&1 | tee -a "$results"
 
 step "End-to-end tests in Chromium"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -58,7 +59,7 @@ for _ in $(seq 1 100); do
   kill -0 "$app_pid" 2>/dev/null || { cat target/e2e-server.log; exit 1; }
   sleep 0.2
 done
-(cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test)
+(cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test) 2>&1 | tee -a "$results"
 kill "$app_pid"; wait "$app_pid" 2>/dev/null || true; app_pid=""
 
 step "Checking that cargo-leptos builds the same site"
@@ -68,3 +69,6 @@ cargo leptos build
 diff -u target/site-files.build-site target/site-files.cargo-leptos
 
 step "All checks and tests passed in $(( $(date +%s) - started )) s"
+rust_tests=$(grep -oE '^test result: ok\. [0-9]+ passed' "$results" | awk '{sum += $4} END {print sum + 0}')
+browser_tests=$(grep -oE '^ +[0-9]+ passed \(' "$results" | awk '{sum += $1} END {print sum + 0}')
+echo "$((rust_tests + browser_tests)) passed, 0 failed"
