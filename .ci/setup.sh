@@ -10,7 +10,7 @@ purpose=${1:-run}
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(postgresql ca-certificates)
+packages=(postgresql ffmpeg ca-certificates)
 if [ "$purpose" = test ]; then
   packages+=(chromium)
   command -v npm >/dev/null || packages+=(nodejs npm)

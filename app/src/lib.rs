@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod generation;
 pub mod projects;
 #[cfg(feature = "ssr")]
 pub mod state;

@@ -1,0 +1,10 @@
+//! Generation providers: one trait per capability (image, video, music), chosen by
+//! configuration. The offline provider makes real media with FFmpeg, so the whole
+//! product runs on a fresh machine without accounts.
+
+#[cfg(feature = "ssr")]
+pub mod ffmpeg;
+#[cfg(feature = "ssr")]
+pub mod offline;
+#[cfg(feature = "ssr")]
+pub mod ssr;

@@ -1,0 +1,147 @@
+//! What every provider takes and gives back.
+
+use crate::projects::VideoFormat;
+use std::path::{Path, PathBuf};
+
+/// A colour as `#rrggbb`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rgb(pub u8, pub u8, pub u8);
+
+impl Rgb {
+    pub fn parse(hex: &str) -> Option<Self> {
+        let hex = hex.strip_prefix('#')?;
+        if hex.len() != 6 || !hex.is_ascii() {
+            return None;
+        }
+        let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+        Some(Self(channel(0)?, channel(2)?, channel(4)?))
+    }
+
+    /// FFmpeg's colour syntax.
+    pub fn ffmpeg(self) -> String {
+        format!("0x{:02x}{:02x}{:02x}", self.0, self.1, self.2)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ImageRequest {
+    pub prompt: String,
+    pub format: VideoFormat,
+    /// Colours to draw from (a mood's palette); at least one.
+    pub palette: Vec<Rgb>,
+    /// Words to lay out on the image, for providers that render text.
+    pub caption: Option<String>,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct VideoRequest {
+    pub prompt: String,
+    pub format: VideoFormat,
+    /// The approved seed image the clip starts from.
+    pub image: PathBuf,
+    pub duration_secs: f64,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct MusicRequest {
+    pub prompt: String,
+    pub duration_secs: f64,
+    pub tempo_bpm: u32,
+    pub seed: u64,
+}
+
+/// A file a provider made, kept in a temporary directory until it is stored.
+#[derive(Debug)]
+pub struct GeneratedMedia {
+    dir: tempfile::TempDir,
+    pub file_name: String,
+    pub extension: &'static str,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub duration_ms: Option<i32>,
+    pub provider: &'static str,
+    pub prediction_id: Option<String>,
+    pub cost_microusd: i64,
+}
+
+impl GeneratedMedia {
+    pub fn new(
+        dir: tempfile::TempDir,
+        file_name: String,
+        extension: &'static str,
+        provider: &'static str,
+    ) -> Self {
+        Self {
+            dir,
+            file_name,
+            extension,
+            width: None,
+            height: None,
+            duration_ms: None,
+            provider,
+            prediction_id: None,
+            cost_microusd: 0,
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join(&self.file_name)
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Why a generation did not produce anything.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerationError {
+    /// The provider will not make this (content policy, invalid input): retrying is useless.
+    #[error("the request was refused: {0}")]
+    Refused(String),
+    /// Worth retrying later: rate limits, outages, timeouts.
+    #[error("the provider is unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+#[async_trait::async_trait]
+pub trait ImageGenerator: Send + Sync + 'static {
+    async fn generate_image(
+        &self,
+        request: &ImageRequest,
+    ) -> Result<GeneratedMedia, GenerationError>;
+}
+
+#[async_trait::async_trait]
+pub trait VideoGenerator: Send + Sync + 'static {
+    async fn generate_video(
+        &self,
+        request: &VideoRequest,
+    ) -> Result<GeneratedMedia, GenerationError>;
+}
+
+#[async_trait::async_trait]
+pub trait MusicGenerator: Send + Sync + 'static {
+    async fn generate_music(
+        &self,
+        request: &MusicRequest,
+    ) -> Result<GeneratedMedia, GenerationError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rgb;
+
+    #[test]
+    fn colours_parse_from_hex() {
+        assert_eq!(Rgb::parse("#7c5cff"), Some(Rgb(0x7c, 0x5c, 0xff)));
+        assert_eq!(Rgb(0x7c, 0x5c, 0xff).ffmpeg(), "0x7c5cff");
+        for bad in ["7c5cff", "#7c5cf", "#zzzzzz", "#7c5cffaa", "#ééé"] {
+            assert_eq!(Rgb::parse(bad), None, "{bad}");
+        }
+    }
+}

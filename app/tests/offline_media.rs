@@ -1,0 +1,152 @@
+//! The offline provider makes real media: checked with ffprobe and by the bytes.
+
+use app::{
+    generation::{
+        ffmpeg::probe,
+        offline::OfflineMedia,
+        ssr::{
+            ImageGenerator, ImageRequest, MusicGenerator, MusicRequest, Rgb, VideoGenerator,
+            VideoRequest,
+        },
+    },
+    projects::VideoFormat,
+};
+
+fn provider() -> (OfflineMedia, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (OfflineMedia::new(dir.path()).unwrap(), dir)
+}
+
+fn image_request(format: VideoFormat, caption: Option<&str>, seed: u64) -> ImageRequest {
+    ImageRequest {
+        prompt: "headphones on a desk at dawn".into(),
+        format,
+        palette: ["#1b1340", "#7c5cff", "#ff5c8a", "#ffd27a"]
+            .iter()
+            .map(|hex| Rgb::parse(hex).unwrap())
+            .collect(),
+        caption: caption.map(str::to_string),
+        seed,
+    }
+}
+
+#[tokio::test]
+async fn images_come_out_at_the_size_of_each_project_format() {
+    let (offline, _dir) = provider();
+    for format in VideoFormat::ALL {
+        let image = offline
+            .generate_image(&image_request(
+                format,
+                Some("Silence that sounds like music"),
+                1,
+            ))
+            .await
+            .unwrap();
+        let (width, height) = format.dimensions();
+        let probed = probe(&image.path()).await.unwrap();
+        assert_eq!(
+            (probed.width, probed.height),
+            (Some(width as i32), Some(height as i32))
+        );
+        assert_eq!(
+            (image.width, image.height),
+            (Some(width as i32), Some(height as i32))
+        );
+        assert_eq!(image.extension, "png");
+    }
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_image_and_the_caption_is_drawn_on_it() {
+    let (offline, _dir) = provider();
+    let read = |request: ImageRequest| {
+        let offline = &offline;
+        async move { std::fs::read(offline.generate_image(&request).await.unwrap().path()).unwrap() }
+    };
+    let first = read(image_request(VideoFormat::Vertical, Some("Hello"), 7)).await;
+    let again = read(image_request(VideoFormat::Vertical, Some("Hello"), 7)).await;
+    let other_seed = read(image_request(VideoFormat::Vertical, Some("Hello"), 8)).await;
+    let no_caption = read(image_request(VideoFormat::Vertical, None, 7)).await;
+    assert_eq!(first, again, "deterministic for a seed");
+    assert_ne!(first, other_seed);
+    assert_ne!(first, no_caption, "the caption changes the pixels");
+}
+
+#[tokio::test]
+async fn captions_with_quotes_colons_backslashes_and_emoji_render() {
+    let (offline, _dir) = provider();
+    let hostile = r#"It's 50% off: "now" \or\ never; [drawtext=text=x] {a,b} 🎧 ünïcödé — 日本語"#;
+    let image = offline
+        .generate_image(&image_request(VideoFormat::Square, Some(hostile), 3))
+        .await
+        .unwrap();
+    assert_eq!(probe(&image.path()).await.unwrap().width, Some(1080));
+}
+
+#[tokio::test]
+async fn a_clip_is_h264_at_30_fps_and_lasts_the_requested_time() {
+    let (offline, _dir) = provider();
+    let image = offline
+        .generate_image(&image_request(VideoFormat::Vertical, Some("Slow zoom"), 2))
+        .await
+        .unwrap();
+    let clip = offline
+        .generate_video(&VideoRequest {
+            prompt: "slow push in".into(),
+            format: VideoFormat::Vertical,
+            image: image.path(),
+            duration_secs: 2.5,
+            seed: 2,
+        })
+        .await
+        .unwrap();
+    let probed = probe(&clip.path()).await.unwrap();
+    assert_eq!(probed.video_codec.as_deref(), Some("h264"));
+    assert_eq!((probed.width, probed.height), (Some(1080), Some(1920)));
+    assert_eq!(probed.frame_rate, Some(30.0));
+    let duration = probed.duration_secs.unwrap();
+    assert!((duration - 2.5).abs() < 0.05, "{duration}");
+    assert_eq!(clip.duration_ms, Some(2500));
+}
+
+#[tokio::test]
+async fn music_is_an_aac_track_of_the_requested_length() {
+    let (offline, _dir) = provider();
+    let music = offline
+        .generate_music(&MusicRequest {
+            prompt: "warm, hopeful".into(),
+            duration_secs: 6.0,
+            tempo_bpm: 96,
+            seed: 5,
+        })
+        .await
+        .unwrap();
+    let probed = probe(&music.path()).await.unwrap();
+    assert_eq!(probed.audio_codec.as_deref(), Some("aac"));
+    assert_eq!(probed.video_codec, None);
+    let duration = probed.duration_secs.unwrap();
+    assert!((duration - 6.0).abs() < 0.1, "{duration}");
+}
+
+#[tokio::test]
+async fn impossible_requests_are_refused_without_running_ffmpeg() {
+    let (offline, _dir) = provider();
+    let too_long = offline
+        .generate_music(&MusicRequest {
+            prompt: String::new(),
+            duration_secs: 6.0,
+            tempo_bpm: 900,
+            seed: 0,
+        })
+        .await;
+    assert!(matches!(
+        too_long,
+        Err(app::generation::ssr::GenerationError::Refused(_))
+    ));
+    let mut colourless = image_request(VideoFormat::Vertical, None, 0);
+    colourless.palette.clear();
+    assert!(matches!(
+        offline.generate_image(&colourless).await,
+        Err(app::generation::ssr::GenerationError::Refused(_))
+    ));
+}
