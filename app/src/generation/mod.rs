@@ -7,4 +7,6 @@ pub mod ffmpeg;
 #[cfg(feature = "ssr")]
 pub mod offline;
 #[cfg(feature = "ssr")]
+pub mod replicate;
+#[cfg(feature = "ssr")]
 pub mod ssr;

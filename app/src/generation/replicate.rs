@@ -1,0 +1,476 @@
+//! Replicate's predictions API: image, image-to-video and music models.
+//!
+//! A prediction is created with `Prefer: wait`, then polled until it settles; its output
+//! files (deleted by Replicate after an hour) are downloaded at once. Rate limits (429,
+//! honouring `Retry-After`), server errors and network failures are retried with
+//! exponential backoff and jitter; invalid input and content-policy refusals are not.
+
+use super::ssr::{
+    GeneratedMedia, GenerationError, ImageGenerator, ImageRequest, MusicGenerator, MusicRequest,
+    VideoGenerator, VideoRequest,
+};
+use anyhow::{anyhow, Context};
+use base64::Engine;
+use reqwest::{header, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::{path::PathBuf, time::Duration};
+use tokio::sync::Semaphore;
+
+pub const PROVIDER: &str = "replicate";
+
+#[derive(Clone)]
+pub struct ReplicateSettings {
+    /// `https://api.replicate.com/v1`, or a test server.
+    pub base_url: String,
+    pub api_token: String,
+    pub image_model: String,
+    pub video_model: String,
+    pub music_model: String,
+    /// Estimated cost of one prediction per model kind, in millionths of a dollar.
+    pub image_cost_microusd: i64,
+    pub video_cost_microusd_per_second: i64,
+    pub music_cost_microusd_per_second: i64,
+    pub poll_interval: Duration,
+    /// Give up on a prediction that has not settled after this long.
+    pub max_wait: Duration,
+    pub max_attempts: u32,
+    pub first_backoff: Duration,
+    pub request_timeout: Duration,
+    pub max_concurrent: usize,
+    pub work_dir: PathBuf,
+}
+
+impl ReplicateSettings {
+    pub fn new(api_token: String, work_dir: PathBuf) -> Self {
+        Self {
+            base_url: "https://api.replicate.com/v1".into(),
+            api_token,
+            image_model: "black-forest-labs/flux-schnell".into(),
+            video_model: "bytedance/seedance-1-pro-fast".into(),
+            music_model: "meta/musicgen".into(),
+            image_cost_microusd: 3_000,
+            video_cost_microusd_per_second: 30_000,
+            music_cost_microusd_per_second: 2_000,
+            poll_interval: Duration::from_secs(2),
+            max_wait: Duration::from_secs(15 * 60),
+            max_attempts: 5,
+            first_backoff: Duration::from_millis(500),
+            request_timeout: Duration::from_secs(90),
+            max_concurrent: 4,
+            work_dir,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Prediction {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub output: Value,
+    #[serde(default)]
+    pub error: Value,
+}
+
+impl Prediction {
+    fn settled(&self) -> bool {
+        matches!(self.status.as_str(), "succeeded" | "failed" | "canceled")
+    }
+}
+
+/// Replicate's error body: `{type, title, status, detail}`.
+#[derive(Debug, Deserialize)]
+struct ApiError {
+    title: Option<String>,
+    detail: Option<String>,
+}
+
+pub struct Replicate {
+    http: reqwest::Client,
+    settings: ReplicateSettings,
+    permits: Semaphore,
+}
+
+fn jitter(delay: Duration) -> Duration {
+    // Between half and the whole delay, so that many clients do not retry in step.
+    let factor = 0.5 + rand::random::<f64>() * 0.5;
+    delay.mul_f64(factor)
+}
+
+fn is_policy_refusal(message: &str) -> bool {
+    let message = message.to_lowercase();
+    ["nsfw", "safety", "content policy", "flagged", "sensitive"]
+        .iter()
+        .any(|word| message.contains(word))
+}
+
+enum Attempt<T> {
+    Done(T),
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+}
+
+impl Replicate {
+    pub fn new(settings: ReplicateSettings) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.work_dir)?;
+        let http = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            http,
+            permits: Semaphore::new(settings.max_concurrent),
+            settings,
+        })
+    }
+
+    /// Runs `attempt` until it is done, it fails for good, or the attempts run out.
+    async fn with_retries<T, F, Fut>(
+        &self,
+        what: &str,
+        mut attempt: F,
+    ) -> Result<T, GenerationError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Attempt<T>, GenerationError>>,
+    {
+        let mut backoff = self.settings.first_backoff;
+        for number in 1..=self.settings.max_attempts {
+            match attempt().await? {
+                Attempt::Done(value) => return Ok(value),
+                Attempt::Retry { reason, after } => {
+                    if number == self.settings.max_attempts {
+                        return Err(GenerationError::Unavailable(format!(
+                            "{what}: {reason} (gave up after {number} attempts)"
+                        )));
+                    }
+                    let delay = after.unwrap_or_else(|| jitter(backoff));
+                    tracing::warn!(what, reason, attempt = number, ?delay, "retrying Replicate");
+                    tokio::time::sleep(delay).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+        Err(GenerationError::Unavailable(format!(
+            "{what}: no attempts allowed"
+        )))
+    }
+
+    /// Sorts a response into done, retry or a final error.
+    async fn classify(
+        &self,
+        response: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<Attempt<Prediction>, GenerationError> {
+        let response = match response {
+            Ok(response) => response,
+            Err(error) => {
+                return Ok(Attempt::Retry {
+                    reason: format!("network error: {error}"),
+                    after: None,
+                })
+            }
+        };
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.trim().parse::<f64>().ok())
+                .map(|seconds| Duration::from_secs_f64(seconds.clamp(0.0, 120.0)));
+            return Ok(Attempt::Retry {
+                reason: "rate limited (429)".into(),
+                after,
+            });
+        }
+        if status.is_server_error() {
+            return Ok(Attempt::Retry {
+                reason: format!("server error ({status})"),
+                after: None,
+            });
+        }
+        let body = match response.text().await {
+            Ok(body) => body,
+            Err(error) => {
+                return Ok(Attempt::Retry {
+                    reason: format!("reading the answer failed: {error}"),
+                    after: None,
+                })
+            }
+        };
+        if status.is_client_error() {
+            let detail = serde_json::from_str::<ApiError>(&body)
+                .ok()
+                .and_then(|error| error.detail.or(error.title))
+                .unwrap_or_else(|| body.chars().take(300).collect());
+            return Err(GenerationError::Refused(format!(
+                "Replicate refused the request ({status}): {detail}"
+            )));
+        }
+        serde_json::from_str::<Prediction>(&body)
+            .map(Attempt::Done)
+            .map_err(|error| {
+                GenerationError::Failed(anyhow!(
+                    "Replicate answered something that is not a prediction ({error}): {}",
+                    body.chars().take(300).collect::<String>()
+                ))
+            })
+    }
+
+    /// Creates a prediction, waiting up to a minute for it to settle on the same request.
+    /// Save the returned id before going on: `finish` resumes from it after a crash.
+    pub async fn create(&self, model: &str, input: Value) -> Result<Prediction, GenerationError> {
+        let url = format!("{}/models/{model}/predictions", self.settings.base_url);
+        self.with_retries("creating a prediction", || {
+            let request = self
+                .http
+                .post(&url)
+                .bearer_auth(&self.settings.api_token)
+                .header("Prefer", "wait=60")
+                .json(&json!({ "input": input }));
+            async move { self.classify(request.send().await).await }
+        })
+        .await
+    }
+
+    /// Polls a prediction until it settles, then returns the URL of its (first) output file.
+    pub async fn finish(
+        &self,
+        prediction: Prediction,
+    ) -> Result<(Prediction, String), GenerationError> {
+        let started = tokio::time::Instant::now();
+        let url = format!("{}/predictions/{}", self.settings.base_url, prediction.id);
+        let mut current = prediction;
+        while !current.settled() {
+            if started.elapsed() > self.settings.max_wait {
+                return Err(GenerationError::Unavailable(format!(
+                    "prediction {} did not finish within {:?}",
+                    current.id, self.settings.max_wait
+                )));
+            }
+            tokio::time::sleep(self.settings.poll_interval).await;
+            current = self
+                .with_retries("polling a prediction", || {
+                    let request = self.http.get(&url).bearer_auth(&self.settings.api_token);
+                    async move { self.classify(request.send().await).await }
+                })
+                .await?;
+        }
+        match current.status.as_str() {
+            "succeeded" => {
+                let output = first_url(&current.output).ok_or_else(|| {
+                    GenerationError::Failed(anyhow!(
+                        "prediction {} succeeded without an output file",
+                        current.id
+                    ))
+                })?;
+                Ok((current, output))
+            }
+            "failed" => {
+                let message = match &current.error {
+                    Value::String(message) => message.clone(),
+                    Value::Null => "no reason given".into(),
+                    other => other.to_string(),
+                };
+                if is_policy_refusal(&message) {
+                    Err(GenerationError::Refused(format!(
+                        "the model declined: {message}"
+                    )))
+                } else {
+                    Err(GenerationError::Failed(anyhow!(
+                        "the prediction failed: {message}"
+                    )))
+                }
+            }
+            _ => Err(GenerationError::Failed(anyhow!(
+                "the prediction was canceled"
+            ))),
+        }
+    }
+
+    /// Downloads an output file into a new temporary directory.
+    async fn download(
+        &self,
+        url: &str,
+        extension: &'static str,
+    ) -> Result<GeneratedMedia, GenerationError> {
+        let bytes = self
+            .with_retries("downloading an output", || {
+                let request = self.http.get(url);
+                async move {
+                    match request.send().await {
+                        Err(error) => Ok(Attempt::Retry {
+                            reason: format!("network error: {error}"),
+                            after: None,
+                        }),
+                        Ok(response) if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS => Ok(Attempt::Retry {
+                            reason: format!("download answered {}", response.status()),
+                            after: None,
+                        }),
+                        Ok(response) if !response.status().is_success() => Err(GenerationError::Failed(anyhow!(
+                            "the output file could not be fetched ({}); Replicate deletes outputs after an hour",
+                            response.status()
+                        ))),
+                        Ok(response) => match response.bytes().await {
+                            Ok(bytes) => Ok(Attempt::Done(bytes)),
+                            Err(error) => Ok(Attempt::Retry {
+                                reason: format!("download interrupted: {error}"),
+                                after: None,
+                            }),
+                        },
+                    }
+                }
+            })
+            .await?;
+        let dir = tempfile::Builder::new()
+            .prefix("replicate-")
+            .tempdir_in(&self.settings.work_dir)
+            .context("making a download folder")?;
+        let file_name = format!("output.{extension}");
+        tokio::fs::write(dir.path().join(&file_name), &bytes)
+            .await
+            .context("saving the output")?;
+        Ok(GeneratedMedia::new(dir, file_name, extension, PROVIDER))
+    }
+
+    /// Resumes a prediction created earlier (its id saved before a crash or a retry), so
+    /// that it is not paid for twice, and downloads its output.
+    pub async fn resume(
+        &self,
+        prediction_id: &str,
+        extension: &'static str,
+    ) -> Result<GeneratedMedia, GenerationError> {
+        let _permit = self.permits.acquire().await.context("provider closed")?;
+        let pending = Prediction {
+            id: prediction_id.to_string(),
+            status: "starting".into(),
+            output: Value::Null,
+            error: Value::Null,
+        };
+        let (done, output) = self.finish(pending).await?;
+        let mut media = self.download(&output, extension).await?;
+        media.prediction_id = Some(done.id);
+        Ok(media)
+    }
+
+    /// Creates a prediction and downloads its output.
+    pub async fn run(
+        &self,
+        model: &str,
+        input: Value,
+        extension: &'static str,
+    ) -> Result<GeneratedMedia, GenerationError> {
+        let _permit = self.permits.acquire().await.context("provider closed")?;
+        let created = self.create(model, input).await?;
+        tracing::info!(prediction = %created.id, model, "Replicate prediction created");
+        let (done, output) = self.finish(created).await?;
+        let mut media = self.download(&output, extension).await?;
+        media.prediction_id = Some(done.id);
+        Ok(media)
+    }
+}
+
+/// The first URL in an output: a string, or a list whose first item is one.
+fn first_url(output: &Value) -> Option<String> {
+    match output {
+        Value::String(url) => Some(url.clone()),
+        Value::Array(items) => items.iter().find_map(first_url),
+        _ => None,
+    }
+}
+
+#[async_trait::async_trait]
+impl ImageGenerator for Replicate {
+    async fn generate_image(
+        &self,
+        request: &ImageRequest,
+    ) -> Result<GeneratedMedia, GenerationError> {
+        let input = json!({
+            "prompt": request.prompt,
+            "aspect_ratio": request.format.ratio(),
+            "seed": request.seed % (u32::MAX as u64),
+            "num_outputs": 1,
+            "output_format": "png",
+        });
+        let mut media = self.run(&self.settings.image_model, input, "png").await?;
+        let (width, height) = request.format.dimensions();
+        media.width = Some(width as i32);
+        media.height = Some(height as i32);
+        media.cost_microusd = self.settings.image_cost_microusd;
+        Ok(media)
+    }
+}
+
+#[async_trait::async_trait]
+impl VideoGenerator for Replicate {
+    async fn generate_video(
+        &self,
+        request: &VideoRequest,
+    ) -> Result<GeneratedMedia, GenerationError> {
+        let image = tokio::fs::read(&request.image)
+            .await
+            .with_context(|| format!("reading the seed image {}", request.image.display()))?;
+        let seconds = request.duration_secs.round().max(1.0) as i64;
+        let input = json!({
+            "prompt": request.prompt,
+            "image": format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(image)),
+            "duration": seconds,
+            "aspect_ratio": request.format.ratio(),
+            "seed": request.seed % (u32::MAX as u64),
+        });
+        let mut media = self.run(&self.settings.video_model, input, "mp4").await?;
+        media.duration_ms = Some((seconds * 1000) as i32);
+        media.cost_microusd = self.settings.video_cost_microusd_per_second * seconds;
+        Ok(media)
+    }
+}
+
+#[async_trait::async_trait]
+impl MusicGenerator for Replicate {
+    async fn generate_music(
+        &self,
+        request: &MusicRequest,
+    ) -> Result<GeneratedMedia, GenerationError> {
+        let seconds = request.duration_secs.ceil().max(1.0) as i64;
+        let input = json!({
+            "prompt": format!("{} at {} bpm", request.prompt, request.tempo_bpm),
+            "duration": seconds,
+            "output_format": "mp3",
+            "seed": request.seed % (u32::MAX as u64),
+        });
+        let mut media = self.run(&self.settings.music_model, input, "mp3").await?;
+        media.duration_ms = Some((seconds * 1000) as i32);
+        media.cost_microusd = self.settings.music_cost_microusd_per_second * seconds;
+        Ok(media)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_are_read_as_a_url_or_the_first_of_a_list() {
+        assert_eq!(
+            first_url(&json!("https://x/a.png")).as_deref(),
+            Some("https://x/a.png")
+        );
+        assert_eq!(
+            first_url(&json!(["https://x/1.png", "https://x/2.png"])).as_deref(),
+            Some("https://x/1.png")
+        );
+        assert_eq!(first_url(&json!({"video": 1})), None);
+        assert_eq!(first_url(&Value::Null), None);
+    }
+
+    #[test]
+    fn safety_failures_are_recognised_as_refusals() {
+        assert!(is_policy_refusal(
+            "NSFW content detected. Try another prompt"
+        ));
+        assert!(!is_policy_refusal("CUDA out of memory"));
+    }
+}

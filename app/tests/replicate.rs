@@ -1,0 +1,310 @@
+//! The Replicate client against an in-test HTTP server speaking Replicate's documented
+//! wire format: predictions created with `Prefer: wait`, polled through their statuses,
+//! rate limits, server errors and malformed answers.
+
+use app::{
+    generation::{
+        replicate::{Replicate, ReplicateSettings},
+        ssr::{GenerationError, ImageGenerator, ImageRequest, MusicGenerator, MusicRequest, Rgb},
+    },
+    projects::VideoFormat,
+};
+use serde_json::json;
+use std::time::{Duration, Instant};
+use wiremock::{
+    matchers::{body_partial_json, header, method, path},
+    Mock, MockServer, ResponseTemplate,
+};
+
+const TOKEN: &str = "r8_test_token";
+
+fn client(server: &MockServer, work_dir: &std::path::Path) -> Replicate {
+    let mut settings = ReplicateSettings::new(TOKEN.into(), work_dir.to_path_buf());
+    settings.base_url = format!("{}/v1", server.uri());
+    settings.poll_interval = Duration::from_millis(20);
+    settings.first_backoff = Duration::from_millis(20);
+    settings.max_attempts = 3;
+    settings.max_wait = Duration::from_secs(10);
+    Replicate::new(settings).unwrap()
+}
+
+fn image_request() -> ImageRequest {
+    ImageRequest {
+        prompt: "studio photo of matte black headphones".into(),
+        format: VideoFormat::Vertical,
+        palette: vec![Rgb(0, 0, 0)],
+        caption: None,
+        seed: 42,
+    }
+}
+
+fn prediction(server: &MockServer, id: &str, status: &str) -> serde_json::Value {
+    json!({
+        "id": id,
+        "model": "black-forest-labs/flux-schnell",
+        "status": status,
+        "input": {},
+        "output": if status == "succeeded" { json!([format!("{}/files/{id}.png", server.uri())]) } else { json!(null) },
+        "error": null,
+        "urls": { "get": format!("{}/v1/predictions/{id}", server.uri()) }
+    })
+}
+
+async fn serve_output(server: &MockServer, id: &str, bytes: &'static [u8]) {
+    Mock::given(method("GET"))
+        .and(path(format!("/files/{id}.png")))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(bytes))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn an_image_is_created_polled_through_its_statuses_and_downloaded() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    Mock::given(method("POST"))
+        .and(path(
+            "/v1/models/black-forest-labs/flux-schnell/predictions",
+        ))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(header("prefer", "wait=60"))
+        .and(body_partial_json(
+            json!({"input": {"aspect_ratio": "9:16", "seed": 42}}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(prediction(&server, "p1", "starting")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/p1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(
+            &server,
+            "p1",
+            "processing",
+        )))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/p1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(
+            &server,
+            "p1",
+            "succeeded",
+        )))
+        .mount(&server)
+        .await;
+    serve_output(&server, "p1", b"\x89PNG fake image").await;
+
+    let image = client(&server, dir.path())
+        .generate_image(&image_request())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(image.path()).unwrap(), b"\x89PNG fake image");
+    assert_eq!(image.prediction_id.as_deref(), Some("p1"));
+    assert_eq!(image.provider, "replicate");
+    assert!(image.cost_microusd > 0);
+    assert_eq!((image.width, image.height), (Some(1080), Some(1920)));
+}
+
+#[tokio::test]
+async fn a_rate_limit_is_waited_out_as_retry_after_asks() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_json(json!({"title": "Request was throttled", "status": 429, "detail": "Request was throttled."})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(prediction(
+            &server,
+            "p2",
+            "succeeded",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    serve_output(&server, "p2", b"png").await;
+
+    let started = Instant::now();
+    let image = client(&server, dir.path())
+        .generate_image(&image_request())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(image.prediction_id.as_deref(), Some("p2"));
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_and_then_reported_as_unavailable() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(502))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let error = client(&server, dir.path())
+        .generate_image(&image_request())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, GenerationError::Unavailable(_)), "{error}");
+    assert!(error.to_string().contains("3 attempts"), "{error}");
+}
+
+#[tokio::test]
+async fn invalid_input_is_refused_at_once_with_replicates_explanation() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(json!({
+            "type": "https://replicate.com/docs/errors/invalid-input",
+            "title": "Input validation failed",
+            "status": 422,
+            "detail": "- input.aspect_ratio: aspect_ratio must be one of the following"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let error = client(&server, dir.path())
+        .generate_image(&image_request())
+        .await
+        .unwrap_err();
+    match error {
+        GenerationError::Refused(message) => {
+            assert!(message.contains("aspect_ratio must be one of"), "{message}")
+        }
+        other => panic!("expected a refusal, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_prediction_failing_on_safety_is_a_refusal_and_a_cancelled_one_a_failure() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut failed = prediction(&server, "p3", "failed");
+    failed["error"] =
+        json!("NSFW content detected. Try running it again, or try a different prompt.");
+    Mock::given(method("POST"))
+        .and(path(
+            "/v1/models/black-forest-labs/flux-schnell/predictions",
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(failed))
+        .mount(&server)
+        .await;
+    let refused = client(&server, dir.path())
+        .generate_image(&image_request())
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, GenerationError::Refused(_)), "{refused}");
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(prediction(&server, "p4", "canceled")),
+        )
+        .mount(&server)
+        .await;
+    let canceled = client(&server, dir.path())
+        .generate_image(&image_request())
+        .await
+        .unwrap_err();
+    assert!(matches!(canceled, GenerationError::Failed(_)), "{canceled}");
+    assert!(canceled.to_string().contains("canceled"), "{canceled}");
+}
+
+#[tokio::test]
+async fn a_malformed_answer_is_a_clear_failure() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_string("<html>gateway</html>"))
+        .mount(&server)
+        .await;
+    let error = client(&server, dir.path())
+        .generate_image(&image_request())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("not a prediction"), "{error}");
+}
+
+#[tokio::test]
+async fn a_saved_prediction_is_resumed_without_creating_another() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(prediction(&server, "never", "starting")),
+        )
+        .expect(0)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/p5"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(
+            &server,
+            "p5",
+            "succeeded",
+        )))
+        .mount(&server)
+        .await;
+    serve_output(&server, "p5", b"resumed").await;
+    let media = client(&server, dir.path())
+        .resume("p5", "png")
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(media.path()).unwrap(), b"resumed");
+    assert_eq!(media.prediction_id.as_deref(), Some("p5"));
+}
+
+#[tokio::test]
+async fn music_asks_the_music_model_for_the_whole_duration() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut done = prediction(&server, "m1", "succeeded");
+    done["output"] = json!(format!("{}/files/m1.png", server.uri()));
+    Mock::given(method("POST"))
+        .and(path("/v1/models/meta/musicgen/predictions"))
+        .and(body_partial_json(json!({"input": {"duration": 30}})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(done))
+        .expect(1)
+        .mount(&server)
+        .await;
+    serve_output(&server, "m1", b"mp3").await;
+    let music = client(&server, dir.path())
+        .generate_music(&MusicRequest {
+            prompt: "warm synth pad".into(),
+            duration_secs: 29.6,
+            tempo_bpm: 96,
+            seed: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(music.extension, "mp3");
+    assert_eq!(music.duration_ms, Some(30_000));
+}
+
+/// Live: runs only when REPLICATE_API_TOKEN is set (it spends money), says "skipped" otherwise.
+#[tokio::test]
+async fn live_replicate_makes_an_image() {
+    let Ok(token) = std::env::var("REPLICATE_API_TOKEN") else {
+        eprintln!("skipped: REPLICATE_API_TOKEN is not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let replicate =
+        Replicate::new(ReplicateSettings::new(token, dir.path().to_path_buf())).unwrap();
+    let image = replicate.generate_image(&image_request()).await.unwrap();
+    assert!(std::fs::metadata(image.path()).unwrap().len() > 1000);
+}
