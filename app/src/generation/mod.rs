@@ -5,8 +5,12 @@
 #[cfg(feature = "ssr")]
 pub mod ffmpeg;
 #[cfg(feature = "ssr")]
+pub mod llm;
+#[cfg(feature = "ssr")]
 pub mod offline;
 #[cfg(feature = "ssr")]
 pub mod replicate;
+#[cfg(feature = "ssr")]
+pub mod retry;
 #[cfg(feature = "ssr")]
 pub mod ssr;

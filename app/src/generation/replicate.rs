@@ -5,13 +5,14 @@
 //! honouring `Retry-After`), server errors and network failures are retried with
 //! exponential backoff and jitter; invalid input and content-policy refusals are not.
 
+use super::retry::{retry_after, with_retries, Attempt, RetryPolicy};
 use super::ssr::{
     GeneratedMedia, GenerationError, ImageGenerator, ImageRequest, MusicGenerator, MusicRequest,
     VideoGenerator, VideoRequest,
 };
 use anyhow::{anyhow, Context};
 use base64::Engine;
-use reqwest::{header, StatusCode};
+use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::{path::PathBuf, time::Duration};
@@ -92,25 +93,11 @@ pub struct Replicate {
     permits: Semaphore,
 }
 
-fn jitter(delay: Duration) -> Duration {
-    // Between half and the whole delay, so that many clients do not retry in step.
-    let factor = 0.5 + rand::random::<f64>() * 0.5;
-    delay.mul_f64(factor)
-}
-
 fn is_policy_refusal(message: &str) -> bool {
     let message = message.to_lowercase();
     ["nsfw", "safety", "content policy", "flagged", "sensitive"]
         .iter()
         .any(|word| message.contains(word))
-}
-
-enum Attempt<T> {
-    Done(T),
-    Retry {
-        reason: String,
-        after: Option<Duration>,
-    },
 }
 
 impl Replicate {
@@ -127,36 +114,11 @@ impl Replicate {
         })
     }
 
-    /// Runs `attempt` until it is done, it fails for good, or the attempts run out.
-    async fn with_retries<T, F, Fut>(
-        &self,
-        what: &str,
-        mut attempt: F,
-    ) -> Result<T, GenerationError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<Attempt<T>, GenerationError>>,
-    {
-        let mut backoff = self.settings.first_backoff;
-        for number in 1..=self.settings.max_attempts {
-            match attempt().await? {
-                Attempt::Done(value) => return Ok(value),
-                Attempt::Retry { reason, after } => {
-                    if number == self.settings.max_attempts {
-                        return Err(GenerationError::Unavailable(format!(
-                            "{what}: {reason} (gave up after {number} attempts)"
-                        )));
-                    }
-                    let delay = after.unwrap_or_else(|| jitter(backoff));
-                    tracing::warn!(what, reason, attempt = number, ?delay, "retrying Replicate");
-                    tokio::time::sleep(delay).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                }
-            }
+    fn policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.settings.max_attempts,
+            first_backoff: self.settings.first_backoff,
         }
-        Err(GenerationError::Unavailable(format!(
-            "{what}: no attempts allowed"
-        )))
     }
 
     /// Sorts a response into done, retry or a final error.
@@ -175,15 +137,9 @@ impl Replicate {
         };
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
-            let after = response
-                .headers()
-                .get(header::RETRY_AFTER)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.trim().parse::<f64>().ok())
-                .map(|seconds| Duration::from_secs_f64(seconds.clamp(0.0, 120.0)));
             return Ok(Attempt::Retry {
                 reason: "rate limited (429)".into(),
-                after,
+                after: retry_after(&response),
             });
         }
         if status.is_server_error() {
@@ -224,7 +180,7 @@ impl Replicate {
     /// Save the returned id before going on: `finish` resumes from it after a crash.
     pub async fn create(&self, model: &str, input: Value) -> Result<Prediction, GenerationError> {
         let url = format!("{}/models/{model}/predictions", self.settings.base_url);
-        self.with_retries("creating a prediction", || {
+        with_retries(self.policy(), "creating a prediction", || {
             let request = self
                 .http
                 .post(&url)
@@ -252,12 +208,11 @@ impl Replicate {
                 )));
             }
             tokio::time::sleep(self.settings.poll_interval).await;
-            current = self
-                .with_retries("polling a prediction", || {
-                    let request = self.http.get(&url).bearer_auth(&self.settings.api_token);
-                    async move { self.classify(request.send().await).await }
-                })
-                .await?;
+            current = with_retries(self.policy(), "polling a prediction", || {
+                let request = self.http.get(&url).bearer_auth(&self.settings.api_token);
+                async move { self.classify(request.send().await).await }
+            })
+            .await?;
         }
         match current.status.as_str() {
             "succeeded" => {
@@ -297,8 +252,7 @@ impl Replicate {
         url: &str,
         extension: &'static str,
     ) -> Result<GeneratedMedia, GenerationError> {
-        let bytes = self
-            .with_retries("downloading an output", || {
+        let bytes = with_retries(self.policy(), "downloading an output", || {
                 let request = self.http.get(url);
                 async move {
                     match request.send().await {
