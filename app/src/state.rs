@@ -1,6 +1,7 @@
 //! What every request handler and server function can reach on the server.
 
 use crate::error::AppError;
+use crate::generation::ssr::MediaProviders;
 use crate::storage::{local::LocalStorage, ssr::Storage};
 use axum::extract::FromRef;
 use leptos::prelude::*;
@@ -14,6 +15,7 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     /// Set when storage is the local directory, whose signed links the app serves itself.
     pub local_files: Option<Arc<LocalStorage>>,
+    pub media: MediaProviders,
 }
 
 /// The state, from inside a server function (the router provides it as context).

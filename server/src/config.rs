@@ -1,6 +1,11 @@
 //! Settings, from the command line or the environment (and `.env`).
 
 use anyhow::Context;
+use app::generation::{
+    offline::OfflineMedia,
+    replicate::{Replicate, ReplicateSettings},
+    ssr::MediaProviders,
+};
 use app::storage::{
     local::LocalStorage,
     s3::{S3Settings, S3Storage},
@@ -77,6 +82,36 @@ pub struct Settings {
 
     #[command(flatten)]
     pub storage: StorageSettings,
+
+    #[command(flatten)]
+    pub providers: ProviderSettings,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProviderSettings {
+    /// Replicate API token; unset, media is made by the offline provider.
+    #[arg(long, env = "REPLICATE_API_TOKEN", hide_env_values = true)]
+    pub replicate_api_token: Option<String>,
+
+    /// Replicate image model.
+    #[arg(
+        long,
+        env = "REELSMITH_IMAGE_MODEL",
+        default_value = "black-forest-labs/flux-schnell"
+    )]
+    pub image_model: String,
+
+    /// Replicate image-to-video model.
+    #[arg(
+        long,
+        env = "REELSMITH_VIDEO_MODEL",
+        default_value = "bytedance/seedance-1-pro-fast"
+    )]
+    pub video_model: String,
+
+    /// Replicate music model.
+    #[arg(long, env = "REELSMITH_MUSIC_MODEL", default_value = "meta/musicgen")]
+    pub music_model: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -119,6 +154,17 @@ pub struct StorageSettings {
     pub aws_session_token: Option<String>,
 }
 
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        Self {
+            replicate_api_token: None,
+            image_model: "black-forest-labs/flux-schnell".into(),
+            video_model: "bytedance/seedance-1-pro-fast".into(),
+            music_model: "meta/musicgen".into(),
+        }
+    }
+}
+
 pub struct ConfiguredStorage {
     pub storage: Arc<dyn Storage>,
     /// The local backend again, when it is the one in use: the app answers its links.
@@ -158,6 +204,36 @@ pub enum LogFormat {
 }
 
 impl Settings {
+    /// Replicate when a token is set, otherwise the offline provider.
+    pub fn media_providers(&self) -> anyhow::Result<MediaProviders> {
+        let work_dir = self.data_dir.join("work");
+        let providers = &self.providers;
+        match &providers.replicate_api_token {
+            Some(token) => {
+                let mut settings = ReplicateSettings::new(token.clone(), work_dir);
+                settings.image_model = providers.image_model.clone();
+                settings.video_model = providers.video_model.clone();
+                settings.music_model = providers.music_model.clone();
+                let replicate = Arc::new(Replicate::new(settings)?);
+                Ok(MediaProviders {
+                    image: replicate.clone(),
+                    video: replicate.clone(),
+                    music: replicate,
+                    offline: false,
+                })
+            }
+            None => {
+                let offline = Arc::new(OfflineMedia::new(std::path::absolute(work_dir)?)?);
+                Ok(MediaProviders {
+                    image: offline.clone(),
+                    video: offline.clone(),
+                    music: offline,
+                    offline: true,
+                })
+            }
+        }
+    }
+
     /// The configured storage backend.
     pub fn storage(&self) -> anyhow::Result<ConfiguredStorage> {
         let storage = &self.storage;

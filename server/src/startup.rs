@@ -117,6 +117,7 @@ impl Application {
             pool: pool.clone(),
             storage: storage.storage,
             local_files: storage.local_files,
+            media: settings.media_providers()?,
         };
         let routes = generate_route_list(App);
         let router = Router::new()

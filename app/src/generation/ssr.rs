@@ -145,3 +145,39 @@ mod tests {
         }
     }
 }
+
+/// The media providers in use, picked by configuration.
+#[derive(Clone)]
+pub struct MediaProviders {
+    pub image: std::sync::Arc<dyn ImageGenerator>,
+    pub video: std::sync::Arc<dyn VideoGenerator>,
+    pub music: std::sync::Arc<dyn MusicGenerator>,
+    /// Shown in the UI: the offline provider is labelled as an offline preview.
+    pub offline: bool,
+}
+
+/// Stores what a provider made and records it, returning the stored asset.
+pub async fn keep(
+    pool: &sqlx::PgPool,
+    storage: &dyn crate::storage::ssr::Storage,
+    owner: uuid::Uuid,
+    project: uuid::Uuid,
+    kind: crate::storage::AssetKind,
+    prompt: &str,
+    media: GeneratedMedia,
+) -> anyhow::Result<crate::storage::ssr::StoredAsset> {
+    let asset = crate::storage::ssr::NewAsset {
+        owner,
+        project,
+        kind,
+        extension: media.extension,
+        width: media.width,
+        height: media.height,
+        duration_ms: media.duration_ms,
+        provider: media.provider.to_string(),
+        prediction_id: media.prediction_id.clone(),
+        prompt: Some(prompt.to_string()),
+        cost_microusd: media.cost_microusd,
+    };
+    crate::storage::ssr::store_asset(pool, storage, asset, &media.path()).await
+}

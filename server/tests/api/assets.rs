@@ -135,3 +135,108 @@ async fn deleting_a_project_deletes_its_stored_files_and_asset_rows() {
     );
     assert_eq!(app.count("assets").await, 1);
 }
+
+/// Without API keys the offline provider makes the media; each piece is copied into
+/// storage with its row and plays from its signed link.
+#[tokio::test]
+async fn offline_media_is_stored_with_a_row_and_plays_from_its_link() {
+    use app::generation::{
+        ffmpeg::probe,
+        ssr::{keep, ImageRequest, MusicRequest, Rgb, VideoRequest},
+    };
+    use app::projects::VideoFormat;
+
+    let app = TestApp::spawn().await;
+    assert!(
+        app.media.offline,
+        "no keys configured: the offline provider is used"
+    );
+    let ada = app.new_user("ada@example.com").await;
+    let project = app.create_project(&ada, "Launch", "16:9").await;
+    let owner = owner_of(&app, project.id).await;
+
+    let prompt = "headphones on a desk at dawn";
+    let image = app
+        .media
+        .image
+        .generate_image(&ImageRequest {
+            prompt: prompt.into(),
+            format: VideoFormat::Landscape,
+            palette: vec![Rgb(20, 30, 60), Rgb(240, 160, 90)],
+            caption: Some("Quiet, anywhere".into()),
+            seed: 1,
+        })
+        .await
+        .unwrap();
+    let clip = app
+        .media
+        .video
+        .generate_video(&VideoRequest {
+            prompt: prompt.into(),
+            format: VideoFormat::Landscape,
+            image: image.path(),
+            duration_secs: 2.0,
+            seed: 1,
+        })
+        .await
+        .unwrap();
+    let music = app
+        .media
+        .music
+        .generate_music(&MusicRequest {
+            prompt: "calm".into(),
+            duration_secs: 3.0,
+            tempo_bpm: 90,
+            seed: 1,
+        })
+        .await
+        .unwrap();
+
+    let mut stored = Vec::new();
+    for (kind, media) in [
+        (AssetKind::Image, image),
+        (AssetKind::Video, clip),
+        (AssetKind::Audio, music),
+    ] {
+        stored.push(
+            keep(
+                &app.pool,
+                &*app.storage,
+                owner,
+                project.id,
+                kind,
+                prompt,
+                media,
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    assert_eq!(app.count("assets").await, 3);
+
+    let download_dir = tempfile::tempdir().unwrap();
+    for asset in &stored {
+        let link = app.url(
+            &app.storage
+                .signed_url(&asset.key, Duration::from_secs(60))
+                .await
+                .unwrap(),
+        );
+        let bytes = reqwest::get(&link).await.unwrap().bytes().await.unwrap();
+        assert_eq!(bytes.len() as i64, asset.bytes);
+        let file = download_dir
+            .path()
+            .join(asset.key.as_str().rsplit('/').next().unwrap());
+        std::fs::write(&file, &bytes).unwrap();
+        let probed = probe(&file).await.unwrap();
+        match asset.mime {
+            "image/png" => assert_eq!((probed.width, probed.height), (Some(1920), Some(1080))),
+            "video/mp4" => {
+                assert_eq!(probed.video_codec.as_deref(), Some("h264"));
+                assert!((probed.duration_secs.unwrap() - 2.0).abs() < 0.05);
+            }
+            "audio/mp4" => assert_eq!(probed.audio_codec.as_deref(), Some("aac")),
+            other => panic!("unexpected asset type {other}"),
+        }
+    }
+}

@@ -1,4 +1,6 @@
-use app::{error::AppError, projects::Project, storage::ssr::Storage};
+use app::{
+    error::AppError, generation::ssr::MediaProviders, projects::Project, storage::ssr::Storage,
+};
 use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
 use server::{
     config::{LogFormat, Settings},
@@ -47,6 +49,7 @@ pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
     pub storage: Arc<dyn Storage>,
+    pub media: MediaProviders,
     /// A browser: keeps cookies, does not follow redirects (tests look at them).
     pub client: Client,
 }
@@ -83,12 +86,14 @@ impl TestApp {
             public_url: test.public_url,
             log_format: LogFormat::Text,
             storage: Default::default(),
+            providers: Default::default(),
         };
         let application = Application::build(&settings, db.pool.clone())
             .await
             .expect("app builds");
         let address = format!("http://{}", application.local_addr());
         let storage = application.state().storage.clone();
+        let media = application.state().media.clone();
         tokio::spawn(application.run_until(std::future::pending()));
 
         Self {
@@ -96,6 +101,7 @@ impl TestApp {
             address,
             pool: db.pool,
             storage,
+            media,
             client: browser(),
         }
     }
