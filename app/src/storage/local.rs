@@ -82,17 +82,19 @@ impl LocalStorage {
         self.root.join(key.as_str())
     }
 
-    fn signature(&self, key: &str, expires: u64) -> Vec<u8> {
+    /// The MAC of a link: the key and its expiry, under our secret.
+    fn mac(&self, key: &str, expires: u64) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.signing_key)
             .expect("HMAC takes keys of any length");
         mac.update(key.as_bytes());
         mac.update(b"\n");
         mac.update(expires.to_string().as_bytes());
-        mac.finalize().into_bytes().to_vec()
+        mac
     }
 
     pub fn link(&self, key: &ObjectKey, expires: u64) -> String {
-        let signature = URL_SAFE_NO_PAD.encode(self.signature(key.as_str(), expires));
+        let signature =
+            URL_SAFE_NO_PAD.encode(self.mac(key.as_str(), expires).finalize().into_bytes());
         format!(
             "{URL_PREFIX}{}?expires={expires}&signature={signature}",
             key.as_str()
@@ -110,12 +112,9 @@ impl LocalStorage {
         let given = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| LinkRefused::Invalid)?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.signing_key)
-            .expect("HMAC takes keys of any length");
-        mac.update(key.as_str().as_bytes());
-        mac.update(b"\n");
-        mac.update(expires.to_string().as_bytes());
-        mac.verify_slice(&given).map_err(|_| LinkRefused::Invalid)?;
+        self.mac(key.as_str(), expires)
+            .verify_slice(&given)
+            .map_err(|_| LinkRefused::Invalid)?;
         if expires < unix_now() {
             return Err(LinkRefused::Expired);
         }
@@ -127,14 +126,22 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-#[async_trait::async_trait]
-impl Storage for LocalStorage {
-    async fn put_file(&self, key: &ObjectKey, path: &Path, _mime: &str) -> anyhow::Result<u64> {
+impl LocalStorage {
+    /// Where `key` goes, and a temporary name beside it: written first, then renamed, so
+    /// that a reader never sees half a file.
+    async fn destination(&self, key: &ObjectKey) -> anyhow::Result<(PathBuf, PathBuf)> {
         let target = self.path_of(key);
         let folder = target.parent().context("object path has a folder")?;
         tokio::fs::create_dir_all(folder).await?;
-        // Copy then rename, so that a reader never sees half a file.
         let partial = folder.join(format!(".{}.partial", uuid::Uuid::new_v4()));
+        Ok((target, partial))
+    }
+}
+
+#[async_trait::async_trait]
+impl Storage for LocalStorage {
+    async fn put_file(&self, key: &ObjectKey, path: &Path, _mime: &str) -> anyhow::Result<u64> {
+        let (target, partial) = self.destination(key).await?;
         let bytes = tokio::fs::copy(path, &partial)
             .await
             .with_context(|| format!("copying {} into storage", path.display()))?;
@@ -143,10 +150,7 @@ impl Storage for LocalStorage {
     }
 
     async fn put_bytes(&self, key: &ObjectKey, bytes: Bytes, _mime: &str) -> anyhow::Result<()> {
-        let target = self.path_of(key);
-        let folder = target.parent().context("object path has a folder")?;
-        tokio::fs::create_dir_all(folder).await?;
-        let partial = folder.join(format!(".{}.partial", uuid::Uuid::new_v4()));
+        let (target, partial) = self.destination(key).await?;
         tokio::fs::write(&partial, &bytes).await?;
         tokio::fs::rename(&partial, &target).await?;
         Ok(())
