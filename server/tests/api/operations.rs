@@ -40,6 +40,9 @@ fn help_lists_the_settings_with_their_environment_variables() {
         "REELSMITH_PUBLIC_URL",
         "LOG_FORMAT",
         "RUST_LOG",
+        "REELSMITH_STORAGE",
+        "REELSMITH_S3_BUCKET",
+        "REPLICATE_API_TOKEN",
     ] {
         assert!(help.contains(variable), "{variable} missing from:\n{help}");
     }
