@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod components;
+pub mod creative;
 pub mod error;
 pub mod generation;
 pub mod projects;

@@ -1,5 +1,6 @@
 //! What every request handler and server function can reach on the server.
 
+use crate::creative::ssr::Director;
 use crate::error::AppError;
 use crate::generation::ssr::MediaProviders;
 use crate::storage::{local::LocalStorage, ssr::Storage};
@@ -16,6 +17,8 @@ pub struct AppState {
     /// Set when storage is the local directory, whose signed links the app serves itself.
     pub local_files: Option<Arc<LocalStorage>>,
     pub media: MediaProviders,
+    /// Brief chat, moods and scene plans.
+    pub director: Arc<dyn Director>,
 }
 
 /// The state, from inside a server function (the router provides it as context).

@@ -246,3 +246,97 @@ async fn live_openai_streams_a_reply() {
         .await;
     assert!(!reply.trim().is_empty());
 }
+
+mod director {
+    use super::*;
+    use app::creative::{
+        ssr::{Director, LlmDirector},
+        Mood, SceneRole,
+    };
+    use std::sync::Arc;
+
+    fn mood() -> Mood {
+        Mood {
+            name: "Nordic Calm".into(),
+            description: "Quiet spaces".into(),
+            style_keywords: vec!["minimal".into()],
+            palette: vec!["#1f2a30".into(), "#a3b8c2".into(), "#f7f9fa".into()],
+            aesthetic: "diffuse light".into(),
+            tempo_bpm: 72,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_model_plan_is_made_to_fit_the_target_length() {
+        let server = MockServer::start().await;
+        // Six scenes whose durations add up to 27 and include a 12 s one: the director
+        // keeps the model's proportions but makes them whole, allowed and exactly 30 s.
+        let scenes: Vec<_> = [2, 4, 5, 12, 2, 2]
+            .iter()
+            .enumerate()
+            .map(|(i, secs)| json!({"role": "feature", "text": format!("Scene {i}"), "visual": "v", "duration_secs": secs}))
+            .collect();
+        Mock::given(method("POST"))
+            .and(path("/v1/chat/completions"))
+            .and(body_partial_json(json!({"response_format": {"type": "json_schema", "json_schema": {"name": "plan"}}})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(completion(
+                &json!({ "scenes": scenes }).to_string(),
+            )))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let director = LlmDirector::new(Arc::new(client(&server)));
+        let plan = director
+            .plan(&Default::default(), &mood(), 30, 1)
+            .await
+            .unwrap();
+        let lengths: Vec<u32> = plan.iter().map(|s| s.duration_secs).collect();
+        assert_eq!(lengths.iter().sum::<u32>(), 30, "{lengths:?}");
+        assert!(lengths.iter().all(|l| (3..=10).contains(l)), "{lengths:?}");
+        assert_eq!(lengths[3], 10, "the longest stays the longest: {lengths:?}");
+        assert_eq!(plan[0].role, SceneRole::Hook);
+        assert_eq!(plan[5].role, SceneRole::CallToAction);
+    }
+
+    #[tokio::test]
+    async fn a_plan_with_too_few_scenes_is_an_error_not_a_storyboard() {
+        let server = MockServer::start().await;
+        let scenes: Vec<_> = (0..3)
+            .map(|i| json!({"role": "feature", "text": format!("Scene {i}"), "visual": "v", "duration_secs": 10}))
+            .collect();
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(completion(&json!({ "scenes": scenes }).to_string())),
+            )
+            .mount(&server)
+            .await;
+        let director = LlmDirector::new(Arc::new(client(&server)));
+        let error = director
+            .plan(&Default::default(), &mood(), 30, 1)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("5 to 7 scenes"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_brief_is_extracted_as_our_type() {
+        let server = MockServer::start().await;
+        let brief = json!({
+            "product_name": " Lumen ", "audience": "Remote workers",
+            "emotional_tone": ["calm", ""], "visual_style": ["soft light"],
+            "key_messages": ["No glare"], "call_to_action": "Order today"
+        });
+        Mock::given(method("POST"))
+            .and(body_string_contains("creative brief"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(completion(&brief.to_string())))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let director = LlmDirector::new(Arc::new(client(&server)));
+        let brief = director.extract_brief(&conversation()[1..]).await.unwrap();
+        assert_eq!(brief.product_name, "Lumen");
+        assert_eq!(brief.emotional_tone, vec!["calm"]);
+        assert!(brief.missing().is_empty());
+    }
+}

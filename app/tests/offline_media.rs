@@ -5,7 +5,7 @@ use app::{
         ffmpeg::probe,
         offline::OfflineMedia,
         ssr::{
-            ImageGenerator, ImageRequest, MusicGenerator, MusicRequest, Rgb, VideoGenerator,
+            ImageGenerator, ImageRequest, MusicGenerator, MusicRequest, Rgb, Run, VideoGenerator,
             VideoRequest,
         },
     },
@@ -35,11 +35,10 @@ async fn images_come_out_at_the_size_of_each_project_format() {
     let (offline, _dir) = provider();
     for format in VideoFormat::ALL {
         let image = offline
-            .generate_image(&image_request(
-                format,
-                Some("Silence that sounds like music"),
-                1,
-            ))
+            .generate_image(
+                &image_request(format, Some("Silence that sounds like music"), 1),
+                &Run::default(),
+            )
             .await
             .unwrap();
         let (width, height) = format.dimensions();
@@ -61,7 +60,16 @@ async fn the_same_seed_gives_the_same_image_and_the_caption_is_drawn_on_it() {
     let (offline, _dir) = provider();
     let read = |request: ImageRequest| {
         let offline = &offline;
-        async move { std::fs::read(offline.generate_image(&request).await.unwrap().path()).unwrap() }
+        async move {
+            std::fs::read(
+                offline
+                    .generate_image(&request, &Run::default())
+                    .await
+                    .unwrap()
+                    .path(),
+            )
+            .unwrap()
+        }
     };
     let first = read(image_request(VideoFormat::Vertical, Some("Hello"), 7)).await;
     let again = read(image_request(VideoFormat::Vertical, Some("Hello"), 7)).await;
@@ -77,7 +85,10 @@ async fn captions_with_quotes_colons_backslashes_and_emoji_render() {
     let (offline, _dir) = provider();
     let hostile = r#"It's 50% off: "now" \or\ never; [drawtext=text=x] {a,b} 🎧 ünïcödé — 日本語"#;
     let image = offline
-        .generate_image(&image_request(VideoFormat::Square, Some(hostile), 3))
+        .generate_image(
+            &image_request(VideoFormat::Square, Some(hostile), 3),
+            &Run::default(),
+        )
         .await
         .unwrap();
     assert_eq!(probe(&image.path()).await.unwrap().width, Some(1080));
@@ -87,17 +98,23 @@ async fn captions_with_quotes_colons_backslashes_and_emoji_render() {
 async fn a_clip_is_h264_at_30_fps_and_lasts_the_requested_time() {
     let (offline, _dir) = provider();
     let image = offline
-        .generate_image(&image_request(VideoFormat::Vertical, Some("Slow zoom"), 2))
+        .generate_image(
+            &image_request(VideoFormat::Vertical, Some("Slow zoom"), 2),
+            &Run::default(),
+        )
         .await
         .unwrap();
     let clip = offline
-        .generate_video(&VideoRequest {
-            prompt: "slow push in".into(),
-            format: VideoFormat::Vertical,
-            image: image.path(),
-            duration_secs: 2.5,
-            seed: 2,
-        })
+        .generate_video(
+            &VideoRequest {
+                prompt: "slow push in".into(),
+                format: VideoFormat::Vertical,
+                image: image.path(),
+                duration_secs: 2.5,
+                seed: 2,
+            },
+            &Run::default(),
+        )
         .await
         .unwrap();
     let probed = probe(&clip.path()).await.unwrap();
@@ -113,12 +130,15 @@ async fn a_clip_is_h264_at_30_fps_and_lasts_the_requested_time() {
 async fn music_is_an_aac_track_of_the_requested_length() {
     let (offline, _dir) = provider();
     let music = offline
-        .generate_music(&MusicRequest {
-            prompt: "warm, hopeful".into(),
-            duration_secs: 6.0,
-            tempo_bpm: 96,
-            seed: 5,
-        })
+        .generate_music(
+            &MusicRequest {
+                prompt: "warm, hopeful".into(),
+                duration_secs: 6.0,
+                tempo_bpm: 96,
+                seed: 5,
+            },
+            &Run::default(),
+        )
         .await
         .unwrap();
     let probed = probe(&music.path()).await.unwrap();
@@ -132,12 +152,15 @@ async fn music_is_an_aac_track_of_the_requested_length() {
 async fn impossible_requests_are_refused_without_running_ffmpeg() {
     let (offline, _dir) = provider();
     let too_long = offline
-        .generate_music(&MusicRequest {
-            prompt: String::new(),
-            duration_secs: 6.0,
-            tempo_bpm: 900,
-            seed: 0,
-        })
+        .generate_music(
+            &MusicRequest {
+                prompt: String::new(),
+                duration_secs: 6.0,
+                tempo_bpm: 900,
+                seed: 0,
+            },
+            &Run::default(),
+        )
         .await;
     assert!(matches!(
         too_long,
@@ -146,7 +169,42 @@ async fn impossible_requests_are_refused_without_running_ffmpeg() {
     let mut colourless = image_request(VideoFormat::Vertical, None, 0);
     colourless.palette.clear();
     assert!(matches!(
-        offline.generate_image(&colourless).await,
+        offline.generate_image(&colourless, &Run::default()).await,
         Err(app::generation::ssr::GenerationError::Refused(_))
     ));
+}
+
+#[tokio::test]
+async fn cancelling_stops_a_clip_at_once() {
+    let (offline, _dir) = provider();
+    let image = offline
+        .generate_image(
+            &image_request(VideoFormat::Vertical, None, 4),
+            &Run::default(),
+        )
+        .await
+        .unwrap();
+    let run = Run::default();
+    let cancel = run.cancel.clone();
+    let request = VideoRequest {
+        prompt: "a long one".into(),
+        format: VideoFormat::Vertical,
+        image: image.path(),
+        duration_secs: 30.0,
+        seed: 4,
+    };
+    let started = std::time::Instant::now();
+    let (result, ()) = tokio::join!(offline.generate_video(&request, &run), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        cancel.cancel();
+    });
+    assert!(
+        matches!(
+            result,
+            Err(app::generation::ssr::GenerationError::Cancelled)
+        ),
+        "{result:?}"
+    );
+    // A 30 s 1080×1920 clip takes far longer than this to encode on this machine.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }

@@ -5,7 +5,9 @@
 use app::{
     generation::{
         replicate::{Replicate, ReplicateSettings},
-        ssr::{GenerationError, ImageGenerator, ImageRequest, MusicGenerator, MusicRequest, Rgb},
+        ssr::{
+            GenerationError, ImageGenerator, ImageRequest, MusicGenerator, MusicRequest, Rgb, Run,
+        },
     },
     projects::VideoFormat,
 };
@@ -99,7 +101,7 @@ async fn an_image_is_created_polled_through_its_statuses_and_downloaded() {
     serve_output(&server, "p1", b"\x89PNG fake image").await;
 
     let image = client(&server, dir.path())
-        .generate_image(&image_request())
+        .generate_image(&image_request(), &Run::default())
         .await
         .unwrap();
     assert_eq!(std::fs::read(image.path()).unwrap(), b"\x89PNG fake image");
@@ -135,7 +137,7 @@ async fn a_rate_limit_is_waited_out_as_retry_after_asks() {
 
     let started = Instant::now();
     let image = client(&server, dir.path())
-        .generate_image(&image_request())
+        .generate_image(&image_request(), &Run::default())
         .await
         .unwrap();
     assert!(
@@ -156,7 +158,7 @@ async fn server_errors_are_retried_and_then_reported_as_unavailable() {
         .mount(&server)
         .await;
     let error = client(&server, dir.path())
-        .generate_image(&image_request())
+        .generate_image(&image_request(), &Run::default())
         .await
         .unwrap_err();
     assert!(matches!(error, GenerationError::Unavailable(_)), "{error}");
@@ -178,7 +180,7 @@ async fn invalid_input_is_refused_at_once_with_replicates_explanation() {
         .mount(&server)
         .await;
     let error = client(&server, dir.path())
-        .generate_image(&image_request())
+        .generate_image(&image_request(), &Run::default())
         .await
         .unwrap_err();
     match error {
@@ -204,7 +206,7 @@ async fn a_prediction_failing_on_safety_is_a_refusal_and_a_cancelled_one_a_failu
         .mount(&server)
         .await;
     let refused = client(&server, dir.path())
-        .generate_image(&image_request())
+        .generate_image(&image_request(), &Run::default())
         .await
         .unwrap_err();
     assert!(matches!(refused, GenerationError::Refused(_)), "{refused}");
@@ -217,7 +219,7 @@ async fn a_prediction_failing_on_safety_is_a_refusal_and_a_cancelled_one_a_failu
         .mount(&server)
         .await;
     let canceled = client(&server, dir.path())
-        .generate_image(&image_request())
+        .generate_image(&image_request(), &Run::default())
         .await
         .unwrap_err();
     assert!(matches!(canceled, GenerationError::Failed(_)), "{canceled}");
@@ -233,7 +235,7 @@ async fn a_malformed_answer_is_a_clear_failure() {
         .mount(&server)
         .await;
     let error = client(&server, dir.path())
-        .generate_image(&image_request())
+        .generate_image(&image_request(), &Run::default())
         .await
         .unwrap_err();
     assert!(error.to_string().contains("not a prediction"), "{error}");
@@ -261,7 +263,13 @@ async fn a_saved_prediction_is_resumed_without_creating_another() {
         .await;
     serve_output(&server, "p5", b"resumed").await;
     let media = client(&server, dir.path())
-        .resume("p5", "png")
+        .generate_image(
+            &image_request(),
+            &Run {
+                resume: Some("p5".into()),
+                ..Run::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(std::fs::read(media.path()).unwrap(), b"resumed");
@@ -283,16 +291,112 @@ async fn music_asks_the_music_model_for_the_whole_duration() {
         .await;
     serve_output(&server, "m1", b"mp3").await;
     let music = client(&server, dir.path())
-        .generate_music(&MusicRequest {
-            prompt: "warm synth pad".into(),
-            duration_secs: 29.6,
-            tempo_bpm: 96,
-            seed: 1,
-        })
+        .generate_music(
+            &MusicRequest {
+                prompt: "warm synth pad".into(),
+                duration_secs: 29.6,
+                tempo_bpm: 96,
+                seed: 1,
+            },
+            &Run::default(),
+        )
         .await
         .unwrap();
     assert_eq!(music.extension, "mp3");
     assert_eq!(music.duration_ms, Some(30_000));
+}
+
+#[tokio::test]
+async fn the_prediction_id_is_reported_before_waiting_and_cancelling_cancels_it() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    Mock::given(method("POST"))
+        .and(path(
+            "/v1/models/black-forest-labs/flux-schnell/predictions",
+        ))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(prediction(&server, "p9", "starting")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    // It never finishes on its own.
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/p9"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(
+            &server,
+            "p9",
+            "processing",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/predictions/p9/cancel"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(prediction(&server, "p9", "canceled")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (saved_tx, mut saved_rx) = tokio::sync::mpsc::unbounded_channel();
+    let run = Run {
+        on_started: Some(std::sync::Arc::new(move |id: String| {
+            let saved_tx = saved_tx.clone();
+            Box::pin(async move {
+                saved_tx.send(id)?;
+                Ok(())
+            })
+        })),
+        ..Run::default()
+    };
+    let replicate = client(&server, dir.path());
+    let cancel = run.cancel.clone();
+    let generation = async { replicate.generate_image(&image_request(), &run).await };
+    let stopper = async {
+        let id = saved_rx.recv().await.unwrap();
+        assert_eq!(id, "p9", "the id is known while the prediction still runs");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        cancel.cancel();
+    };
+    let (result, ()) = tokio::join!(generation, stopper);
+    assert!(
+        matches!(result, Err(GenerationError::Cancelled)),
+        "{result:?}"
+    );
+    // The mock's `expect(1)` on the cancel endpoint is checked when it drops.
+}
+
+#[tokio::test]
+async fn a_failure_to_save_the_id_cancels_the_prediction_it_cannot_track() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    Mock::given(method("POST"))
+        .and(path(
+            "/v1/models/black-forest-labs/flux-schnell/predictions",
+        ))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(prediction(&server, "p10", "starting")),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/predictions/p10/cancel"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let run = Run {
+        on_started: Some(std::sync::Arc::new(|_id: String| {
+            Box::pin(async { Err(anyhow::anyhow!("database is down")) })
+        })),
+        ..Run::default()
+    };
+    let error = client(&server, dir.path())
+        .generate_image(&image_request(), &run)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("database is down"), "{error}");
 }
 
 /// Live: runs only when REPLICATE_API_TOKEN is set (it spends money), says "skipped" otherwise.
@@ -305,6 +409,9 @@ async fn live_replicate_makes_an_image() {
     let dir = tempfile::tempdir().unwrap();
     let replicate =
         Replicate::new(ReplicateSettings::new(token, dir.path().to_path_buf())).unwrap();
-    let image = replicate.generate_image(&image_request()).await.unwrap();
+    let image = replicate
+        .generate_image(&image_request(), &Run::default())
+        .await
+        .unwrap();
     assert!(std::fs::metadata(image.path()).unwrap().len() > 1000);
 }

@@ -1,9 +1,15 @@
 //! Settings, from the command line or the environment (and `.env`).
 
 use anyhow::Context;
+use app::creative::{
+    offline::OfflineDirector,
+    ssr::{Director, LlmDirector},
+};
 use app::generation::{
+    llm::{OpenAiCompatible, OpenAiSettings},
     offline::OfflineMedia,
     replicate::{Replicate, ReplicateSettings},
+    retry::RetryPolicy,
     ssr::MediaProviders,
 };
 use app::storage::{
@@ -39,6 +45,19 @@ pub enum Command {
     Postgres {
         #[command(subcommand)]
         action: PostgresAction,
+    },
+    /// Ask the configured providers for an image, a clip and a music track, store them in
+    /// a new project of the given user, and print where they are.
+    SampleMedia {
+        /// The account to make the project for.
+        #[arg(long)]
+        email: String,
+        /// The project's format.
+        #[arg(long, default_value = "9:16")]
+        format: String,
+        /// Length of the clip and the track, in seconds.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
     },
 }
 
@@ -89,6 +108,20 @@ pub struct Settings {
 
 #[derive(Debug, Clone, Args)]
 pub struct ProviderSettings {
+    /// Key for an OpenAI-compatible chat API. Unset (and no base URL): the offline creative
+    /// director guides the brief.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+
+    /// OpenAI-compatible endpoint (OpenRouter, Ollama, vLLM, ...). Setting it without a key
+    /// uses a keyless server such as Ollama. [default: https://api.openai.com/v1]
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    pub openai_base_url: Option<String>,
+
+    /// Chat model name.
+    #[arg(long, env = "REELSMITH_LLM_MODEL", default_value = "gpt-4o-mini")]
+    pub llm_model: String,
+
     /// Replicate API token; unset, media is made by the offline provider.
     #[arg(long, env = "REPLICATE_API_TOKEN", hide_env_values = true)]
     pub replicate_api_token: Option<String>,
@@ -157,6 +190,9 @@ pub struct StorageSettings {
 impl Default for ProviderSettings {
     fn default() -> Self {
         Self {
+            openai_api_key: None,
+            openai_base_url: None,
+            llm_model: "gpt-4o-mini".into(),
             replicate_api_token: None,
             image_model: "black-forest-labs/flux-schnell".into(),
             video_model: "bytedance/seedance-1-pro-fast".into(),
@@ -232,6 +268,29 @@ impl Settings {
                 })
             }
         }
+    }
+
+    /// The language model when a key or an endpoint is configured, otherwise the offline
+    /// creative director.
+    pub fn director(&self) -> anyhow::Result<Arc<dyn Director>> {
+        let providers = &self.providers;
+        if providers.openai_api_key.is_none() && providers.openai_base_url.is_none() {
+            return Ok(Arc::new(OfflineDirector::new()));
+        }
+        let llm = OpenAiCompatible::new(OpenAiSettings {
+            base_url: providers
+                .openai_base_url
+                .clone()
+                .unwrap_or_else(|| "https://api.openai.com/v1".into()),
+            api_key: providers.openai_api_key.clone(),
+            model: providers.llm_model.clone(),
+            request_timeout: std::time::Duration::from_secs(120),
+            retry: RetryPolicy {
+                max_attempts: 4,
+                first_backoff: std::time::Duration::from_millis(500),
+            },
+        })?;
+        Ok(Arc::new(LlmDirector::new(Arc::new(llm))))
     }
 
     /// The configured storage backend.

@@ -4,5 +4,6 @@ pub mod config;
 mod housekeeping;
 mod http;
 pub mod postgres;
+pub mod sample;
 pub mod startup;
 pub mod telemetry;

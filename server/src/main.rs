@@ -15,9 +15,9 @@ async fn main() -> anyhow::Result<()> {
     let settings = cli.settings;
     telemetry::init(settings.log_format);
 
-    if let Some(Command::Postgres { action }) = cli.command {
+    if let Some(Command::Postgres { action }) = &cli.command {
         let dir = settings.data_dir.join("postgres");
-        return match action {
+        return match *action {
             PostgresAction::Start { ephemeral } => {
                 let cluster = if ephemeral {
                     LocalCluster::ephemeral(dir)?
@@ -31,6 +31,15 @@ async fn main() -> anyhow::Result<()> {
             }
             PostgresAction::Stop => LocalCluster::new(dir)?.stop(),
         };
+    }
+
+    if let Some(Command::SampleMedia {
+        email,
+        format,
+        seconds,
+    }) = &cli.command
+    {
+        return server::sample::sample_media(&settings, email, format, *seconds).await;
     }
 
     let database = Database::connect(&settings).await?;

@@ -118,6 +118,7 @@ impl Application {
             storage: storage.storage,
             local_files: storage.local_files,
             media: settings.media_providers()?,
+            director: settings.director()?,
         };
         let routes = generate_route_list(App);
         let router = Router::new()

@@ -13,4 +13,6 @@ pub mod replicate;
 #[cfg(feature = "ssr")]
 pub mod retry;
 #[cfg(feature = "ssr")]
+pub mod sample;
+#[cfg(feature = "ssr")]
 pub mod ssr;

@@ -7,7 +7,7 @@ use super::{
     ffmpeg::{self, filter_path},
     ssr::{
         GeneratedMedia, GenerationError, ImageGenerator, ImageRequest, MusicGenerator,
-        MusicRequest, Rgb, VideoGenerator, VideoRequest,
+        MusicRequest, Rgb, Run, VideoGenerator, VideoRequest,
     },
 };
 use anyhow::Context;
@@ -26,10 +26,10 @@ pub struct OfflineMedia {
 }
 
 /// A small, stable pseudo-random sequence (SplitMix64), so a seed always gives the same media.
-struct Sequence(u64);
+pub(crate) struct Sequence(pub(crate) u64);
 
 impl Sequence {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -37,7 +37,7 @@ impl Sequence {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 }
@@ -128,12 +128,8 @@ fn layout_filters(
     Ok(filters)
 }
 
-#[async_trait::async_trait]
-impl ImageGenerator for OfflineMedia {
-    async fn generate_image(
-        &self,
-        request: &ImageRequest,
-    ) -> Result<GeneratedMedia, GenerationError> {
+impl OfflineMedia {
+    async fn image(&self, request: &ImageRequest) -> Result<GeneratedMedia, GenerationError> {
         let _permit = self.permits.acquire().await.context("provider closed")?;
         let (width, height) = request.format.dimensions();
         let mut sequence = Sequence(request.seed);
@@ -208,12 +204,8 @@ impl ImageGenerator for OfflineMedia {
     }
 }
 
-#[async_trait::async_trait]
-impl VideoGenerator for OfflineMedia {
-    async fn generate_video(
-        &self,
-        request: &VideoRequest,
-    ) -> Result<GeneratedMedia, GenerationError> {
+impl OfflineMedia {
+    async fn video(&self, request: &VideoRequest) -> Result<GeneratedMedia, GenerationError> {
         if !(0.5..=30.0).contains(&request.duration_secs) {
             return Err(GenerationError::Refused(format!(
                 "a clip must last between 0.5 and 30 seconds, not {}",
@@ -278,12 +270,8 @@ const PROGRESSIONS: [[f64; 4]; 4] = [
     [164.81, 220.00, 196.00, 146.83],
 ];
 
-#[async_trait::async_trait]
-impl MusicGenerator for OfflineMedia {
-    async fn generate_music(
-        &self,
-        request: &MusicRequest,
-    ) -> Result<GeneratedMedia, GenerationError> {
+impl OfflineMedia {
+    async fn music(&self, request: &MusicRequest) -> Result<GeneratedMedia, GenerationError> {
         if !(1.0..=300.0).contains(&request.duration_secs)
             || !(40..=220).contains(&request.tempo_bpm)
         {
@@ -337,6 +325,42 @@ impl MusicGenerator for OfflineMedia {
 
 fn path_arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
+}
+
+#[async_trait::async_trait]
+impl ImageGenerator for OfflineMedia {
+    async fn generate_image(
+        &self,
+        request: &ImageRequest,
+        run: &Run,
+    ) -> Result<GeneratedMedia, GenerationError> {
+        // Cancelling drops the work, and FFmpeg with it (it is killed on drop).
+        run.cancellable(self.image(request)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl VideoGenerator for OfflineMedia {
+    async fn generate_video(
+        &self,
+        request: &VideoRequest,
+        run: &Run,
+    ) -> Result<GeneratedMedia, GenerationError> {
+        // Cancelling drops the work, and FFmpeg with it (it is killed on drop).
+        run.cancellable(self.video(request)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl MusicGenerator for OfflineMedia {
+    async fn generate_music(
+        &self,
+        request: &MusicRequest,
+        run: &Run,
+    ) -> Result<GeneratedMedia, GenerationError> {
+        // Cancelling drops the work, and FFmpeg with it (it is killed on drop).
+        run.cancellable(self.music(request)).await
+    }
 }
 
 #[cfg(test)]

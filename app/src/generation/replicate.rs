@@ -8,7 +8,7 @@
 use super::retry::{retry_after, with_retries, Attempt, RetryPolicy};
 use super::ssr::{
     GeneratedMedia, GenerationError, ImageGenerator, ImageRequest, MusicGenerator, MusicRequest,
-    VideoGenerator, VideoRequest,
+    Run, VideoGenerator, VideoRequest,
 };
 use anyhow::{anyhow, Context};
 use base64::Engine;
@@ -290,40 +290,87 @@ impl Replicate {
         Ok(GeneratedMedia::new(dir, file_name, extension, PROVIDER))
     }
 
-    /// Resumes a prediction created earlier (its id saved before a crash or a retry), so
-    /// that it is not paid for twice, and downloads its output.
-    pub async fn resume(
-        &self,
-        prediction_id: &str,
-        extension: &'static str,
-    ) -> Result<GeneratedMedia, GenerationError> {
-        let _permit = self.permits.acquire().await.context("provider closed")?;
-        let pending = Prediction {
-            id: prediction_id.to_string(),
-            status: "starting".into(),
-            output: Value::Null,
-            error: Value::Null,
-        };
-        let (done, output) = self.finish(pending).await?;
-        let mut media = self.download(&output, extension).await?;
-        media.prediction_id = Some(done.id);
-        Ok(media)
+    /// Asks Replicate to stop a prediction (best effort: it may have finished already).
+    pub async fn cancel(&self, prediction_id: &str) {
+        let url = format!(
+            "{}/predictions/{prediction_id}/cancel",
+            self.settings.base_url
+        );
+        let result = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.settings.api_token)
+            .send()
+            .await;
+        match result {
+            Ok(response) if response.status().is_success() => {
+                tracing::info!(prediction = prediction_id, "Replicate prediction cancelled")
+            }
+            Ok(response) => tracing::warn!(
+                prediction = prediction_id,
+                status = %response.status(),
+                "Replicate did not cancel the prediction"
+            ),
+            Err(error) => tracing::warn!(
+                prediction = prediction_id,
+                %error,
+                "could not reach Replicate to cancel the prediction"
+            ),
+        }
     }
 
-    /// Creates a prediction and downloads its output.
+    /// Runs a prediction to its output file: resumes `run.resume` (a prediction an earlier
+    /// attempt paid for) or creates one and reports its id through `run.on_started` before
+    /// waiting on it. Cancelling the run cancels the prediction.
     pub async fn run(
         &self,
         model: &str,
         input: Value,
         extension: &'static str,
+        run: &Run,
     ) -> Result<GeneratedMedia, GenerationError> {
-        let _permit = self.permits.acquire().await.context("provider closed")?;
-        let created = self.create(model, input).await?;
-        tracing::info!(prediction = %created.id, model, "Replicate prediction created");
-        let (done, output) = self.finish(created).await?;
-        let mut media = self.download(&output, extension).await?;
-        media.prediction_id = Some(done.id);
-        Ok(media)
+        let _permit = run
+            .cancellable(async {
+                self.permits
+                    .acquire()
+                    .await
+                    .map_err(|_| GenerationError::Failed(anyhow!("provider closed")))
+            })
+            .await?;
+        let pending = match &run.resume {
+            Some(id) => {
+                tracing::info!(prediction = %id, model, "resuming a Replicate prediction");
+                Prediction {
+                    id: id.clone(),
+                    status: "starting".into(),
+                    output: Value::Null,
+                    error: Value::Null,
+                }
+            }
+            None => {
+                let created = run.cancellable(self.create(model, input)).await?;
+                tracing::info!(prediction = %created.id, model, "Replicate prediction created");
+                if let Err(error) = run.started(&created.id).await {
+                    self.cancel(&created.id).await;
+                    return Err(error);
+                }
+                created
+            }
+        };
+        let id = pending.id.clone();
+        let work = async {
+            let (done, output) = self.finish(pending).await?;
+            let mut media = self.download(&output, extension).await?;
+            media.prediction_id = Some(done.id);
+            Ok(media)
+        };
+        match run.cancellable(work).await {
+            Err(GenerationError::Cancelled) => {
+                self.cancel(&id).await;
+                Err(GenerationError::Cancelled)
+            }
+            other => other,
+        }
     }
 }
 
@@ -341,6 +388,7 @@ impl ImageGenerator for Replicate {
     async fn generate_image(
         &self,
         request: &ImageRequest,
+        run: &Run,
     ) -> Result<GeneratedMedia, GenerationError> {
         let input = json!({
             "prompt": request.prompt,
@@ -349,7 +397,9 @@ impl ImageGenerator for Replicate {
             "num_outputs": 1,
             "output_format": "png",
         });
-        let mut media = self.run(&self.settings.image_model, input, "png").await?;
+        let mut media = self
+            .run(&self.settings.image_model, input, "png", run)
+            .await?;
         let (width, height) = request.format.dimensions();
         media.width = Some(width as i32);
         media.height = Some(height as i32);
@@ -363,6 +413,7 @@ impl VideoGenerator for Replicate {
     async fn generate_video(
         &self,
         request: &VideoRequest,
+        run: &Run,
     ) -> Result<GeneratedMedia, GenerationError> {
         let image = tokio::fs::read(&request.image)
             .await
@@ -375,7 +426,9 @@ impl VideoGenerator for Replicate {
             "aspect_ratio": request.format.ratio(),
             "seed": request.seed % (u32::MAX as u64),
         });
-        let mut media = self.run(&self.settings.video_model, input, "mp4").await?;
+        let mut media = self
+            .run(&self.settings.video_model, input, "mp4", run)
+            .await?;
         media.duration_ms = Some((seconds * 1000) as i32);
         media.cost_microusd = self.settings.video_cost_microusd_per_second * seconds;
         Ok(media)
@@ -387,6 +440,7 @@ impl MusicGenerator for Replicate {
     async fn generate_music(
         &self,
         request: &MusicRequest,
+        run: &Run,
     ) -> Result<GeneratedMedia, GenerationError> {
         let seconds = request.duration_secs.ceil().max(1.0) as i64;
         let input = json!({
@@ -395,7 +449,9 @@ impl MusicGenerator for Replicate {
             "output_format": "mp3",
             "seed": request.seed % (u32::MAX as u64),
         });
-        let mut media = self.run(&self.settings.music_model, input, "mp3").await?;
+        let mut media = self
+            .run(&self.settings.music_model, input, "mp3", run)
+            .await?;
         media.duration_ms = Some((seconds * 1000) as i32);
         media.cost_microusd = self.settings.music_cost_microusd_per_second * seconds;
         Ok(media)

@@ -1,7 +1,13 @@
 //! What every provider takes and gives back.
 
 use crate::projects::VideoFormat;
-use std::path::{Path, PathBuf};
+use futures::future::BoxFuture;
+use std::{
+    future::Future,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+use tokio_util::sync::CancellationToken;
 
 /// A colour as `#rrggbb`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,8 +110,49 @@ pub enum GenerationError {
     /// Worth retrying later: rate limits, outages, timeouts.
     #[error("the provider is unavailable: {0}")]
     Unavailable(String),
+    /// Someone cancelled it (a newer request replaced it, or the user stopped it).
+    #[error("the generation was cancelled")]
+    Cancelled,
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
+}
+
+/// Saves a provider's prediction id; see [`Run::on_started`].
+pub type OnStarted = Arc<dyn Fn(String) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
+
+/// How one generation runs: cancellable, and resumable after a crash or a retry.
+#[derive(Clone, Default)]
+pub struct Run {
+    /// Cancelling stops the work (the provider's prediction is cancelled, FFmpeg killed).
+    pub cancel: CancellationToken,
+    /// A prediction an earlier attempt started: wait on it instead of paying for a new one.
+    pub resume: Option<String>,
+    /// Called with the provider's prediction id as soon as it exists, before waiting on it,
+    /// so that the id is saved; an error stops the run.
+    pub on_started: Option<OnStarted>,
+}
+
+impl Run {
+    /// Runs `work` unless or until the run is cancelled (dropping `work` then).
+    pub async fn cancellable<T, F>(&self, work: F) -> Result<T, GenerationError>
+    where
+        F: Future<Output = Result<T, GenerationError>>,
+    {
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(GenerationError::Cancelled),
+            result = work => result,
+        }
+    }
+
+    pub async fn started(&self, prediction_id: &str) -> Result<(), GenerationError> {
+        match &self.on_started {
+            Some(save) => save(prediction_id.to_string())
+                .await
+                .map_err(GenerationError::Failed),
+            None => Ok(()),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -113,6 +160,7 @@ pub trait ImageGenerator: Send + Sync + 'static {
     async fn generate_image(
         &self,
         request: &ImageRequest,
+        run: &Run,
     ) -> Result<GeneratedMedia, GenerationError>;
 }
 
@@ -121,6 +169,7 @@ pub trait VideoGenerator: Send + Sync + 'static {
     async fn generate_video(
         &self,
         request: &VideoRequest,
+        run: &Run,
     ) -> Result<GeneratedMedia, GenerationError>;
 }
 
@@ -129,6 +178,7 @@ pub trait MusicGenerator: Send + Sync + 'static {
     async fn generate_music(
         &self,
         request: &MusicRequest,
+        run: &Run,
     ) -> Result<GeneratedMedia, GenerationError>;
 }
 
@@ -149,9 +199,9 @@ mod tests {
 /// The media providers in use, picked by configuration.
 #[derive(Clone)]
 pub struct MediaProviders {
-    pub image: std::sync::Arc<dyn ImageGenerator>,
-    pub video: std::sync::Arc<dyn VideoGenerator>,
-    pub music: std::sync::Arc<dyn MusicGenerator>,
+    pub image: Arc<dyn ImageGenerator>,
+    pub video: Arc<dyn VideoGenerator>,
+    pub music: Arc<dyn MusicGenerator>,
     /// Shown in the UI: the offline provider is labelled as an offline preview.
     pub offline: bool,
 }

@@ -136,92 +136,75 @@ async fn deleting_a_project_deletes_its_stored_files_and_asset_rows() {
     assert_eq!(app.count("assets").await, 1);
 }
 
-/// Without API keys the offline provider makes the media; each piece is copied into
-/// storage with its row and plays from its signed link.
-#[tokio::test]
-async fn offline_media_is_stored_with_a_row_and_plays_from_its_link() {
-    use app::generation::{
-        ffmpeg::probe,
-        ssr::{keep, ImageRequest, MusicRequest, Rgb, VideoRequest},
-    };
+/// Generates the sample image, clip and track on the app's providers and storage, then
+/// checks the rows and that each plays from its link (ffprobe on the downloaded bytes).
+async fn samples_play_from_their_links(app: &TestApp) -> (reqwest::Client, uuid::Uuid, uuid::Uuid) {
+    use app::generation::{ffmpeg::probe, sample::make_samples};
     use app::projects::VideoFormat;
 
-    let app = TestApp::spawn().await;
-    assert!(
-        app.media.offline,
-        "no keys configured: the offline provider is used"
-    );
     let ada = app.new_user("ada@example.com").await;
     let project = app.create_project(&ada, "Launch", "16:9").await;
-    let owner = owner_of(&app, project.id).await;
-
-    let prompt = "headphones on a desk at dawn";
-    let image = app
-        .media
-        .image
-        .generate_image(&ImageRequest {
-            prompt: prompt.into(),
-            format: VideoFormat::Landscape,
-            palette: vec![Rgb(20, 30, 60), Rgb(240, 160, 90)],
-            caption: Some("Quiet, anywhere".into()),
-            seed: 1,
-        })
-        .await
-        .unwrap();
-    let clip = app
-        .media
-        .video
-        .generate_video(&VideoRequest {
-            prompt: prompt.into(),
-            format: VideoFormat::Landscape,
-            image: image.path(),
-            duration_secs: 2.0,
-            seed: 1,
-        })
-        .await
-        .unwrap();
-    let music = app
-        .media
-        .music
-        .generate_music(&MusicRequest {
-            prompt: "calm".into(),
-            duration_secs: 3.0,
-            tempo_bpm: 90,
-            seed: 1,
-        })
-        .await
-        .unwrap();
-
-    let mut stored = Vec::new();
-    for (kind, media) in [
-        (AssetKind::Image, image),
-        (AssetKind::Video, clip),
-        (AssetKind::Audio, music),
-    ] {
-        stored.push(
-            keep(
-                &app.pool,
-                &*app.storage,
-                owner,
-                project.id,
-                kind,
-                prompt,
-                media,
-            )
-            .await
-            .unwrap(),
-        );
+    let owner = owner_of(app, project.id).await;
+    let samples = make_samples(
+        &app.pool,
+        &*app.storage,
+        &app.media,
+        owner,
+        project.id,
+        VideoFormat::Landscape,
+        2.0,
+    )
+    .await
+    .unwrap();
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        kind: String,
+        bytes: i64,
+        width: Option<i32>,
+        duration_ms: Option<i32>,
+        provider: String,
     }
-    assert_eq!(app.count("assets").await, 3);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT kind, bytes, width, duration_ms, provider FROM assets
+         WHERE project_id = $1 ORDER BY kind",
+    )
+    .bind(project.id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let kinds: Vec<&str> = rows.iter().map(|row| row.kind.as_str()).collect();
+    assert_eq!(kinds, ["audio", "image", "video"]);
+    assert!(rows
+        .iter()
+        .all(|row| row.bytes > 1000 && row.provider == "offline"));
+    assert_eq!(rows[1].width, Some(1920), "the image's width is recorded");
+    assert_eq!(
+        rows[2].duration_ms,
+        Some(2000),
+        "the clip's duration is recorded"
+    );
 
     let download_dir = tempfile::tempdir().unwrap();
-    for asset in &stored {
-        let link = app.url(
-            &app.storage
-                .signed_url(&asset.key, Duration::from_secs(60))
-                .await
-                .unwrap(),
-        );
+    for asset in [&samples.image, &samples.clip, &samples.music] {
+        let link = app
+            .storage
+            .signed_url(&asset.key, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let link = if link.starts_with('/') {
+            app.url(&link)
+        } else {
+            link
+        };
+        // A player seeks with Range requests.
+        let partial = reqwest::Client::new()
+            .get(&link)
+            .header("range", "bytes=0-99")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(partial.status(), StatusCode::PARTIAL_CONTENT, "{link}");
+        assert_eq!(partial.bytes().await.unwrap().len(), 100);
         let bytes = reqwest::get(&link).await.unwrap().bytes().await.unwrap();
         assert_eq!(bytes.len() as i64, asset.bytes);
         let file = download_dir
@@ -239,4 +222,41 @@ async fn offline_media_is_stored_with_a_row_and_plays_from_its_link() {
             other => panic!("unexpected asset type {other}"),
         }
     }
+    (ada, owner, project.id)
+}
+
+/// Without API keys the offline provider makes the media; each piece is copied into the
+/// local storage with its row and plays from its signed link.
+#[tokio::test]
+async fn offline_media_is_kept_in_local_storage_and_plays_from_its_link() {
+    let app = TestApp::spawn().await;
+    assert!(
+        app.media.offline,
+        "no keys configured: the offline provider is used"
+    );
+    samples_play_from_their_links(&app).await;
+}
+
+/// The same on the S3 backend, against a real S3 server over HTTP; deleting the project
+/// empties its folder in the bucket.
+#[tokio::test]
+async fn offline_media_is_kept_in_s3_and_plays_from_presigned_links() {
+    use crate::helpers::TestSettings;
+    use crate::s3::S3Server;
+
+    let s3 = S3Server::start().await;
+    let app = TestApp::spawn_with(TestSettings {
+        storage: Some(s3.settings()),
+        ..TestSettings::default()
+    })
+    .await;
+    let (ada, owner, project) = samples_play_from_their_links(&app).await;
+    let prefix = app::storage::ssr::ObjectKey::project_prefix(owner, project);
+    assert_eq!(s3.count_objects(&prefix).await, 3);
+
+    let id = project.to_string();
+    let response = app.call_as(&ada, "projects/delete", &[("id", &id)]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(s3.count_objects(&prefix).await, 0);
+    assert_eq!(app.count("assets").await, 0);
 }

@@ -149,6 +149,7 @@ async fn the_session_cookie_is_http_only_and_same_site_lax_and_not_secure_over_h
 async fn the_session_cookie_is_secure_when_the_app_is_served_over_https() {
     let app = TestApp::spawn_with(TestSettings {
         public_url: Some("https://reelsmith.example".into()),
+        ..TestSettings::default()
     })
     .await;
     let cookie = session_cookie(&app.sign_up("ada@example.com").await).expect("cookie");

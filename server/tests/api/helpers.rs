@@ -3,7 +3,7 @@ use app::{
 };
 use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
 use server::{
-    config::{LogFormat, Settings},
+    config::{LogFormat, Settings, StorageSettings},
     postgres::LocalCluster,
     startup::{Application, Database},
 };
@@ -54,13 +54,15 @@ pub struct TestApp {
     pub client: Client,
 }
 
+#[derive(Default)]
 pub struct TestSettings {
     pub public_url: Option<String>,
+    pub storage: Option<StorageSettings>,
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(TestSettings { public_url: None }).await
+        Self::spawn_with(TestSettings::default()).await
     }
 
     pub async fn spawn_with(test: TestSettings) -> Self {
@@ -85,7 +87,7 @@ impl TestApp {
             database_url: None,
             public_url: test.public_url,
             log_format: LogFormat::Text,
-            storage: Default::default(),
+            storage: test.storage.unwrap_or_default(),
             providers: Default::default(),
         };
         let application = Application::build(&settings, db.pool.clone())

@@ -6,3 +6,4 @@ mod auth;
 mod helpers;
 mod operations;
 mod projects;
+mod s3;

@@ -43,6 +43,10 @@ fn help_lists_the_settings_with_their_environment_variables() {
         "REELSMITH_STORAGE",
         "REELSMITH_S3_BUCKET",
         "REPLICATE_API_TOKEN",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "REELSMITH_LLM_MODEL",
+        "sample-media",
     ] {
         assert!(help.contains(variable), "{variable} missing from:\n{help}");
     }
