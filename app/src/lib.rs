@@ -10,6 +10,7 @@ pub mod projects;
 #[cfg(feature = "ssr")]
 pub mod state;
 pub mod storage;
+pub mod studio;
 
 use auth::pages::{LoginPage, SignupPage};
 use components::NotFound;

@@ -19,6 +19,8 @@ pub struct AppState {
     pub media: MediaProviders,
     /// Brief chat, moods and scene plans.
     pub director: Arc<dyn Director>,
+    /// Wake-ups for storyboard streams, from every instance.
+    pub notifier: crate::studio::events::Notifier,
 }
 
 /// The state, from inside a server function (the router provides it as context).

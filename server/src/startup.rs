@@ -2,6 +2,7 @@
 
 use crate::{config::Settings, http, postgres::LocalCluster};
 use anyhow::Context;
+use app::studio::jobs::{Worker, WorkerSettings};
 use app::{shell, state::AppState, App, SITE_NAME};
 use axum::{middleware, routing::get, Router};
 use leptos::prelude::LeptosOptions;
@@ -119,12 +120,21 @@ impl Application {
             local_files: storage.local_files,
             media: settings.media_providers()?,
             director: settings.director()?,
+            notifier: app::studio::events::Notifier::start(pool.clone()),
         };
         let routes = generate_route_list(App);
         let router = Router::new()
             .route("/healthz", get(http::healthz))
             .route("/readyz", get(http::readyz))
             .route("/files/{*key}", get(http::serve_local_file))
+            .route(
+                "/api/storyboards/{id}/stream",
+                get(app::studio::stream::storyboard_stream),
+            )
+            .route(
+                "/api/projects/{id}/chat",
+                axum::routing::post(app::studio::chat::chat),
+            )
             .leptos_routes_with_context(&state, routes, || (), {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())
@@ -167,7 +177,20 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let housekeeping = tokio::spawn(crate::housekeeping::run(self.state.pool, self.sessions));
+        let housekeeping = tokio::spawn(crate::housekeeping::run(
+            self.state.pool.clone(),
+            self.sessions,
+        ));
+        let stop_worker = tokio_util::sync::CancellationToken::new();
+        let worker = tokio::spawn(
+            Worker::new(
+                self.state.pool.clone(),
+                self.state.storage.clone(),
+                self.state.media.clone(),
+                WorkerSettings::default(),
+            )
+            .run(stop_worker.clone()),
+        );
         let served = axum::serve(
             self.listener,
             self.router
@@ -176,6 +199,8 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         housekeeping.abort();
+        stop_worker.cancel();
+        let _ = worker.await;
         served
     }
 }

@@ -493,6 +493,10 @@ pub fn brief_from_answers(answers: &[&str]) -> Brief {
 
 #[async_trait::async_trait]
 impl Director for OfflineDirector {
+    fn offline(&self) -> bool {
+        true
+    }
+
     async fn reply(&self, history: &[ChatMessage]) -> Result<TokenStream, GenerationError> {
         let answered = answers(history);
         let text = match QUESTIONS.get(answered.len()) {

@@ -15,6 +15,11 @@ use std::sync::Arc;
 
 #[async_trait::async_trait]
 pub trait Director: Send + Sync + 'static {
+    /// Whether this is the offline director (labelled as an offline preview).
+    fn offline(&self) -> bool {
+        false
+    }
+
     /// The director's next chat message, token by token. `history` holds the user's and
     /// the director's messages so far (no system message).
     async fn reply(&self, history: &[ChatMessage]) -> Result<TokenStream, GenerationError>;

@@ -50,6 +50,7 @@ pub struct TestApp {
     pub pool: PgPool,
     pub storage: Arc<dyn Storage>,
     pub media: MediaProviders,
+    pub settings: Settings,
     /// A browser: keeps cookies, does not follow redirects (tests look at them).
     pub client: Client,
 }
@@ -104,8 +105,20 @@ impl TestApp {
             pool: db.pool,
             storage,
             media,
+            settings,
             client: browser(),
         }
+    }
+
+    /// Another instance of the app on the same database and files (as behind a load
+    /// balancer); returns its address.
+    pub async fn another_instance(&self) -> String {
+        let application = Application::build(&self.settings, self.pool.clone())
+            .await
+            .expect("second instance builds");
+        let address = format!("http://{}", application.local_addr());
+        tokio::spawn(application.run_until(std::future::pending()));
+        address
     }
 
     pub fn url(&self, path: &str) -> String {

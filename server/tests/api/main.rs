@@ -7,3 +7,4 @@ mod helpers;
 mod operations;
 mod projects;
 mod s3;
+mod storyboard;

@@ -1,0 +1,576 @@
+//! Durable jobs in Postgres: claimed with `FOR UPDATE SKIP LOCKED` (rows whose lease ran
+//! out are claimed again), kept alive by a heartbeat, finished only by the worker holding
+//! them, retried with backoff, limited per kind. A scene job saves the provider's
+//! prediction id before waiting on it, so a retry resumes that prediction instead of
+//! paying for a new one; its result is dropped if the scene moved on meanwhile.
+
+use super::{
+    events::{emit, Recorded},
+    ssr::{lock_scene_for_job, save_scene, SceneRecord},
+    GenStatus,
+};
+use crate::{
+    generation::ssr::{
+        keep, GenerationError, ImageRequest, MediaProviders, Rgb, Run, VideoRequest,
+    },
+    projects::VideoFormat,
+    storage::{
+        ssr::{ObjectKey, Storage},
+        AssetKind,
+    },
+};
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use sqlx::{postgres::PgListener, PgConnection, PgPool};
+use std::{collections::HashMap, sync::Arc, time::Duration};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const CHANNEL: &str = "jobs";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    SceneImage,
+    SceneVideo,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 2] = [Self::SceneImage, Self::SceneVideo];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SceneImage => "scene_image",
+            Self::SceneVideo => "scene_video",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScenePayload {
+    pub scene_id: Uuid,
+    /// The scene's generation the job was made for.
+    pub generation: i32,
+}
+
+/// Queues a job in the caller's transaction (once per scene generation and kind).
+pub async fn enqueue(
+    tx: &mut PgConnection,
+    kind: JobKind,
+    project: Uuid,
+    payload: &ScenePayload,
+) -> sqlx::Result<()> {
+    let key = format!("{}:{}:{}", kind.as_str(), payload.scene_id, payload.generation);
+    sqlx::query!(
+        "INSERT INTO jobs (id, kind, payload, idempotency_key, project_id) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+        Uuid::new_v4(),
+        kind.as_str(),
+        serde_json::to_value(payload).expect("payloads serialise"),
+        key,
+        project
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("SELECT pg_notify($1, $2)", CHANNEL, kind.as_str())
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Cancels a scene's unfinished jobs; a worker running one notices at its next heartbeat.
+pub async fn cancel_scene_jobs(tx: &mut PgConnection, scene: Uuid) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE jobs SET status = 'cancelled', updated_at = now()
+         WHERE status IN ('queued', 'running') AND payload->>'scene_id' = $1",
+        scene.to_string()
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    /// How long a claimed job is ours without a heartbeat.
+    pub lease: Duration,
+    /// How often to look for work when no wake-up comes.
+    pub poll: Duration,
+    /// Jobs of one kind running at once in this worker.
+    pub concurrency: HashMap<JobKind, usize>,
+    /// First retry delay; doubled per attempt, with jitter.
+    pub backoff: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(5),
+            concurrency: HashMap::from([(JobKind::SceneImage, 2), (JobKind::SceneVideo, 2)]),
+            backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What a worker needs to run jobs.
+#[derive(Clone)]
+pub struct Worker {
+    pub pool: PgPool,
+    pub storage: Arc<dyn Storage>,
+    pub media: MediaProviders,
+    pub settings: WorkerSettings,
+    /// Names this worker in `locked_by`.
+    pub id: String,
+}
+
+struct Claimed {
+    id: Uuid,
+    kind: JobKind,
+    payload: serde_json::Value,
+    attempts: i32,
+    max_attempts: i32,
+    prediction_id: Option<String>,
+}
+
+enum Outcome {
+    Done,
+    /// The scene moved on or is gone: nothing to do.
+    Obsolete,
+}
+
+impl Worker {
+    pub fn new(
+        pool: PgPool,
+        storage: Arc<dyn Storage>,
+        media: MediaProviders,
+        settings: WorkerSettings,
+    ) -> Self {
+        Self {
+            pool,
+            storage,
+            media,
+            settings,
+            id: format!("worker-{}", Uuid::new_v4().simple()),
+        }
+    }
+
+    /// Runs jobs until `stop` is cancelled. Jobs still running then are left to their
+    /// leases: another worker (or this one after a restart) picks them up.
+    pub async fn run(self, stop: CancellationToken) {
+        let limits: HashMap<JobKind, Arc<Semaphore>> = JobKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let n = self.settings.concurrency.get(&kind).copied().unwrap_or(1).max(1);
+                (kind, Arc::new(Semaphore::new(n)))
+            })
+            .collect();
+        let mut listener = match PgListener::connect_with(&self.pool).await {
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => Some(listener),
+                Err(_) => None,
+            },
+            Err(error) => {
+                tracing::warn!(%error, "job wake-ups unavailable; polling");
+                None
+            }
+        };
+        let running = tokio_util::task::TaskTracker::new();
+        tracing::info!(worker = %self.id, "job worker started");
+        while !stop.is_cancelled() {
+            let mut claimed_any = false;
+            for kind in JobKind::ALL {
+                let Ok(permit) = limits[&kind].clone().try_acquire_owned() else {
+                    continue;
+                };
+                match self.claim(kind).await {
+                    Ok(Some(job)) => {
+                        claimed_any = true;
+                        let worker = self.clone();
+                        let stop = stop.clone();
+                        running.spawn(async move {
+                            worker.execute(job, stop).await;
+                            drop(permit);
+                        });
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::error!(%error, "claiming a job failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            if claimed_any {
+                continue;
+            }
+            let wake = async {
+                match listener.as_mut() {
+                    Some(listener) => {
+                        let _ = listener.try_recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = wake => {}
+                _ = tokio::time::sleep(self.settings.poll) => {}
+            }
+        }
+        running.close();
+        tracing::info!(worker = %self.id, "job worker stopped");
+    }
+
+    async fn claim(&self, kind: JobKind) -> sqlx::Result<Option<Claimed>> {
+        let row = sqlx::query!(
+            "UPDATE jobs SET status = 'running', locked_by = $1, attempts = attempts + 1,
+                    lease_until = now() + make_interval(secs => $2), updated_at = now()
+             WHERE id = (
+                 SELECT id FROM jobs
+                 WHERE kind = $3
+                   AND ((status = 'queued' AND run_at <= now())
+                        OR (status = 'running' AND lease_until < now()))
+                 ORDER BY run_at, created_at
+                 LIMIT 1
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING id, payload, attempts, max_attempts, prediction_id",
+            self.id,
+            self.settings.lease.as_secs_f64(),
+            kind.as_str()
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| Claimed {
+            id: row.id,
+            kind,
+            payload: row.payload,
+            attempts: row.attempts,
+            max_attempts: row.max_attempts,
+            prediction_id: row.prediction_id,
+        }))
+    }
+
+    /// Extends the lease while the job runs; cancels it when the job is no longer ours
+    /// (cancelled by a user action, or taken over after a lost lease).
+    async fn heartbeat(&self, job: Uuid, cancel: CancellationToken) {
+        let every = self.settings.lease / 3;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            let still_ours = sqlx::query_scalar!(
+                "UPDATE jobs SET lease_until = now() + make_interval(secs => $3), updated_at = now()
+                 WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id",
+                job,
+                self.id,
+                self.settings.lease.as_secs_f64()
+            )
+            .fetch_optional(&self.pool)
+            .await;
+            match still_ours {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    tracing::info!(%job, "job cancelled or taken over; stopping it");
+                    cancel.cancel();
+                    return;
+                }
+                Err(error) => tracing::warn!(%error, %job, "heartbeat failed"),
+            }
+        }
+    }
+
+    async fn execute(&self, job: Claimed, stop: CancellationToken) {
+        let cancel = stop.child_token();
+        let heartbeat = tokio::spawn({
+            let worker = self.clone();
+            let cancel = cancel.clone();
+            async move { worker.heartbeat(job.id, cancel).await }
+        });
+        let result = if job.attempts > job.max_attempts {
+            Err(GenerationError::Failed(anyhow::anyhow!(
+                "gave up after {} attempts",
+                job.max_attempts
+            )))
+        } else {
+            self.perform(&job, &cancel).await
+        };
+        cancel.cancel();
+        let _ = heartbeat.await;
+        if stop.is_cancelled() {
+            // Shutting down: the lease runs out and the job is picked up again.
+            return;
+        }
+        if let Err(error) = self.settle(&job, result).await {
+            tracing::error!(error = format!("{error:#}"), job = %job.id, "could not record a job's end");
+        }
+    }
+
+    async fn perform(&self, job: &Claimed, cancel: &CancellationToken) -> Result<Outcome, GenerationError> {
+        let payload: ScenePayload = serde_json::from_value(job.payload.clone())
+            .map_err(|e| GenerationError::Refused(format!("unreadable job: {e}")))?;
+        let Some(context) = self.start_scene(job, &payload).await? else {
+            return Ok(Outcome::Obsolete);
+        };
+        let run = Run {
+            cancel: cancel.clone(),
+            resume: job.prediction_id.clone(),
+            on_started: Some(Arc::new({
+                let pool = self.pool.clone();
+                let job = job.id;
+                let me = self.id.clone();
+                move |prediction: String| {
+                    let pool = pool.clone();
+                    let me = me.clone();
+                    Box::pin(async move {
+                        sqlx::query!(
+                            "UPDATE jobs SET prediction_id = $3, updated_at = now()
+                             WHERE id = $1 AND locked_by = $2",
+                            job,
+                            me,
+                            prediction
+                        )
+                        .execute(&pool)
+                        .await
+                        .context("saving the prediction id")?;
+                        Ok(())
+                    })
+                }
+            })),
+        };
+        let scene = &context.scene;
+        let (kind, media, prompt) = match job.kind {
+            JobKind::SceneImage => {
+                let request = ImageRequest {
+                    prompt: scene.visual.clone(),
+                    format: context.format,
+                    palette: context.palette.clone(),
+                    caption: Some(scene.text.clone()),
+                    seed: seed_of(scene),
+                };
+                let media = self.media.image.generate_image(&request, &run).await?;
+                (AssetKind::Image, media, request.prompt)
+            }
+            JobKind::SceneVideo => {
+                let key = scene
+                    .image_key
+                    .as_deref()
+                    .ok_or_else(|| GenerationError::Refused("the scene has no image".into()))?;
+                let key = ObjectKey::parse(key)?;
+                let bytes = run.cancellable(async { Ok(self.storage.get_bytes(&key).await?) }).await?;
+                let dir = tempfile::tempdir().context("making a folder for the seed image")?;
+                let image = dir.path().join(format!("seed.{}", key.extension().unwrap_or("png")));
+                tokio::fs::write(&image, &bytes).await.context("writing the seed image")?;
+                let request = VideoRequest {
+                    prompt: scene.visual.clone(),
+                    format: context.format,
+                    image,
+                    duration_secs: scene.duration_secs as f64,
+                    seed: seed_of(scene),
+                };
+                let media = self.media.video.generate_video(&request, &run).await?;
+                (AssetKind::Video, media, request.prompt)
+            }
+        };
+        let stored = run
+            .cancellable(async {
+                Ok(keep(&self.pool, &*self.storage, context.owner, context.project, kind, &prompt, media).await?)
+            })
+            .await?;
+        self.finish_scene(job, &payload, kind, stored.id, stored.key.as_str()).await
+    }
+
+    /// Marks the scene's stage as running, unless the job is obsolete.
+    async fn start_scene(&self, job: &Claimed, payload: &ScenePayload) -> Result<Option<SceneJobContext>, GenerationError> {
+        let mut tx = self.pool.begin().await.map_err(anyhow::Error::from)?;
+        let Some(mut scene) = lock_scene_for_job(&mut tx, payload.scene_id)
+            .await
+            .map_err(anyhow::Error::from)?
+        else {
+            return Ok(None);
+        };
+        if scene.generation != payload.generation {
+            return Ok(None);
+        }
+        let row = sqlx::query!(
+            "SELECT p.id, p.owner_id, p.format, sb.mood FROM storyboards sb
+             JOIN projects p ON p.id = sb.project_id WHERE sb.id = $1",
+            scene.storyboard_id
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(anyhow::Error::from)?;
+        let status = match job.kind {
+            JobKind::SceneImage => &mut scene.image_status,
+            JobKind::SceneVideo => &mut scene.video_status,
+        };
+        if *status != GenStatus::Running {
+            *status = GenStatus::Running;
+            save_scene(&mut tx, &scene).await.map_err(anyhow::Error::from)?;
+        }
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        let palette = row
+            .mood
+            .get("palette")
+            .and_then(|p| p.as_array())
+            .map(|colours| {
+                colours
+                    .iter()
+                    .filter_map(|c| c.as_str().and_then(Rgb::parse))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| vec![Rgb(0x1f, 0x2a, 0x30), Rgb(0xdf, 0xe7, 0xea)]);
+        Ok(Some(SceneJobContext {
+            scene,
+            project: row.id,
+            owner: row.owner_id,
+            format: VideoFormat::parse(&row.format).unwrap_or_default(),
+            palette,
+        }))
+    }
+
+    async fn finish_scene(
+        &self,
+        job: &Claimed,
+        payload: &ScenePayload,
+        kind: AssetKind,
+        asset: Uuid,
+        key: &str,
+    ) -> Result<Outcome, GenerationError> {
+        let mut tx = self.pool.begin().await.map_err(anyhow::Error::from)?;
+        let scene = lock_scene_for_job(&mut tx, payload.scene_id)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let Some(mut scene) = scene.filter(|s| s.generation == payload.generation) else {
+            return Ok(Outcome::Obsolete);
+        };
+        let ours = sqlx::query_scalar!(
+            "UPDATE jobs SET status = 'succeeded', last_error = NULL, updated_at = now()
+             WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id",
+            job.id,
+            self.id
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(anyhow::Error::from)?;
+        if ours.is_none() {
+            return Ok(Outcome::Obsolete);
+        }
+        match kind {
+            AssetKind::Image => {
+                scene.image_status = GenStatus::Ready;
+                scene.image_asset_id = Some(asset);
+                scene.image_key = Some(key.to_string());
+            }
+            _ => {
+                scene.video_status = GenStatus::Ready;
+                scene.video_asset_id = Some(asset);
+                scene.video_key = Some(key.to_string());
+            }
+        }
+        scene.error = None;
+        save_scene(&mut tx, &scene).await.map_err(anyhow::Error::from)?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(Outcome::Done)
+    }
+
+    /// Records how a job ended: retried later, failed for good, or nothing more to do.
+    async fn settle(&self, job: &Claimed, result: Result<Outcome, GenerationError>) -> anyhow::Result<()> {
+        let error = match result {
+            Ok(Outcome::Done) => return Ok(()),
+            Ok(Outcome::Obsolete) | Err(GenerationError::Cancelled) => {
+                sqlx::query!(
+                    "UPDATE jobs SET status = 'cancelled', updated_at = now()
+                     WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+                    job.id,
+                    self.id
+                )
+                .execute(&self.pool)
+                .await?;
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        let retry = !matches!(error, GenerationError::Refused(_)) && job.attempts < job.max_attempts;
+        let message = user_message(&error);
+        tracing::warn!(job = %job.id, kind = job.kind.as_str(), attempt = job.attempts, retry, error = format!("{error:#}"), "job failed");
+        let payload: Option<ScenePayload> = serde_json::from_value(job.payload.clone()).ok();
+        let mut tx = self.pool.begin().await?;
+        let delay = self.settings.backoff.as_secs_f64() * 2f64.powi(job.attempts.clamp(1, 10) - 1);
+        let jitter = delay * (rand::random::<f64>() * 0.3);
+        let updated = sqlx::query_scalar!(
+            "UPDATE jobs SET status = $3, last_error = $4, locked_by = NULL, lease_until = NULL,
+                    run_at = now() + make_interval(secs => $5), updated_at = now()
+             WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id",
+            job.id,
+            self.id,
+            if retry { "queued" } else { "failed" },
+            format!("{error:#}"),
+            delay + jitter
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if updated.is_none() {
+            return Ok(());
+        }
+        if let Some(payload) = payload {
+            if let Some(mut scene) = lock_scene_for_job(&mut tx, payload.scene_id).await? {
+                if scene.generation == payload.generation {
+                    let status = match job.kind {
+                        JobKind::SceneImage => &mut scene.image_status,
+                        JobKind::SceneVideo => &mut scene.video_status,
+                    };
+                    *status = if retry { GenStatus::Queued } else { GenStatus::Failed };
+                    scene.error = Some(if retry {
+                        format!("{message} Retrying shortly (attempt {} of {}).", job.attempts + 1, job.max_attempts)
+                    } else {
+                        message.clone()
+                    });
+                    save_scene(&mut tx, &scene).await?;
+                    if !retry {
+                        emit(
+                            &mut tx,
+                            scene.storyboard_id,
+                            &Recorded::StoryboardError {
+                                scene_id: scene.id,
+                                message,
+                            },
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+struct SceneJobContext {
+    scene: SceneRecord,
+    project: Uuid,
+    owner: Uuid,
+    format: VideoFormat,
+    palette: Vec<Rgb>,
+}
+
+/// A stable seed per scene and generation: the same request gives the same media.
+fn seed_of(scene: &SceneRecord) -> u64 {
+    let bytes = scene.id.as_u128();
+    (bytes as u64) ^ ((bytes >> 64) as u64) ^ (scene.generation as u64).wrapping_mul(0x9E37_79B9)
+}
+
+/// What the user reads when a generation fails.
+pub fn user_message(error: &GenerationError) -> String {
+    match error {
+        GenerationError::Refused(reason) => format!("The provider refused this: {reason}"),
+        GenerationError::Unavailable(reason) => format!("The provider is unavailable ({reason})."),
+        GenerationError::Cancelled => "Cancelled.".into(),
+        GenerationError::Failed(error) => format!("Generation failed: {error}"),
+    }
+}
