@@ -99,6 +99,11 @@ pub struct Settings {
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Run background jobs (image and clip generation) in this process. Turn it off for
+    /// web-only instances when other instances do the work.
+    #[arg(long, env = "REELSMITH_RUN_WORKER", action = clap::ArgAction::Set, default_value_t = true)]
+    pub run_worker: bool,
+
     #[command(flatten)]
     pub storage: StorageSettings,
 

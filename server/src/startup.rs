@@ -87,6 +87,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     sessions: PostgresStore,
+    run_worker: bool,
 }
 
 impl Application {
@@ -160,6 +161,7 @@ impl Application {
             router,
             state,
             sessions,
+            run_worker: settings.run_worker,
         })
     }
 
@@ -182,15 +184,17 @@ impl Application {
             self.sessions,
         ));
         let stop_worker = tokio_util::sync::CancellationToken::new();
-        let worker = tokio::spawn(
-            Worker::new(
-                self.state.pool.clone(),
-                self.state.storage.clone(),
-                self.state.media.clone(),
-                WorkerSettings::default(),
+        let worker = self.run_worker.then(|| {
+            tokio::spawn(
+                Worker::new(
+                    self.state.pool.clone(),
+                    self.state.storage.clone(),
+                    self.state.media.clone(),
+                    WorkerSettings::default(),
+                )
+                .run(stop_worker.clone()),
             )
-            .run(stop_worker.clone()),
-        );
+        });
         let served = axum::serve(
             self.listener,
             self.router
@@ -200,7 +204,9 @@ impl Application {
         .await;
         housekeeping.abort();
         stop_worker.cancel();
-        let _ = worker.await;
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
         served
     }
 }

@@ -123,7 +123,10 @@ pub async fn generate_moods(
         let seed = rand::random::<u64>();
         let (positions, avoid): (Vec<i16>, Vec<String>) = match position {
             None => ((0..MOOD_COUNT as i16).collect(), Vec::new()),
-            Some(p) => (vec![p], current.iter().map(|b| b.mood.name.clone()).collect()),
+            Some(p) => (
+                vec![p],
+                current.iter().map(|b| b.mood.name.clone()).collect(),
+            ),
         };
         let moods = state
             .director
@@ -200,8 +203,14 @@ pub async fn get_storyboard(project: String) -> Result<Option<StoryboardView>, A
         let mut conn = state.pool.acquire().await?;
         ssr::project_facts(&mut conn, owner, project).await?;
         drop(conn);
-        ssr::storyboard_view(&state.pool, &*state.storage, owner, project, state.media.offline)
-            .await
+        ssr::storyboard_view(
+            &state.pool,
+            &*state.storage,
+            owner,
+            project,
+            state.media.offline,
+        )
+        .await
     })
     .await
 }
@@ -221,8 +230,11 @@ pub async fn plan_storyboard(
         let state = app_state()?;
         let project = parse_id(&project, "Project")?;
         let target = target_secs.unwrap_or(DEFAULT_TARGET_SECS);
-        if !(15..=70).contains(&target) || !(MIN_SCENES..=MAX_SCENES).any(|n| reachable(n, target)) {
-            return Err(AppError::invalid("Pick a length between 15 and 70 seconds."));
+        if !(15..=70).contains(&target) || !(MIN_SCENES..=MAX_SCENES).any(|n| reachable(n, target))
+        {
+            return Err(AppError::invalid(
+                "Pick a length between 15 and 70 seconds.",
+            ));
         }
         let mut conn = state.pool.acquire().await?;
         let facts = ssr::project_facts(&mut conn, owner, project).await?;
@@ -236,7 +248,14 @@ pub async fn plan_storyboard(
         let mood = ssr::chosen_mood(&mut conn, project, mood_id)
             .await?
             .ok_or_else(|| AppError::invalid("Pick a mood first."))?;
-        let existing = ssr::storyboard_view(&state.pool, &*state.storage, owner, project, state.media.offline).await?;
+        let existing = ssr::storyboard_view(
+            &state.pool,
+            &*state.storage,
+            owner,
+            project,
+            state.media.offline,
+        )
+        .await?;
         drop(conn);
         if existing.is_some() && replace != Some(true) {
             return Err(AppError::Conflict(
@@ -249,9 +268,15 @@ pub async fn plan_storyboard(
             .await
             .map_err(|error| AppError::invalid(super::jobs::user_message(&error)))?;
         ssr::store_storyboard(&state.pool, owner, project, &mood, target, &plan).await?;
-        ssr::storyboard_view(&state.pool, &*state.storage, owner, project, state.media.offline)
-            .await?
-            .ok_or(AppError::Internal)
+        ssr::storyboard_view(
+            &state.pool,
+            &*state.storage,
+            owner,
+            project,
+            state.media.offline,
+        )
+        .await?
+        .ok_or(AppError::Internal)
     })
     .await
 }
@@ -276,7 +301,8 @@ pub async fn scene_action(
                 visual: None,
             },
             "regenerate_text" => {
-                let (brief, mood, plan, index) = ssr::scene_context(&state.pool, owner, scene).await?;
+                let (brief, mood, plan, index) =
+                    ssr::scene_context(&state.pool, owner, scene).await?;
                 let rewritten = state
                     .director
                     .rewrite(&brief, &mood, &plan, index, rand::random())
@@ -292,7 +318,11 @@ pub async fn scene_action(
             "approve_image" => SceneAction::ApproveImage,
             "regenerate_video" => SceneAction::RegenerateVideo,
             "approve_video" => SceneAction::ApproveVideo,
-            other => return Err(AppError::invalid(format!("Unknown scene action {other:?}."))),
+            other => {
+                return Err(AppError::invalid(format!(
+                    "Unknown scene action {other:?}."
+                )))
+            }
         };
         ssr::act_on_scene(&state.pool, owner, scene, action).await
     })

@@ -4,7 +4,9 @@
 //! task of its own, so closing the page mid-reply loses nothing.
 
 use super::{
-    ssr::{add_chat_message, brief_state, chat_history, project_facts, store_brief, MAX_CHAT_CHARS},
+    ssr::{
+        add_chat_message, brief_state, chat_history, project_facts, store_brief, MAX_CHAT_CHARS,
+    },
     stream::error_response,
 };
 use crate::{
@@ -63,7 +65,11 @@ pub async fn chat(
             .await?
             .into_iter()
             .map(|line| {
-                let role = if line.role == "user" { Role::User } else { Role::Assistant };
+                let role = if line.role == "user" {
+                    Role::User
+                } else {
+                    Role::Assistant
+                };
                 ChatMessage::new(role, line.content)
             })
             .collect())

@@ -83,11 +83,7 @@ impl Recorded {
 }
 
 /// Records an event inside the caller's transaction and returns its id.
-pub async fn emit(
-    tx: &mut PgConnection,
-    storyboard: Uuid,
-    event: &Recorded,
-) -> sqlx::Result<i64> {
+pub async fn emit(tx: &mut PgConnection, storyboard: Uuid, event: &Recorded) -> sqlx::Result<i64> {
     let seq = sqlx::query_scalar!(
         "UPDATE storyboards SET last_seq = last_seq + 1, updated_at = now()
          WHERE id = $1 RETURNING last_seq",

@@ -64,7 +64,12 @@ pub async fn enqueue(
     project: Uuid,
     payload: &ScenePayload,
 ) -> sqlx::Result<()> {
-    let key = format!("{}:{}:{}", kind.as_str(), payload.scene_id, payload.generation);
+    let key = format!(
+        "{}:{}:{}",
+        kind.as_str(),
+        payload.scene_id,
+        payload.generation
+    );
     sqlx::query!(
         "INSERT INTO jobs (id, kind, payload, idempotency_key, project_id) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (idempotency_key) DO NOTHING",
@@ -165,7 +170,13 @@ impl Worker {
         let limits: HashMap<JobKind, Arc<Semaphore>> = JobKind::ALL
             .into_iter()
             .map(|kind| {
-                let n = self.settings.concurrency.get(&kind).copied().unwrap_or(1).max(1);
+                let n = self
+                    .settings
+                    .concurrency
+                    .get(&kind)
+                    .copied()
+                    .unwrap_or(1)
+                    .max(1);
                 (kind, Arc::new(Semaphore::new(n)))
             })
             .collect();
@@ -310,7 +321,11 @@ impl Worker {
         }
     }
 
-    async fn perform(&self, job: &Claimed, cancel: &CancellationToken) -> Result<Outcome, GenerationError> {
+    async fn perform(
+        &self,
+        job: &Claimed,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome, GenerationError> {
         let payload: ScenePayload = serde_json::from_value(job.payload.clone())
             .map_err(|e| GenerationError::Refused(format!("unreadable job: {e}")))?;
         let Some(context) = self.start_scene(job, &payload).await? else {
@@ -361,10 +376,16 @@ impl Worker {
                     .as_deref()
                     .ok_or_else(|| GenerationError::Refused("the scene has no image".into()))?;
                 let key = ObjectKey::parse(key)?;
-                let bytes = run.cancellable(async { Ok(self.storage.get_bytes(&key).await?) }).await?;
+                let bytes = run
+                    .cancellable(async { Ok(self.storage.get_bytes(&key).await?) })
+                    .await?;
                 let dir = tempfile::tempdir().context("making a folder for the seed image")?;
-                let image = dir.path().join(format!("seed.{}", key.extension().unwrap_or("png")));
-                tokio::fs::write(&image, &bytes).await.context("writing the seed image")?;
+                let image = dir
+                    .path()
+                    .join(format!("seed.{}", key.extension().unwrap_or("png")));
+                tokio::fs::write(&image, &bytes)
+                    .await
+                    .context("writing the seed image")?;
                 let request = VideoRequest {
                     prompt: scene.visual.clone(),
                     format: context.format,
@@ -378,14 +399,28 @@ impl Worker {
         };
         let stored = run
             .cancellable(async {
-                Ok(keep(&self.pool, &*self.storage, context.owner, context.project, kind, &prompt, media).await?)
+                Ok(keep(
+                    &self.pool,
+                    &*self.storage,
+                    context.owner,
+                    context.project,
+                    kind,
+                    &prompt,
+                    media,
+                )
+                .await?)
             })
             .await?;
-        self.finish_scene(job, &payload, kind, stored.id, stored.key.as_str()).await
+        self.finish_scene(job, &payload, kind, stored.id, stored.key.as_str())
+            .await
     }
 
     /// Marks the scene's stage as running, unless the job is obsolete.
-    async fn start_scene(&self, job: &Claimed, payload: &ScenePayload) -> Result<Option<SceneJobContext>, GenerationError> {
+    async fn start_scene(
+        &self,
+        job: &Claimed,
+        payload: &ScenePayload,
+    ) -> Result<Option<SceneJobContext>, GenerationError> {
         let mut tx = self.pool.begin().await.map_err(anyhow::Error::from)?;
         let Some(mut scene) = lock_scene_for_job(&mut tx, payload.scene_id)
             .await
@@ -410,7 +445,9 @@ impl Worker {
         };
         if *status != GenStatus::Running {
             *status = GenStatus::Running;
-            save_scene(&mut tx, &scene).await.map_err(anyhow::Error::from)?;
+            save_scene(&mut tx, &scene)
+                .await
+                .map_err(anyhow::Error::from)?;
         }
         tx.commit().await.map_err(anyhow::Error::from)?;
         let palette = row
@@ -474,13 +511,19 @@ impl Worker {
             }
         }
         scene.error = None;
-        save_scene(&mut tx, &scene).await.map_err(anyhow::Error::from)?;
+        save_scene(&mut tx, &scene)
+            .await
+            .map_err(anyhow::Error::from)?;
         tx.commit().await.map_err(anyhow::Error::from)?;
         Ok(Outcome::Done)
     }
 
     /// Records how a job ended: retried later, failed for good, or nothing more to do.
-    async fn settle(&self, job: &Claimed, result: Result<Outcome, GenerationError>) -> anyhow::Result<()> {
+    async fn settle(
+        &self,
+        job: &Claimed,
+        result: Result<Outcome, GenerationError>,
+    ) -> anyhow::Result<()> {
         let error = match result {
             Ok(Outcome::Done) => return Ok(()),
             Ok(Outcome::Obsolete) | Err(GenerationError::Cancelled) => {
@@ -496,7 +539,8 @@ impl Worker {
             }
             Err(error) => error,
         };
-        let retry = !matches!(error, GenerationError::Refused(_)) && job.attempts < job.max_attempts;
+        let retry =
+            !matches!(error, GenerationError::Refused(_)) && job.attempts < job.max_attempts;
         let message = user_message(&error);
         tracing::warn!(job = %job.id, kind = job.kind.as_str(), attempt = job.attempts, retry, error = format!("{error:#}"), "job failed");
         let payload: Option<ScenePayload> = serde_json::from_value(job.payload.clone()).ok();
@@ -525,9 +569,17 @@ impl Worker {
                         JobKind::SceneImage => &mut scene.image_status,
                         JobKind::SceneVideo => &mut scene.video_status,
                     };
-                    *status = if retry { GenStatus::Queued } else { GenStatus::Failed };
+                    *status = if retry {
+                        GenStatus::Queued
+                    } else {
+                        GenStatus::Failed
+                    };
                     scene.error = Some(if retry {
-                        format!("{message} Retrying shortly (attempt {} of {}).", job.attempts + 1, job.max_attempts)
+                        format!(
+                            "{message} Retrying shortly (attempt {} of {}).",
+                            job.attempts + 1,
+                            job.max_attempts
+                        )
                     } else {
                         message.clone()
                     });

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     creative::{
-        rebalance_with, reachable, Brief, Mood, PlannedScene, SceneRole, MAX_SCENES,
+        reachable, rebalance_with, Brief, Mood, PlannedScene, SceneRole, MAX_SCENES,
         MAX_SCENE_TEXT_CHARS, MIN_CLIP_SECS, MIN_SCENES,
     },
     error::AppError,
@@ -137,7 +137,10 @@ macro_rules! record {
     }};
 }
 
-pub async fn scenes_of(conn: &mut PgConnection, storyboard: Uuid) -> sqlx::Result<Vec<SceneRecord>> {
+pub async fn scenes_of(
+    conn: &mut PgConnection,
+    storyboard: Uuid,
+) -> sqlx::Result<Vec<SceneRecord>> {
     let rows = sqlx::query!(
         "SELECT s.id, s.storyboard_id, s.position, s.role, s.text, s.visual, s.duration_secs,
                 s.text_approved, s.image_status, s.image_asset_id, ia.storage_key AS \"image_key?\",
@@ -353,13 +356,13 @@ pub async fn project_facts(
 pub const MAX_CHAT_CHARS: usize = 4000;
 
 pub async fn chat_history(pool: &PgPool, project: Uuid) -> sqlx::Result<Vec<ChatLine>> {
-    Ok(sqlx::query_as!(
+    sqlx::query_as!(
         ChatLine,
         "SELECT role, content FROM chat_messages WHERE project_id = $1 ORDER BY id",
         project
     )
     .fetch_all(pool)
-    .await?)
+    .await
 }
 
 pub async fn add_chat_message(
@@ -376,9 +379,12 @@ pub async fn add_chat_message(
     )
     .execute(pool)
     .await?;
-    sqlx::query!("UPDATE projects SET updated_at = now() WHERE id = $1", project)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE projects SET updated_at = now() WHERE id = $1",
+        project
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -443,7 +449,11 @@ pub fn check_brief(brief: Brief) -> Result<Brief, AppError> {
             "Keep the product name under 80 characters, the audience under 300 and the call to action under 120.",
         ));
     }
-    for list in [&brief.emotional_tone, &brief.visual_style, &brief.key_messages] {
+    for list in [
+        &brief.emotional_tone,
+        &brief.visual_style,
+        &brief.key_messages,
+    ] {
         if list.len() > 8 || list.iter().any(|item| too_long(item, 160)) {
             return Err(AppError::invalid(
                 "Lists hold up to 8 items of up to 160 characters each.",
@@ -517,14 +527,22 @@ pub async fn store_mood(
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!("UPDATE projects SET updated_at = now() WHERE id = $1", project)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE projects SET updated_at = now() WHERE id = $1",
+        project
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(id)
 }
 
-pub async fn choose_mood(pool: &PgPool, owner: Uuid, project: Uuid, mood: Uuid) -> Result<(), AppError> {
+pub async fn choose_mood(
+    pool: &PgPool,
+    owner: Uuid,
+    project: Uuid,
+    mood: Uuid,
+) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
     project_facts(&mut tx, owner, project).await?;
     let updated = sqlx::query!(
@@ -543,7 +561,11 @@ pub async fn choose_mood(pool: &PgPool, owner: Uuid, project: Uuid, mood: Uuid) 
     Ok(())
 }
 
-pub async fn chosen_mood(conn: &mut PgConnection, project: Uuid, mood: Uuid) -> sqlx::Result<Option<Mood>> {
+pub async fn chosen_mood(
+    conn: &mut PgConnection,
+    project: Uuid,
+    mood: Uuid,
+) -> sqlx::Result<Option<Mood>> {
     let value = sqlx::query_scalar!(
         "SELECT mood FROM moods WHERE id = $1 AND project_id = $2",
         mood,
@@ -637,7 +659,10 @@ fn check_text(text: &str) -> Result<String, AppError> {
 /// What a user can do to one scene.
 #[derive(Clone, Debug)]
 pub enum SceneAction {
-    EditText { text: String, visual: Option<String> },
+    EditText {
+        text: String,
+        visual: Option<String>,
+    },
     ApproveText,
     RegenerateImage,
     ApproveImage,
@@ -745,14 +770,21 @@ async fn commit_action(
 }
 
 async fn project_of_storyboard(tx: &mut PgConnection, storyboard: Uuid) -> sqlx::Result<Uuid> {
-    sqlx::query_scalar!("SELECT project_id FROM storyboards WHERE id = $1", storyboard)
-        .fetch_one(&mut *tx)
-        .await
+    sqlx::query_scalar!(
+        "SELECT project_id FROM storyboards WHERE id = $1",
+        storyboard
+    )
+    .fetch_one(&mut *tx)
+    .await
 }
 
 /// Emits `storyboard_complete` (and opens the final step) when every scene has an
 /// approved clip.
-async fn check_complete(tx: &mut PgConnection, storyboard: Uuid, project: Uuid) -> sqlx::Result<()> {
+async fn check_complete(
+    tx: &mut PgConnection,
+    storyboard: Uuid,
+    project: Uuid,
+) -> sqlx::Result<()> {
     let scenes = scenes_of(tx, storyboard).await?;
     if !scenes.is_empty() && scenes.iter().all(|s| s.video_approved) {
         emit(
@@ -812,7 +844,11 @@ pub async fn approve_all(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(storyboard_not_found)?;
-    let ids: Vec<Uuid> = scenes_of(&mut tx, storyboard).await?.iter().map(|s| s.id).collect();
+    let ids: Vec<Uuid> = scenes_of(&mut tx, storyboard)
+        .await?
+        .iter()
+        .map(|s| s.id)
+        .collect();
     let mut approved = 0;
     for id in ids {
         let mut scene = lock_scene(&mut tx, owner, id).await?;
@@ -820,10 +856,14 @@ pub async fn approve_all(
         let ready = match stage {
             Stage::Text => !scene.text_approved,
             Stage::Image => {
-                scene.text_approved && !scene.image_approved && scene.image_status == GenStatus::Ready
+                scene.text_approved
+                    && !scene.image_approved
+                    && scene.image_status == GenStatus::Ready
             }
             Stage::Video | Stage::Done => {
-                scene.image_approved && !scene.video_approved && scene.video_status == GenStatus::Ready
+                scene.image_approved
+                    && !scene.video_approved
+                    && scene.video_status == GenStatus::Ready
             }
         };
         if !ready {
@@ -919,7 +959,10 @@ pub async fn set_duration(
     let scene = lock_scene(&mut tx, owner, scene_id).await?;
     let (_, target) = lock_storyboard(&mut tx, owner, scene.storyboard_id).await?;
     let before = scenes_of(&mut tx, scene.storyboard_id).await?;
-    let index = before.iter().position(|s| s.id == scene_id).ok_or_else(scene_not_found)?;
+    let index = before
+        .iter()
+        .position(|s| s.id == scene_id)
+        .ok_or_else(scene_not_found)?;
     let lengths: Vec<u32> = before.iter().map(|s| s.duration_secs).collect();
     let balanced = rebalance_with(&lengths, index, secs, target)
         .map_err(|error| AppError::invalid(format!("{error}.")))?;
@@ -950,7 +993,10 @@ pub async fn move_scene(
         )));
     }
     let mut after = before.clone();
-    let from = after.iter().position(|s| s.id == scene_id).ok_or_else(scene_not_found)?;
+    let from = after
+        .iter()
+        .position(|s| s.id == scene_id)
+        .ok_or_else(scene_not_found)?;
     let moved = after.remove(from);
     after.insert(position, moved);
     renumber(&mut after);
@@ -989,7 +1035,11 @@ pub async fn add_scene(
         storyboard_id: storyboard,
         position: at as i16,
         role: SceneRole::Feature,
-        visual: format!("{text}; {}; {}", mood.style_keywords.join(", "), mood.aesthetic),
+        visual: format!(
+            "{text}; {}; {}",
+            mood.style_keywords.join(", "),
+            mood.aesthetic
+        ),
         text,
         duration_secs: MIN_CLIP_SECS,
         text_approved: false,
@@ -1009,14 +1059,19 @@ pub async fn add_scene(
     renumber(&mut after);
     let lengths: Vec<u32> = after.iter().map(|s| s.duration_secs).collect();
     // The new scene gets an average share; the others keep their proportions.
-    let average = (target / after.len() as u32).clamp(MIN_CLIP_SECS, crate::creative::MAX_CLIP_SECS);
+    let average =
+        (target / after.len() as u32).clamp(MIN_CLIP_SECS, crate::creative::MAX_CLIP_SECS);
     let balanced = rebalance_with(&lengths, at, average, target)
         .map_err(|error| AppError::invalid(format!("{error}.")))?;
     for (scene, secs) in after.iter_mut().zip(balanced) {
         set_length(scene, secs);
     }
     // Make room, then insert: positions are checked at commit.
-    let inserted = after.iter().find(|s| s.id == id).cloned().expect("just added");
+    let inserted = after
+        .iter()
+        .find(|s| s.id == id)
+        .cloned()
+        .expect("just added");
     sqlx::query!(
         "INSERT INTO scenes (id, storyboard_id, position, role, text, visual, duration_secs)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -1045,7 +1100,11 @@ pub async fn delete_scene(pool: &PgPool, owner: Uuid, scene_id: Uuid) -> Result<
             "A storyboard has at least {MIN_SCENES} scenes."
         )));
     }
-    let mut after: Vec<SceneRecord> = before.iter().filter(|s| s.id != scene_id).cloned().collect();
+    let mut after: Vec<SceneRecord> = before
+        .iter()
+        .filter(|s| s.id != scene_id)
+        .cloned()
+        .collect();
     if !reachable(after.len(), target) {
         return Err(AppError::invalid(format!(
             "{} scenes cannot fill {target} seconds.",
@@ -1088,7 +1147,10 @@ pub async fn scene_context(
     .await?
     .ok_or_else(scene_not_found)?;
     let scenes = scenes_of(&mut conn, row.id).await?;
-    let index = scenes.iter().position(|s| s.id == scene_id).ok_or_else(scene_not_found)?;
+    let index = scenes
+        .iter()
+        .position(|s| s.id == scene_id)
+        .ok_or_else(scene_not_found)?;
     let plan = scenes
         .iter()
         .map(|s| PlannedScene {
@@ -1099,7 +1161,9 @@ pub async fn scene_context(
         })
         .collect();
     Ok((
-        row.brief.and_then(|b| serde_json::from_value(b).ok()).unwrap_or_default(),
+        row.brief
+            .and_then(|b| serde_json::from_value(b).ok())
+            .unwrap_or_default(),
         serde_json::from_value(row.mood).map_err(anyhow::Error::from)?,
         plan,
         index,

@@ -59,6 +59,8 @@ pub struct TestApp {
 pub struct TestSettings {
     pub public_url: Option<String>,
     pub storage: Option<StorageSettings>,
+    /// Leave background jobs to workers the test runs itself.
+    pub no_worker: bool,
 }
 
 impl TestApp {
@@ -88,6 +90,7 @@ impl TestApp {
             database_url: None,
             public_url: test.public_url,
             log_format: LogFormat::Text,
+            run_worker: !test.no_worker,
             storage: test.storage.unwrap_or_default(),
             providers: Default::default(),
         };

@@ -4,6 +4,7 @@
 mod assets;
 mod auth;
 mod helpers;
+mod jobs;
 mod operations;
 mod projects;
 mod s3;

@@ -54,7 +54,9 @@ pub fn read_events(response: reqwest::Response) -> mpsc::UnboundedReceiver<Recei
                     if !current.data.is_empty() {
                         current.data.push('\n');
                     }
-                    current.data.push_str(value.strip_prefix(' ').unwrap_or(value));
+                    current
+                        .data
+                        .push_str(value.strip_prefix(' ').unwrap_or(value));
                 }
             }
         }
@@ -95,7 +97,9 @@ impl TestApp {
         endpoint: &str,
         form: &[(&str, &str)],
     ) -> T {
-        let response = self.call_as(client, &format!("studio/{endpoint}"), form).await;
+        let response = self
+            .call_as(client, &format!("studio/{endpoint}"), form)
+            .await;
         let status = response.status();
         let body = response.text().await.unwrap();
         assert_eq!(status, StatusCode::OK, "{endpoint}: {body}");
@@ -153,7 +157,12 @@ impl TestApp {
         (id, view)
     }
 
-    pub async fn stream(&self, client: &Client, storyboard: &str, last_event_id: Option<i64>) -> reqwest::Response {
+    pub async fn stream(
+        &self,
+        client: &Client,
+        storyboard: &str,
+        last_event_id: Option<i64>,
+    ) -> reqwest::Response {
         let mut request = client.get(self.url(&format!("/api/storyboards/{storyboard}/stream")));
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id.to_string());
@@ -166,11 +175,18 @@ impl TestApp {
 async fn the_chat_streams_the_reply_keeps_the_history_and_fills_the_brief() {
     let app = TestApp::spawn().await;
     let ada = app.new_user("ada@example.com").await;
-    let project = app.create_project(&ada, "Lumen launch", "9:16").await.id.to_string();
+    let project = app
+        .create_project(&ada, "Lumen launch", "9:16")
+        .await
+        .id
+        .to_string();
 
     let response = app.chat(&ada, &project, ANSWERS[0]).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
     let mut events = read_events(response);
     let mut tokens = Vec::new();
     let done = loop {
@@ -212,15 +228,25 @@ async fn the_chat_streams_the_reply_keeps_the_history_and_fills_the_brief() {
             ],
         )
         .await;
-    assert_eq!(saved.brief.key_messages, vec!["Glare-free", "Adaptive light"]);
-    app.chat(&ada, &project, "Thanks!").await.text().await.unwrap();
+    assert_eq!(
+        saved.brief.key_messages,
+        vec!["Glare-free", "Adaptive light"]
+    );
+    app.chat(&ada, &project, "Thanks!")
+        .await
+        .text()
+        .await
+        .unwrap();
     let state: BriefState = app.studio(&ada, "brief", &[("project", &project)]).await;
     assert_eq!(state.brief.product_name, "Lumen Pro");
 
     let empty = app.chat(&ada, &project, "   ").await;
     assert_eq!(error_of(empty).await.0, StatusCode::BAD_REQUEST);
     let eve = app.new_user("eve@example.com").await;
-    assert_eq!(app.chat(&eve, &project, "hello").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.chat(&eve, &project, "hello").await.status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(
         app.count("chat_messages").await,
         12,
@@ -243,21 +269,33 @@ async fn a_storyboard_goes_from_chat_to_approved_clips_with_live_events() {
     }
 
     let approved: usize = app
-        .studio(&ada, "approve_all", &[("storyboard", &storyboard), ("stage", "text")])
+        .studio(
+            &ada,
+            "approve_all",
+            &[("storyboard", &storyboard), ("stage", "text")],
+        )
         .await;
     assert_eq!(approved, view.scenes.len());
     let images = app
         .wait_for(&ada, &project, "every image", |v| {
-            v.scenes.iter().all(|s| s.image_status == app::studio::GenStatus::Ready)
+            v.scenes
+                .iter()
+                .all(|s| s.image_status == app::studio::GenStatus::Ready)
         })
         .await;
     assert!(images.scenes.iter().all(|s| s.image_url.is_some()));
     let _: usize = app
-        .studio(&ada, "approve_all", &[("storyboard", &storyboard), ("stage", "image")])
+        .studio(
+            &ada,
+            "approve_all",
+            &[("storyboard", &storyboard), ("stage", "image")],
+        )
         .await;
     let clips = app
         .wait_for(&ada, &project, "every clip", |v| {
-            v.scenes.iter().all(|s| s.video_status == app::studio::GenStatus::Ready)
+            v.scenes
+                .iter()
+                .all(|s| s.video_status == app::studio::GenStatus::Ready)
         })
         .await;
     // Each clip lasts as long as its scene.
@@ -274,7 +312,11 @@ async fn a_storyboard_goes_from_chat_to_approved_clips_with_live_events() {
     assert!((probed.duration_secs.unwrap() - first.duration_secs as f64).abs() < 0.1);
 
     let _: usize = app
-        .studio(&ada, "approve_all", &[("storyboard", &storyboard), ("stage", "video")])
+        .studio(
+            &ada,
+            "approve_all",
+            &[("storyboard", &storyboard), ("stage", "video")],
+        )
         .await;
     let done = app.storyboard(&ada, &project).await;
     assert!(done.complete());
@@ -287,8 +329,9 @@ async fn a_storyboard_goes_from_chat_to_approved_clips_with_live_events() {
         let id: i64 = event.id.as_deref().unwrap().parse().unwrap();
         assert!(id > last_id, "ids increase: {id} after {last_id}");
         last_id = id;
-        if let Ok(StoryboardEvent::SceneUpdate { scene: Some(scene), .. }) =
-            serde_json::from_str::<StoryboardEvent>(&event.data)
+        if let Ok(StoryboardEvent::SceneUpdate {
+            scene: Some(scene), ..
+        }) = serde_json::from_str::<StoryboardEvent>(&event.data)
         {
             if scene.video_status == app::studio::GenStatus::Running {
                 seen_running += 1;
@@ -298,7 +341,11 @@ async fn a_storyboard_goes_from_chat_to_approved_clips_with_live_events() {
             break;
         }
     }
-    assert_eq!(seen_running, view.scenes.len(), "each clip was seen running");
+    assert_eq!(
+        seen_running,
+        view.scenes.len(),
+        "each clip was seen running"
+    );
     assert_eq!(last_id, done.last_event_id);
     let step: i16 = sqlx::query_scalar("SELECT step FROM projects WHERE id = $1::uuid")
         .bind(&project)
@@ -311,7 +358,11 @@ async fn a_storyboard_goes_from_chat_to_approved_clips_with_live_events() {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    assert_eq!(cost as usize, 3 + 2 * view.scenes.len(), "mood images, seed images, clips");
+    assert_eq!(
+        cost as usize,
+        3 + 2 * view.scenes.len(),
+        "mood images, seed images, clips"
+    );
 }
 
 #[tokio::test]
@@ -326,11 +377,19 @@ async fn a_reconnecting_stream_gets_exactly_what_it_missed() {
     for (i, scene) in scenes.iter().take(3).enumerate() {
         let text = format!("Edited {i}");
         let _: () = app
-            .studio(&ada, "scene", &[("scene", scene), ("action", "edit_text"), ("text", &text)])
+            .studio(
+                &ada,
+                "scene",
+                &[("scene", scene), ("action", "edit_text"), ("text", &text)],
+            )
             .await;
     }
     let _: () = app
-        .studio(&ada, "move_scene", &[("scene", &scenes[4]), ("position", "2")])
+        .studio(
+            &ada,
+            "move_scene",
+            &[("scene", &scenes[4]), ("position", "2")],
+        )
         .await;
     let now = app.storyboard(&ada, &project).await.last_event_id;
     assert!(now >= seen + 4);
@@ -341,11 +400,23 @@ async fn a_reconnecting_stream_gets_exactly_what_it_missed() {
         let event = next_event(&mut events).await;
         ids.push(event.id.unwrap().parse::<i64>().unwrap());
     }
-    assert_eq!(ids, ((seen + 1)..=now).collect::<Vec<_>>(), "no gaps, no repeats");
+    assert_eq!(
+        ids,
+        ((seen + 1)..=now).collect::<Vec<_>>(),
+        "no gaps, no repeats"
+    );
 
     // Live events follow on the same stream.
     let _: () = app
-        .studio(&ada, "scene", &[("scene", &scenes[0]), ("action", "edit_text"), ("text", "Live")])
+        .studio(
+            &ada,
+            "scene",
+            &[
+                ("scene", &scenes[0]),
+                ("action", "edit_text"),
+                ("text", "Live"),
+            ],
+        )
         .await;
     let live = next_event(&mut events).await;
     assert_eq!(live.id.unwrap().parse::<i64>().unwrap(), now + 1);
@@ -370,7 +441,15 @@ async fn an_action_on_one_instance_reaches_a_stream_on_another() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let scene = view.scenes[1].id.to_string();
     let _: () = app
-        .studio(&ada, "scene", &[("scene", &scene), ("action", "edit_text"), ("text", "From instance one")])
+        .studio(
+            &ada,
+            "scene",
+            &[
+                ("scene", &scene),
+                ("action", "edit_text"),
+                ("text", "From instance one"),
+            ],
+        )
         .await;
     let event = next_event(&mut events).await;
     assert_eq!(event.event, "scene_update");
@@ -386,23 +465,49 @@ async fn other_users_and_anonymous_requests_cannot_reach_a_storyboard() {
     let storyboard = view.id.to_string();
     let scene = view.scenes[0].id.to_string();
 
-    assert_eq!(app.stream(&eve, &storyboard, None).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.stream(&eve, &storyboard, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
     let anonymous = crate::helpers::browser();
-    assert_eq!(app.stream(&anonymous, &storyboard, None).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(app.stream(&ada, "not-an-id", None).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.stream(&anonymous, &storyboard, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.stream(&ada, "not-an-id", None).await.status(),
+        StatusCode::NOT_FOUND
+    );
 
     let before = app.storyboard(&ada, &project).await;
     for (endpoint, form) in [
-        ("studio/scene", vec![("scene", scene.as_str()), ("action", "approve_text")]),
+        (
+            "studio/scene",
+            vec![("scene", scene.as_str()), ("action", "approve_text")],
+        ),
         ("studio/delete_scene", vec![("scene", scene.as_str())]),
-        ("studio/set_duration", vec![("scene", scene.as_str()), ("seconds", "4")]),
-        ("studio/approve_all", vec![("storyboard", storyboard.as_str()), ("stage", "text")]),
+        (
+            "studio/set_duration",
+            vec![("scene", scene.as_str()), ("seconds", "4")],
+        ),
+        (
+            "studio/approve_all",
+            vec![("storyboard", storyboard.as_str()), ("stage", "text")],
+        ),
         ("studio/storyboard", vec![("project", project.as_str())]),
     ] {
         let response = app.call_as(&eve, endpoint, &form).await;
-        assert_eq!(error_of(response).await.0, StatusCode::NOT_FOUND, "{endpoint}");
+        assert_eq!(
+            error_of(response).await.0,
+            StatusCode::NOT_FOUND,
+            "{endpoint}"
+        );
     }
-    assert_eq!(app.storyboard(&ada, &project).await, before, "nothing changed");
+    assert_eq!(
+        app.storyboard(&ada, &project).await,
+        before,
+        "nothing changed"
+    );
 }
 
 #[tokio::test]
@@ -414,57 +519,137 @@ async fn invalid_changes_are_refused_with_a_reason_and_change_nothing() {
     let scene = view.scenes[0].id.to_string();
     let before = app.storyboard(&ada, &project).await;
 
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
-        ("studio/set_duration", vec![("scene", &scene), ("seconds", "11")], "3 to 10 seconds"),
-        ("studio/set_duration", vec![("scene", &scene), ("seconds", "2")], "3 to 10 seconds"),
-        ("studio/set_duration", vec![("scene", &scene), ("seconds", "-1")], "malformed"),
-        ("studio/scene", vec![("scene", &scene), ("action", "edit_text"), ("text", "   ")], "needs some text"),
-        ("studio/scene", vec![("scene", &scene), ("action", "fly")], "Unknown scene action"),
-        ("studio/scene", vec![("scene", &scene), ("action", "approve_image")], "not ready"),
-        ("studio/move_scene", vec![("scene", &scene), ("position", "9")], "positions 1 to"),
-        ("studio/approve_all", vec![("storyboard", &storyboard), ("stage", "everything")], "Approve all of"),
-        ("studio/plan_storyboard", vec![("project", &project), ("target_secs", "200")], "between 15 and 70"),
-        ("studio/plan_storyboard", vec![("project", &project)], "already has a storyboard"),
+    type Form<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Form, &str)> = vec![
+        (
+            "studio/set_duration",
+            vec![("scene", &scene), ("seconds", "11")],
+            "3 to 10 seconds",
+        ),
+        (
+            "studio/set_duration",
+            vec![("scene", &scene), ("seconds", "2")],
+            "3 to 10 seconds",
+        ),
+        (
+            "studio/set_duration",
+            vec![("scene", &scene), ("seconds", "-1")],
+            "malformed",
+        ),
+        (
+            "studio/scene",
+            vec![("scene", &scene), ("action", "edit_text"), ("text", "   ")],
+            "needs some text",
+        ),
+        (
+            "studio/scene",
+            vec![("scene", &scene), ("action", "fly")],
+            "Unknown scene action",
+        ),
+        (
+            "studio/scene",
+            vec![("scene", &scene), ("action", "approve_image")],
+            "not ready",
+        ),
+        (
+            "studio/move_scene",
+            vec![("scene", &scene), ("position", "9")],
+            "positions 1 to",
+        ),
+        (
+            "studio/approve_all",
+            vec![("storyboard", &storyboard), ("stage", "everything")],
+            "Approve all of",
+        ),
+        (
+            "studio/plan_storyboard",
+            vec![("project", &project), ("target_secs", "200")],
+            "between 15 and 70",
+        ),
+        (
+            "studio/plan_storyboard",
+            vec![("project", &project)],
+            "already has a storyboard",
+        ),
     ];
     for (endpoint, form, reason) in cases {
         let response = app.call_as(&ada, endpoint, &form).await;
         let (status, error) = error_of(response).await;
         assert!(status.is_client_error(), "{endpoint} {form:?}: {status}");
-        assert!(error.to_string().contains(reason), "{endpoint} {form:?}: {error}");
+        assert!(
+            error.to_string().contains(reason),
+            "{endpoint} {form:?}: {error}"
+        );
     }
     let long = "x".repeat(401);
     let response = app
-        .call_as(&ada, "studio/scene", &[("scene", &scene), ("action", "edit_text"), ("text", &long)])
+        .call_as(
+            &ada,
+            "studio/scene",
+            &[("scene", &scene), ("action", "edit_text"), ("text", &long)],
+        )
         .await;
     assert_eq!(error_of(response).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(app.storyboard(&ada, &project).await, before, "nothing changed");
+    assert_eq!(
+        app.storyboard(&ada, &project).await,
+        before,
+        "nothing changed"
+    );
 
     // Too few and too many scenes.
     let mut count = view.scenes.len();
     while count > 5 {
-        let id = app.storyboard(&ada, &project).await.scenes[0].id.to_string();
+        let id = app.storyboard(&ada, &project).await.scenes[0]
+            .id
+            .to_string();
         let _: () = app.studio(&ada, "delete_scene", &[("scene", &id)]).await;
         count -= 1;
     }
-    let id = app.storyboard(&ada, &project).await.scenes[0].id.to_string();
-    let (status, error) = error_of(app.call_as(&ada, "studio/delete_scene", &[("scene", &id)]).await).await;
+    let id = app.storyboard(&ada, &project).await.scenes[0]
+        .id
+        .to_string();
+    let (status, error) = error_of(
+        app.call_as(&ada, "studio/delete_scene", &[("scene", &id)])
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error.to_string().contains("at least 5"), "{error}");
     for _ in 5..7 {
         let _: uuid::Uuid = app
-            .studio(&ada, "add_scene", &[("storyboard", &storyboard), ("after", "1"), ("text", "A new scene")])
+            .studio(
+                &ada,
+                "add_scene",
+                &[
+                    ("storyboard", &storyboard),
+                    ("after", "1"),
+                    ("text", "A new scene"),
+                ],
+            )
             .await;
     }
     let (status, error) = error_of(
-        app.call_as(&ada, "studio/add_scene", &[("storyboard", &storyboard), ("after", "1"), ("text", "One too many")])
-            .await,
+        app.call_as(
+            &ada,
+            "studio/add_scene",
+            &[
+                ("storyboard", &storyboard),
+                ("after", "1"),
+                ("text", "One too many"),
+            ],
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error.to_string().contains("at most 7"), "{error}");
     let after = app.storyboard(&ada, &project).await;
     assert_eq!(after.scenes.len(), 7);
-    assert_eq!(after.scenes.iter().map(|s| s.duration_secs).sum::<u32>(), 30, "still 30 s");
+    assert_eq!(
+        after.scenes.iter().map(|s| s.duration_secs).sum::<u32>(),
+        30,
+        "still 30 s"
+    );
     assert_eq!(after.scenes[2].text, "A new scene", "added after scene 2");
 }
 
@@ -479,5 +664,8 @@ async fn changing_a_duration_rebalances_the_others() {
         .await;
     let after = app.storyboard(&ada, &project).await;
     assert_eq!(after.scenes[1].duration_secs, 9);
-    assert_eq!(after.scenes.iter().map(|s| s.duration_secs).sum::<u32>(), 30);
+    assert_eq!(
+        after.scenes.iter().map(|s| s.duration_secs).sum::<u32>(),
+        30
+    );
 }

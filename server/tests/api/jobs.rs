@@ -1,0 +1,320 @@
+//! Durable jobs with the Replicate client against an in-test server speaking its wire
+//! format: a worker that dies mid-job, a refusal, and a retry.
+
+use crate::helpers::{TestApp, TestSettings};
+use app::{
+    generation::{
+        offline::OfflineMedia,
+        replicate::{Replicate, ReplicateSettings},
+        ssr::MediaProviders,
+    },
+    studio::{
+        jobs::{Worker, WorkerSettings},
+        GenStatus,
+    },
+};
+use serde_json::json;
+use sqlx::postgres::PgPoolOptions;
+use std::{sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
+use wiremock::{
+    matchers::{method, path},
+    Mock, MockServer, ResponseTemplate,
+};
+
+const CREATE: &str = "/v1/models/black-forest-labs/flux-schnell/predictions";
+
+fn prediction(server: &MockServer, status: &str) -> serde_json::Value {
+    json!({
+        "id": "p-1",
+        "status": status,
+        "output": if status == "succeeded" { json!([format!("{}/files/p-1.png", server.uri())]) } else { json!(null) },
+        "error": null,
+    })
+}
+
+fn worker(
+    app: &TestApp,
+    pool: sqlx::PgPool,
+    server: &MockServer,
+    work: &std::path::Path,
+) -> Worker {
+    let mut settings = ReplicateSettings::new("r8_test".into(), work.join("replicate"));
+    settings.base_url = format!("{}/v1", server.uri());
+    settings.poll_interval = Duration::from_millis(50);
+    settings.first_backoff = Duration::from_millis(20);
+    let replicate = Arc::new(Replicate::new(settings).unwrap());
+    let offline = Arc::new(OfflineMedia::new(work.join("offline")).unwrap());
+    Worker::new(
+        pool,
+        app.storage.clone(),
+        MediaProviders {
+            image: replicate,
+            video: offline.clone(),
+            music: offline,
+            offline: false,
+        },
+        WorkerSettings {
+            lease: Duration::from_secs(1),
+            poll: Duration::from_millis(100),
+            backoff: Duration::from_millis(100),
+            ..WorkerSettings::default()
+        },
+    )
+}
+
+async fn job_row(app: &TestApp) -> (String, i32, Option<String>) {
+    sqlx::query_as("SELECT status, attempts, prediction_id FROM jobs WHERE kind = 'scene_image'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_job_is_replaced_without_paying_twice() {
+    let app = TestApp::spawn_with(TestSettings {
+        no_worker: true,
+        ..TestSettings::default()
+    })
+    .await;
+    let ada = app.new_user("ada@example.com").await;
+    let (project, view) = app.planned_project(&ada).await;
+    let scene = view.scenes[0].id.to_string();
+    let work = tempfile::tempdir().unwrap();
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(prediction(&server, "starting")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/p-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(&server, "processing")))
+        .mount(&server)
+        .await;
+
+    let _: () = app
+        .studio(
+            &ada,
+            "scene",
+            &[("scene", &scene), ("action", "approve_text")],
+        )
+        .await;
+
+    // Worker A runs on a runtime of its own, which is then shut down: a crash, as far as
+    // the database and Replicate can tell.
+    let runtime_a = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let options = app.pool.connect_options().as_ref().clone();
+    let worker_a = {
+        let app_storage = app.storage.clone();
+        let server_uri = server.uri();
+        let work = work.path().join("a");
+        runtime_a.spawn(async move {
+            let pool = PgPoolOptions::new()
+                .max_connections(3)
+                .connect_with(options)
+                .await
+                .unwrap();
+            let mut settings = ReplicateSettings::new("r8_test".into(), work.join("replicate"));
+            settings.base_url = format!("{server_uri}/v1");
+            settings.poll_interval = Duration::from_millis(50);
+            let replicate = Arc::new(Replicate::new(settings).unwrap());
+            let offline = Arc::new(OfflineMedia::new(work.join("offline")).unwrap());
+            Worker::new(
+                pool,
+                app_storage,
+                MediaProviders {
+                    image: replicate,
+                    video: offline.clone(),
+                    music: offline,
+                    offline: false,
+                },
+                WorkerSettings {
+                    lease: Duration::from_secs(1),
+                    poll: Duration::from_millis(100),
+                    ..WorkerSettings::default()
+                },
+            )
+            .run(CancellationToken::new())
+            .await
+        })
+    };
+    // Wait until A has created the prediction and saved its id.
+    let started = std::time::Instant::now();
+    loop {
+        let (status, _, prediction) = job_row(&app).await;
+        if status == "running" && prediction.is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "worker A never started the prediction"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    runtime_a.shutdown_background();
+    drop(worker_a);
+    let scene_state = app.storyboard(&ada, &project).await.scenes[0].image_status;
+    assert_eq!(
+        scene_state,
+        GenStatus::Running,
+        "the scene shows the work in progress"
+    );
+
+    // Replicate finishes the prediction meanwhile.
+    let creates_before = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path() == CREATE)
+        .count();
+    assert_eq!(creates_before, 1);
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/p-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(&server, "succeeded")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/files/p-1.png"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(&b"\x89PNG the paid-for image"[..]))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(prediction(&server, "starting")))
+        .expect(0)
+        .mount(&server)
+        .await;
+
+    // Worker B takes the job over once A's lease has run out, and resumes A's prediction.
+    let stop = CancellationToken::new();
+    let worker_b = tokio::spawn(
+        worker(&app, app.pool.clone(), &server, &work.path().join("b")).run(stop.clone()),
+    );
+    let done = app
+        .wait_for(&ada, &project, "the image", |v| {
+            v.scenes[0].image_status == GenStatus::Ready
+        })
+        .await;
+    stop.cancel();
+    worker_b.await.unwrap();
+    let (status, attempts, prediction) = job_row(&app).await;
+    assert_eq!(
+        (status.as_str(), attempts, prediction.as_deref()),
+        ("succeeded", 2, Some("p-1"))
+    );
+    let image = reqwest::get(app.url(done.scenes[0].image_url.as_ref().unwrap()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&image[..], b"\x89PNG the paid-for image");
+    let recorded: Option<String> = sqlx::query_scalar(
+        "SELECT prediction_id FROM assets WHERE kind = 'image' AND provider = 'replicate'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(recorded.as_deref(), Some("p-1"));
+}
+
+#[tokio::test]
+async fn a_refusal_fails_one_scene_with_its_reason_and_the_others_carry_on() {
+    let app = TestApp::spawn_with(TestSettings {
+        no_worker: true,
+        ..TestSettings::default()
+    })
+    .await;
+    let ada = app.new_user("ada@example.com").await;
+    let (project, view) = app.planned_project(&ada).await;
+    let server = MockServer::start().await;
+    // The first prediction is refused; later ones succeed.
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(422).set_body_json(json!({
+            "title": "Input validation failed",
+            "detail": "The prompt was flagged by the safety filter",
+            "status": 422,
+        })))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(prediction(&server, "succeeded")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/files/p-1.png"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(&b"\x89PNG"[..]))
+        .mount(&server)
+        .await;
+    let work = tempfile::tempdir().unwrap();
+    let stop = CancellationToken::new();
+    // One image at a time, so the refusal hits the first scene.
+    let mut worker = worker(&app, app.pool.clone(), &server, work.path());
+    worker
+        .settings
+        .concurrency
+        .insert(app::studio::jobs::JobKind::SceneImage, 1);
+    let running = tokio::spawn(worker.run(stop.clone()));
+
+    let first = view.scenes[0].id.to_string();
+    let second = view.scenes[1].id.to_string();
+    let _: () = app
+        .studio(
+            &ada,
+            "scene",
+            &[("scene", &first), ("action", "approve_text")],
+        )
+        .await;
+    let failed = app
+        .wait_for(&ada, &project, "the refusal", |v| {
+            v.scenes[0].image_status == GenStatus::Failed
+        })
+        .await;
+    let reason = failed.scenes[0].error.clone().unwrap();
+    assert!(reason.contains("flagged by the safety filter"), "{reason}");
+    let _: () = app
+        .studio(
+            &ada,
+            "scene",
+            &[("scene", &second), ("action", "approve_text")],
+        )
+        .await;
+    app.wait_for(&ada, &project, "the other scene", |v| {
+        v.scenes[1].image_status == GenStatus::Ready
+    })
+    .await;
+    // Retrying the failed one works now.
+    let _: () = app
+        .studio(
+            &ada,
+            "scene",
+            &[("scene", &first), ("action", "regenerate_image")],
+        )
+        .await;
+    let retried = app
+        .wait_for(&ada, &project, "the retry", |v| {
+            v.scenes[0].image_status == GenStatus::Ready
+        })
+        .await;
+    assert_eq!(retried.scenes[0].error, None);
+    let refusals: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM storyboard_events WHERE kind = 'storyboard_error'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(refusals, 1);
+    stop.cancel();
+    running.await.unwrap();
+}
