@@ -67,7 +67,7 @@ pub fn AppHeader() -> impl IntoView {
 
 /// The wizard's steps: done ones checked, the current one highlighted.
 #[component]
-pub fn StepIndicator(current: Step, reached: Step) -> impl IntoView {
+pub fn StepIndicator(project: uuid::Uuid, current: Step, reached: Step) -> impl IntoView {
     view! {
         <ol class="steps" aria-label="Project steps">
             {Step::ALL
@@ -93,11 +93,23 @@ pub fn StepIndicator(current: Step, reached: Step) -> impl IntoView {
                             class=format!("step step-{state}")
                             aria-current=(step == current).then_some("step")
                         >
-                            <span class="step-number" aria-hidden="true">
-                                {if state == "done" { "✓".to_string() } else { step.number().to_string() }}
-                            </span>
-                            <span class="step-title">{step.title()}</span>
-                            <span class="sr-only">{format!(" ({status})")}</span>
+                            {
+                                let inner = view! {
+                                    <span class="step-number" aria-hidden="true">
+                                        {if state == "done" { "✓".to_string() } else { step.number().to_string() }}
+                                    </span>
+                                    <span class="step-title">{step.title()}</span>
+                                    <span class="sr-only">{format!(" ({status})")}</span>
+                                };
+                                if step <= reached && step != current {
+                                    view! {
+                                        <a href=format!("/projects/{project}/{}", step.slug())>{inner}</a>
+                                    }
+                                        .into_any()
+                                } else {
+                                    inner.into_any()
+                                }
+                            }
                         </li>
                     }
                 })

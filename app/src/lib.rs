@@ -1,6 +1,9 @@
 //! Reelsmith's pages, components and server functions, shared by the server (`ssr`)
 //! and the browser (`hydrate`). Server-only code sits behind the `ssr` feature.
 
+// Deeply nested views make deep types.
+#![recursion_limit = "256"]
+
 pub mod auth;
 pub mod components;
 pub mod creative;
@@ -58,6 +61,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/signup") view=SignupPage />
                 <Route path=path!("/projects/:id") view=ProjectPage ssr=SsrMode::Async />
+                <Route path=path!("/projects/:id/:step") view=ProjectPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -588,7 +588,9 @@ impl Director for OfflineDirector {
                     } else {
                         format!(
                             "{}: {} as {} will feel it.",
-                            d.description, brief.product_name, audience
+                            d.description,
+                            brief.product_name,
+                            lower_first(&audience)
                         )
                     },
                     style_keywords: keywords,

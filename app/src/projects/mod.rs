@@ -81,6 +81,20 @@ impl Step {
         Self::ALL.into_iter().find(|step| step.number() == number)
     }
 
+    /// The step's part of the project's address: `/projects/<id>/<slug>`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::VisionBrief => "brief",
+            Self::Mood => "mood",
+            Self::Storyboard => "storyboard",
+            Self::FinalVideo => "video",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|step| step.slug() == slug)
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             Self::VisionBrief => "Vision & brief",

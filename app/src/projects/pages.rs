@@ -390,9 +390,16 @@ fn DeleteProjectDialog(
 #[component]
 pub fn ProjectPage() -> impl IntoView {
     let params = use_params_map();
+    // Keyed on the step too: moving on re-reads how far the project has got.
     let project = Resource::new(
-        move || params.read().get("id").unwrap_or_default(),
-        get_project,
+        move || {
+            let params = params.read();
+            (
+                params.get("id").unwrap_or_default(),
+                params.get("step").unwrap_or_default(),
+            )
+        },
+        |(id, _)| get_project(id),
     );
 
     view! {
@@ -404,7 +411,15 @@ pub fn ProjectPage() -> impl IntoView {
                 project
                     .get()
                     .map(|result| match result {
-                        Ok(project) => view! { <ProjectView project /> }.into_any(),
+                        Ok(project) => {
+                            let asked = params
+                                .read()
+                                .get("step")
+                                .and_then(|slug| Step::from_slug(&slug));
+                            // A step not reached yet opens the furthest one reached.
+                            let current = asked.filter(|step| *step <= project.step).unwrap_or(project.step);
+                            view! { <ProjectView project current /> }.into_any()
+                        }
                         Err(AppError::NotFound(_)) => view! { <NotFound /> }.into_any(),
                         Err(error) => {
                             view! {
@@ -423,11 +438,11 @@ pub fn ProjectPage() -> impl IntoView {
 }
 
 #[component]
-fn ProjectView(project: Project) -> impl IntoView {
-    // Only the first step has a screen so far; later steps open as they arrive.
-    let current = Step::VisionBrief;
+fn ProjectView(project: Project, current: Step) -> impl IntoView {
+    use crate::studio::pages::{BriefStep, FinalStep, MoodStep, StoryboardStep};
+    let id = project.id;
     view! {
-        <Title text=format!("{} · Reelsmith", project.name) />
+        <Title text=format!("{} · {} · Reelsmith", current.title(), project.name) />
         <main class="container">
             <nav class="breadcrumb" aria-label="Breadcrumb">
                 <a href="/">"All projects"</a>
@@ -438,15 +453,13 @@ fn ProjectView(project: Project) -> impl IntoView {
                 <h1>{project.name.clone()}</h1>
                 <span class="badge">{project.format.label()}</span>
             </div>
-            <StepIndicator current reached=project.step />
-            <section class="card step-panel" aria-labelledby="step-title">
-                <h2 id="step-title" class="card-title">
-                    {format!("Step {} · {}", current.number(), current.title())}
-                </h2>
-                <p>
-                    "Tell the creative director about your product: who it is for, how it should feel, and what viewers should do next. The brief it draws up becomes the basis of your mood boards and storyboard."
-                </p>
-            </section>
+            <StepIndicator project=id current reached=project.step />
+            {match current {
+                Step::VisionBrief => view! { <BriefStep project=id /> }.into_any(),
+                Step::Mood => view! { <MoodStep project=id /> }.into_any(),
+                Step::Storyboard => view! { <StoryboardStep project=id /> }.into_any(),
+                Step::FinalVideo => view! { <FinalStep project=id /> }.into_any(),
+            }}
         </main>
     }
 }

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod events;
 #[cfg(feature = "ssr")]
 pub mod jobs;
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 #[cfg(feature = "ssr")]

@@ -174,6 +174,19 @@ async fn lock_scene_where(
     scene: Uuid,
     owner: Option<Uuid>,
 ) -> sqlx::Result<Option<SceneRecord>> {
+    // The storyboard first, then the scene: every transaction that changes scenes takes
+    // the locks in this order (events bump the storyboard row too), so none deadlock.
+    let storyboard = sqlx::query_scalar!(
+        "SELECT sb.id FROM storyboards sb JOIN scenes s ON s.storyboard_id = sb.id
+         WHERE s.id = $1 AND ($2::uuid IS NULL OR sb.owner_id = $2) FOR UPDATE OF sb",
+        scene,
+        owner
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if storyboard.is_none() {
+        return Ok(None);
+    }
     let row = sqlx::query!(
         "SELECT s.id, s.storyboard_id, s.position, s.role, s.text, s.visual, s.duration_secs,
                 s.text_approved, s.image_status, s.image_asset_id, ia.storage_key AS \"image_key?\",

@@ -1,0 +1,121 @@
+import { expect, test, type Page } from "@playwright/test";
+
+const PASSWORD = "correct horse battery";
+
+/** Set SCREENSHOTS=dir to keep a picture of each screen (for reviewing the design). */
+async function snap(page: Page, name: string) {
+  const dir = process.env.SCREENSHOTS;
+  if (dir) await page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
+}
+
+async function hydrated(page: Page) {
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+}
+
+const ANSWERS = [
+  "It's called Lumen, a desk lamp that adapts its light to your day.",
+  "Remote workers who spend long hours at a desk",
+  "Calm, focused",
+  "Light that follows your day\nNo glare on screens\nSet up in 30 seconds",
+  "Order yours today",
+];
+
+test("a user takes a project from an empty chat to approved clips, watched live from a second page", async ({
+  page,
+  browser,
+}) => {
+  test.setTimeout(300_000);
+  const email = `director-${Date.now()}@example.com`;
+  await page.goto("/signup");
+  await hydrated(page);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("heading", { name: "Your projects" })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel("Name", { exact: true }).fill("Lumen launch");
+  await page.getByLabel("Format").selectOption("1:1");
+  await page.getByRole("button", { name: "Create project" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Lumen launch" })).toBeVisible();
+  await hydrated(page);
+
+  // Step 1: the director asks, the reply streams in, the brief fills up.
+  const chat = page.getByRole("list", { name: "Conversation" });
+  const input = page.getByLabel("Your message");
+  for (const [i, answer] of ANSWERS.entries()) {
+    await input.fill(answer);
+    await page.getByRole("button", { name: "Send" }).click();
+    // Each answer gets a reply: opening question + i + 1 answers and replies.
+    await expect(chat.locator(".bubble-assistant:not(.bubble-streaming)")).toHaveCount(i + 2, { timeout: 20_000 });
+  }
+  await expect(chat).toContainText("Here's the brief I have");
+  await expect(page.getByLabel("Product name")).toHaveValue("Lumen");
+  await expect(page.getByLabel("Call to action")).toHaveValue("Order yours today");
+  await snap(page, "1-brief");
+  await page.getByRole("link", { name: "Continue to moods" }).click();
+
+  // Step 2: three mood boards with images; pick one.
+  await expect(page.getByRole("heading", { name: "Pick a mood" })).toBeVisible();
+  await hydrated(page);
+  await page.getByRole("button", { name: "Create mood boards" }).click();
+  const moods = page.locator(".mood-card");
+  await expect(moods).toHaveCount(3, { timeout: 60_000 });
+  await expect(moods.first().locator("img")).toBeVisible();
+  await snap(page, "2-moods");
+  await moods.first().getByRole("button", { name: /^Choose the mood/ }).click();
+  await expect(moods.first().getByRole("button", { name: /^Choose the mood/ })).toHaveAttribute("aria-pressed", "true");
+  await page.getByRole("link", { name: "Continue to the storyboard" }).click();
+
+  // Step 3: plan, then follow the scenes through text, image and clip.
+  await expect(page.getByRole("heading", { name: "Plan the storyboard" })).toBeVisible();
+  await hydrated(page);
+  await page.getByRole("button", { name: "Plan scenes" }).click();
+  const scenes = page.locator(".scene-card");
+  await expect(scenes.first()).toBeVisible({ timeout: 30_000 });
+  const count = await scenes.count();
+  expect(count).toBeGreaterThanOrEqual(5);
+  expect(count).toBeLessThanOrEqual(7);
+  await expect(page.locator(".badge-live")).toBeVisible();
+
+  // A second page on the same project, which only watches.
+  const watcher = await browser.newContext();
+  await watcher.addCookies(await page.context().cookies());
+  const second = await watcher.newPage();
+  await second.goto(page.url());
+  await hydrated(second);
+  await expect(second.locator(".badge-live")).toBeVisible();
+  await expect(second.locator(".scene-card")).toHaveCount(count);
+  await expect(second.locator('.scene-card[data-stage="text"]')).toHaveCount(count);
+  await snap(page, "3-storyboard");
+
+  await page.getByRole("button", { name: "Approve all texts" }).click();
+  // The watcher sees the images arrive without reloading.
+  await expect(second.locator('.scene-card img.scene-preview')).toHaveCount(count, { timeout: 120_000 });
+  await expect(page.locator(".status-ready", { hasText: "Image ready" })).toHaveCount(count, { timeout: 120_000 });
+  await snap(page, "4-images");
+  await page.getByRole("button", { name: "Approve all images" }).click();
+  await expect(second.locator(".scene-card video")).toHaveCount(count, { timeout: 180_000 });
+  await expect(page.locator(".status-ready", { hasText: "Clip ready" })).toHaveCount(count, { timeout: 180_000 });
+  await page.getByRole("button", { name: "Approve all clips" }).click();
+  await expect(page.getByText("Every scene has an approved clip.")).toBeVisible({ timeout: 30_000 });
+  await expect(second.getByText("Every scene has an approved clip.")).toBeVisible({ timeout: 30_000 });
+  await expect(second.locator('.scene-card[data-stage="done"]')).toHaveCount(count);
+  await snap(page, "5-done");
+
+  // A clip plays: it has a duration.
+  const duration = await page
+    .locator(".scene-card video")
+    .first()
+    .evaluate(async (video: HTMLVideoElement) => {
+      if (video.readyState < 1) await new Promise((resolve) => video.addEventListener("loadedmetadata", resolve, { once: true }));
+      return video.duration;
+    });
+  expect(duration).toBeGreaterThan(2);
+
+  // Phone width: the storyboard still fits.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await snap(page, "6-phone");
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await watcher.close();
+});
