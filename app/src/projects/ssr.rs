@@ -128,7 +128,9 @@ pub async fn rename(
     .try_into()
 }
 
-/// A copy named "<name> (copy)", cut to fit the name limit, at the same step.
+/// A copy named "<name> (copy)", cut to fit the name limit, with the original's chat and
+/// brief. Moods, storyboard and media are not copied (they belong to the original's files):
+/// the copy resumes at the mood step when its brief is complete, else at the brief.
 pub async fn duplicate(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Project, AppError> {
     let original = get(pool, owner, id).await?;
     const SUFFIX: &str = " (copy)";
@@ -137,19 +139,31 @@ pub async fn duplicate(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Project, 
         .chars()
         .take(MAX_NAME_CHARS - SUFFIX.chars().count())
         .collect();
+    let mut tx = pool.begin().await?;
     let copy = sqlx::query_as!(
         ProjectRow,
-        "INSERT INTO projects (id, owner_id, name, format, step)
-         SELECT $3, owner_id, $4, format, step FROM projects WHERE id = $1 AND owner_id = $2
+        "INSERT INTO projects (id, owner_id, name, format, step, brief, brief_edited_by_hand)
+         SELECT $3, owner_id, $4, format, LEAST(step, $5), brief, brief_edited_by_hand
+         FROM projects WHERE id = $1 AND owner_id = $2
          RETURNING id, name, format, step, updated_at",
         id,
         owner,
         Uuid::new_v4(),
-        format!("{}{SUFFIX}", kept.trim_end())
+        format!("{}{SUFFIX}", kept.trim_end()),
+        Step::Mood.number()
     )
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(not_found)?;
+    sqlx::query!(
+        "INSERT INTO chat_messages (project_id, role, content, created_at)
+         SELECT $2, role, content, created_at FROM chat_messages WHERE project_id = $1 ORDER BY id",
+        id,
+        copy.id
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     tracing::info!(project_id = %copy.id, from = %id, "project duplicated");
     copy.try_into()
 }

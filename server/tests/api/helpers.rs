@@ -3,7 +3,7 @@ use app::{
 };
 use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
 use server::{
-    config::{LogFormat, Settings, StorageSettings},
+    config::{LogFormat, ProviderSettings, Settings, StorageSettings},
     postgres::LocalCluster,
     startup::{Application, Database},
 };
@@ -61,6 +61,7 @@ pub struct TestSettings {
     pub storage: Option<StorageSettings>,
     /// Leave background jobs to workers the test runs itself.
     pub no_worker: bool,
+    pub providers: Option<ProviderSettings>,
 }
 
 impl TestApp {
@@ -92,7 +93,7 @@ impl TestApp {
             log_format: LogFormat::Text,
             run_worker: !test.no_worker,
             storage: test.storage.unwrap_or_default(),
-            providers: Default::default(),
+            providers: test.providers.unwrap_or_default(),
         };
         let application = Application::build(&settings, db.pool.clone())
             .await

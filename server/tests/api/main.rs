@@ -5,6 +5,7 @@ mod assets;
 mod auth;
 mod helpers;
 mod jobs;
+mod llm_director;
 mod operations;
 mod projects;
 mod s3;

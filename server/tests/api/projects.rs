@@ -115,6 +115,31 @@ async fn duplicating_a_project_makes_a_named_copy_and_keeps_the_original() {
 }
 
 #[tokio::test]
+async fn a_duplicate_keeps_the_conversation_and_brief_and_restarts_at_the_moods() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("ada@example.com").await;
+    let (project, _) = app.planned_project(&ada).await;
+    let response = app
+        .call_as(&ada, "projects/duplicate", &[("id", &project)])
+        .await;
+    let copy: app::projects::Project = response.json().await.unwrap();
+    assert_eq!(copy.step, app::projects::Step::Mood);
+    let copy_id = copy.id.to_string();
+    let original: app::studio::BriefState =
+        app.studio(&ada, "brief", &[("project", &project)]).await;
+    let copied: app::studio::BriefState = app.studio(&ada, "brief", &[("project", &copy_id)]).await;
+    assert_eq!(copied.messages, original.messages);
+    assert_eq!(copied.brief, original.brief);
+    let storyboard: Option<app::studio::StoryboardView> = app
+        .studio(&ada, "storyboard", &[("project", &copy_id)])
+        .await;
+    assert!(
+        storyboard.is_none(),
+        "generated work stays with the original"
+    );
+}
+
+#[tokio::test]
 async fn deleting_a_project_removes_it_and_its_page() {
     let app = TestApp::spawn().await;
     let ada = app.new_user("ada@example.com").await;
