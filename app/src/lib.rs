@@ -10,6 +10,7 @@ pub mod creative;
 pub mod error;
 pub mod generation;
 pub mod projects;
+pub mod render;
 #[cfg(feature = "ssr")]
 pub mod state;
 pub mod storage;

@@ -83,7 +83,7 @@ async fn the_same_seed_gives_the_same_image_and_the_caption_is_drawn_on_it() {
 #[tokio::test]
 async fn captions_with_quotes_colons_backslashes_and_emoji_render() {
     let (offline, _dir) = provider();
-    let hostile = r#"It's 50% off: "now" \or\ never; [drawtext=text=x] {a,b} 🎧 ünïcödé — 日本語"#;
+    let hostile = r#"It's 50% off: "now" \or\ never; %{localtime} %{eif:1/0:d} [drawtext=text=x] {a,b} 🎧 ünïcödé — 日本語"#;
     let image = offline
         .generate_image(
             &image_request(VideoFormat::Square, Some(hostile), 3),

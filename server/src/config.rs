@@ -59,6 +59,16 @@ pub enum Command {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
+    /// Time the one-pass render against the prototype's multi-pass pipeline and a plain
+    /// encode (what `bench/compose` runs).
+    BenchCompose {
+        /// Runs of each; the best time counts.
+        #[arg(long, default_value_t = 2)]
+        runs: usize,
+        /// Keep inputs and outputs in this directory.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]

@@ -33,6 +33,9 @@ async fn main() -> anyhow::Result<()> {
         };
     }
 
+    if let Some(Command::BenchCompose { runs, keep }) = &cli.command {
+        return server::bench::bench_compose(*runs, keep.clone()).await;
+    }
     if let Some(Command::SampleMedia {
         email,
         format,

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use tokio::sync::Semaphore;
 
 pub const PROVIDER: &str = "offline";
-const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+pub const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
 const FPS: u32 = 30;
 
 pub struct OfflineMedia {
@@ -111,7 +111,7 @@ fn layout_filters(
     for (index, (file, _)) in lines.iter().enumerate() {
         filters.push(format!(
             "drawtext=fontfile={font}:textfile={}:fontsize={font_size}:fontcolor=white:\
-             x=(w-text_w)/2:y={:.0}:shadowcolor=black@0.45:shadowx=0:shadowy={:.0}",
+             x=(w-text_w)/2:y={:.0}:shadowcolor=black@0.45:shadowx=0:shadowy={:.0}:expansion=none",
             filter_path(file)?,
             top + index as f64 * line_height,
             font_size / 14.0

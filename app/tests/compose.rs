@@ -1,0 +1,258 @@
+//! The one-pass render against real FFmpeg: the output's format and length, the titles
+//! (sampled frames), hostile text, progress and cancellation.
+
+use app::{
+    generation::ffmpeg::{probe, run},
+    projects::VideoFormat,
+    render::compose::{render, Clip, Composition, Encoder, Music, RenderError},
+};
+use std::path::{Path, PathBuf};
+use tokio_util::sync::CancellationToken;
+
+/// A test clip: moving colour bars at the given size and rate, with or without a tone.
+async fn clip(dir: &Path, name: &str, size: &str, rate: u32, secs: f64, audio: bool) -> Clip {
+    let path = dir.join(format!("{name}.mp4"));
+    let mut args: Vec<String> = vec![
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        format!("testsrc2=s={size}:r={rate}:d={secs}"),
+    ];
+    if audio {
+        args.extend([
+            "-f".into(),
+            "lavfi".into(),
+            "-i".into(),
+            format!("sine=frequency=440:d={secs}"),
+        ]);
+    }
+    args.extend([
+        "-c:v".into(),
+        "libx264".into(),
+        "-preset".into(),
+        "ultrafast".into(),
+        "-pix_fmt".into(),
+        "yuv420p".into(),
+    ]);
+    if audio {
+        args.extend(["-c:a".into(), "aac".into()]);
+    }
+    args.push(path.to_string_lossy().into_owned());
+    run(&args).await.unwrap();
+    Clip {
+        path,
+        duration_secs: secs,
+        has_audio: audio,
+    }
+}
+
+async fn music(dir: &Path, secs: f64) -> PathBuf {
+    let path = dir.join("music.m4a");
+    run(&[
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        format!("sine=frequency=220:d={secs}"),
+        "-c:a".into(),
+        "aac".into(),
+        path.to_string_lossy().into_owned(),
+    ])
+    .await
+    .unwrap();
+    path
+}
+
+/// The top fifth of the frame at `at` seconds, in grey, as bytes.
+async fn top_band(video: &Path, at: f64) -> Vec<u8> {
+    let output = tokio::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", &format!("{at}"), "-i"])
+        .arg(video)
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            "crop=iw:ih/5:0:0,scale=216:76,format=gray",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+fn difference(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).abs())
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+async fn three_clips(dir: &Path) -> Vec<Clip> {
+    vec![
+        clip(dir, "wide", "1280x720", 25, 2.0, true).await,
+        clip(dir, "tall", "720x1280", 24, 2.0, false).await,
+        clip(dir, "square", "1080x1080", 30, 2.0, true).await,
+    ]
+}
+
+#[tokio::test]
+async fn clips_of_any_shape_become_one_faststart_1080x1920_h264_aac_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let clips = three_clips(dir.path()).await;
+    let composition = Composition {
+        clips,
+        format: VideoFormat::Vertical,
+        title: Some("Lumen".into()),
+        call_to_action: Some("Order yours today".into()),
+        music: Some(Music {
+            path: music(dir.path(), 1.5).await,
+            volume: 0.4,
+        }),
+        encoder: Encoder::default(),
+    };
+    assert!(
+        (composition.duration_secs() - 5.0).abs() < 1e-9,
+        "6 s less two 0.5 s crossfades"
+    );
+    let output = dir.path().join("final.mp4");
+    let mut progress = Vec::new();
+    render(
+        &composition,
+        dir.path(),
+        &output,
+        |p| progress.push(p),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+
+    let probed = probe(&output).await.unwrap();
+    assert_eq!((probed.width, probed.height), (Some(1080), Some(1920)));
+    assert_eq!(probed.frame_rate, Some(30.0));
+    assert_eq!(probed.video_codec.as_deref(), Some("h264"));
+    assert_eq!(probed.audio_codec.as_deref(), Some("aac"));
+    let duration = probed.duration_secs.unwrap();
+    assert!((duration - 5.0).abs() <= 0.1, "{duration}");
+    let bytes = std::fs::read(&output).unwrap();
+    let find = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).unwrap();
+    assert!(
+        find(b"moov") < find(b"mdat"),
+        "the index comes first (+faststart)"
+    );
+    assert!(
+        progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress only grows: {progress:?}"
+    );
+    assert_eq!(progress.last(), Some(&1.0));
+    assert!(progress.len() >= 2);
+}
+
+#[tokio::test]
+async fn the_titles_show_at_their_time_and_not_outside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clips = three_clips(dir.path()).await;
+    let plain = Composition {
+        clips,
+        format: VideoFormat::Square,
+        title: None,
+        call_to_action: None,
+        music: None,
+        encoder: Encoder {
+            preset: "ultrafast".into(),
+            crf: 18,
+        },
+    };
+    let titled = Composition {
+        title: Some("LUMEN".into()),
+        ..plain.clone()
+    };
+    let (a, b) = (dir.path().join("plain.mp4"), dir.path().join("titled.mp4"));
+    let cancel = CancellationToken::new();
+    render(&plain, dir.path(), &a, |_| {}, &cancel)
+        .await
+        .unwrap();
+    render(&titled, dir.path(), &b, |_| {}, &cancel)
+        .await
+        .unwrap();
+    // 5 s long: the title shows from 0.2 s for about 1.7 s.
+    let during = difference(&top_band(&a, 1.0).await, &top_band(&b, 1.0).await);
+    let after = difference(&top_band(&a, 3.5).await, &top_band(&b, 3.5).await);
+    assert!(
+        during > 4.0,
+        "the title changes the top of the frame: {during}"
+    );
+    assert!(after < 1.5, "and is gone later: {after}");
+}
+
+#[tokio::test]
+async fn hostile_overlay_text_renders_without_breaking_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let clips = vec![clip(dir.path(), "one", "640x360", 30, 1.5, false).await];
+    let hostile =
+        r#"It's "50%" off: \now\ ; [x]=y, {a} %{localtime} %{eif:1/0:d} 🎧 ünïcödé — 日本語 عربى"#;
+    let composition = Composition {
+        clips,
+        format: VideoFormat::Landscape,
+        title: Some(hostile.into()),
+        call_to_action: Some(format!("{hostile} {}", "very long words ".repeat(40))),
+        music: None,
+        encoder: Encoder {
+            preset: "ultrafast".into(),
+            crf: 28,
+        },
+    };
+    let output = dir.path().join("out.mp4");
+    render(
+        &composition,
+        dir.path(),
+        &output,
+        |_| {},
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(probe(&output).await.unwrap().width, Some(1920));
+}
+
+#[tokio::test]
+async fn cancelling_stops_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = clip(dir.path(), "long", "320x240", 30, 1.0, false).await;
+    // Thirty one-second clips at 1080×1920: far longer to encode than the test waits.
+    let composition = Composition {
+        clips: vec![long; 30],
+        format: VideoFormat::Vertical,
+        title: None,
+        call_to_action: None,
+        music: None,
+        encoder: Encoder {
+            preset: "medium".into(),
+            crf: 20,
+        },
+    };
+    let cancel = CancellationToken::new();
+    let stopper = {
+        let cancel = cancel.clone();
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            cancel.cancel();
+        }
+    };
+    let output = dir.path().join("out.mp4");
+    let started = std::time::Instant::now();
+    let (result, ()) = tokio::join!(
+        render(&composition, dir.path(), &output, |_| {}, &cancel),
+        stopper
+    );
+    assert!(matches!(result, Err(RenderError::Cancelled)), "{result:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}

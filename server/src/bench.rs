@@ -1,0 +1,266 @@
+//! `reelsmith bench-compose`: times the one-pass render against the prototype's
+//! multi-pass pipeline (normalise each clip, concat, drawtext re-encode, audio mix) and
+//! against one plain libx264 encode of the same length, all with the same encoder
+//! settings, in the same run. Run through `bench/compose`.
+
+use anyhow::{bail, Context};
+use app::{
+    generation::ffmpeg::probe,
+    projects::VideoFormat,
+    render::compose::{render, Clip, Composition, Encoder, Music},
+};
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+/// Six 5-second clips of mixed sizes and frame rates, each with sound.
+const CLIPS: [(&str, u32); 6] = [
+    ("1280x720", 25),
+    ("720x1280", 24),
+    ("1080x1080", 30),
+    ("1920x1080", 30),
+    ("480x854", 60),
+    ("1080x1920", 30),
+];
+const CLIP_SECS: f64 = 5.0;
+const TITLE: &str = "Lumen";
+const CTA: &str = "Order yours today";
+
+async fn ffmpeg(args: &[String]) -> anyhow::Result<()> {
+    let output = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .await
+        .context("running ffmpeg")?;
+    if !output.status.success() {
+        bail!("ffmpeg failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(())
+}
+
+fn s(value: impl ToString) -> String {
+    value.to_string()
+}
+
+fn p(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+async fn make_inputs(dir: &Path) -> anyhow::Result<(Vec<Clip>, PathBuf)> {
+    let mut clips = Vec::new();
+    for (i, (size, rate)) in CLIPS.iter().enumerate() {
+        let path = dir.join(format!("clip{i}.mp4"));
+        ffmpeg(&[
+            s("-f"),
+            s("lavfi"),
+            s("-i"),
+            format!("testsrc2=s={size}:r={rate}:d={CLIP_SECS}"),
+            s("-f"),
+            s("lavfi"),
+            s("-i"),
+            format!("sine=frequency={}:d={CLIP_SECS}", 300 + 50 * i),
+            s("-c:v"),
+            s("libx264"),
+            s("-preset"),
+            s("ultrafast"),
+            s("-pix_fmt"),
+            s("yuv420p"),
+            s("-c:a"),
+            s("aac"),
+            p(&path),
+        ])
+        .await?;
+        clips.push(Clip {
+            path,
+            duration_secs: CLIP_SECS,
+            has_audio: true,
+        });
+    }
+    let music = dir.join("music.m4a");
+    ffmpeg(&[
+        s("-f"),
+        s("lavfi"),
+        s("-i"),
+        s("aevalsrc=0.2*sin(2*PI*220*t)+0.1*sin(2*PI*330*t):s=48000:d=40"),
+        s("-c:a"),
+        s("aac"),
+        p(&music),
+    ])
+    .await?;
+    Ok((clips, music))
+}
+
+/// The prototype's pipeline (seed 004, §3.3), with our encoder settings.
+async fn multipass(
+    dir: &Path,
+    clips: &[Clip],
+    music: &Path,
+    encoder: &Encoder,
+    font: &Path,
+) -> anyhow::Result<PathBuf> {
+    let (width, height) = VideoFormat::Vertical.dimensions();
+    let mut list = String::new();
+    for (i, clip) in clips.iter().enumerate() {
+        let normalised = dir.join(format!("normalized_{i:03}.mp4"));
+        ffmpeg(&[
+            s("-i"), p(&clip.path),
+            s("-vf"), format!("scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},fps=30"),
+            s("-c:v"), s("libx264"), s("-preset"), encoder.preset.clone(), s("-crf"), s(encoder.crf),
+            s("-pix_fmt"), s("yuv420p"), s("-c:a"), s("aac"), s("-b:a"), s("128k"),
+            s("-movflags"), s("+faststart"), p(&normalised),
+        ])
+        .await?;
+        list.push_str(&format!("file '{}'\n", p(&normalised)));
+    }
+    let list_file = dir.join("concat_list.txt");
+    tokio::fs::write(&list_file, list).await?;
+    let concatenated = dir.join("concatenated.mp4");
+    ffmpeg(&[
+        s("-f"),
+        s("concat"),
+        s("-safe"),
+        s("0"),
+        s("-i"),
+        p(&list_file),
+        s("-c"),
+        s("copy"),
+        p(&concatenated),
+    ])
+    .await?;
+    let total = CLIP_SECS * clips.len() as f64;
+    let with_text = dir.join("with_text.mp4");
+    let font = p(font);
+    ffmpeg(&[
+        s("-i"), p(&concatenated),
+        s("-vf"), format!(
+            "drawtext=text='{TITLE}':fontfile={font}:fontsize=92:fontcolor=white:x=(w-text_w)/2:y=170:enable='between(t,0.2,3.7)',\
+             drawtext=text='{CTA}':fontfile={font}:fontsize=76:fontcolor=white:x=(w-text_w)/2:y=1590:enable='between(t,{},{total})'",
+            total - 3.5
+        ),
+        s("-c:v"), s("libx264"), s("-preset"), encoder.preset.clone(), s("-crf"), s(encoder.crf),
+        s("-pix_fmt"), s("yuv420p"), s("-c:a"), s("copy"), p(&with_text),
+    ])
+    .await?;
+    let final_video = dir.join("final_video.mp4");
+    ffmpeg(&[
+        s("-i"), p(&with_text), s("-i"), p(music),
+        s("-filter_complex"), format!(
+            "[0:a]volume=1.0[a0];[1:a]volume=0.3,afade=t=out:st={}:d=1[a1];[a0][a1]amix=inputs=2:duration=first[aout]",
+            total - 1.0
+        ),
+        s("-map"), s("0:v"), s("-map"), s("[aout]"),
+        s("-c:v"), s("copy"), s("-c:a"), s("aac"), s("-b:a"), s("192k"), p(&final_video),
+    ])
+    .await?;
+    Ok(final_video)
+}
+
+async fn single_encode(source: &Path, output: &Path, encoder: &Encoder) -> anyhow::Result<()> {
+    ffmpeg(&[
+        s("-i"),
+        p(source),
+        s("-c:v"),
+        s("libx264"),
+        s("-preset"),
+        encoder.preset.clone(),
+        s("-crf"),
+        s(encoder.crf),
+        s("-pix_fmt"),
+        s("yuv420p"),
+        s("-r"),
+        s("30"),
+        s("-c:a"),
+        s("aac"),
+        s("-b:a"),
+        s("192k"),
+        s("-movflags"),
+        s("+faststart"),
+        p(output),
+    ])
+    .await
+}
+
+fn secs(duration: Duration) -> f64 {
+    duration.as_secs_f64()
+}
+
+pub async fn bench_compose(runs: usize, keep: Option<PathBuf>) -> anyhow::Result<()> {
+    let runs = runs.max(1);
+    let scratch = tempfile::Builder::new()
+        .prefix("reelsmith-bench-")
+        .tempdir()?;
+    let dir = keep.clone().unwrap_or_else(|| scratch.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let dir = std::path::absolute(dir)?;
+    let encoder = Encoder::default();
+    println!(
+        "Inputs: {} clips of {CLIP_SECS} s ({}), with sound; 40 s of music. Output 1080x1920, 30 fps, libx264 preset {} crf {}, AAC.",
+        CLIPS.len(),
+        CLIPS.iter().map(|(size, rate)| format!("{size}@{rate}")).collect::<Vec<_>>().join(", "),
+        encoder.preset,
+        encoder.crf
+    );
+    let (clips, music) = make_inputs(&dir).await?;
+    let font = dir.join("font.ttf");
+    std::fs::write(&font, app::generation::offline::FONT)?;
+    let composition = Composition {
+        clips: clips.clone(),
+        format: VideoFormat::Vertical,
+        title: Some(TITLE.into()),
+        call_to_action: Some(CTA.into()),
+        music: Some(Music {
+            path: music.clone(),
+            volume: 0.3,
+        }),
+        encoder: encoder.clone(),
+    };
+    let ours_file = dir.join("ours.mp4");
+    if std::env::var_os("BENCH_PRINT_ARGS").is_some() {
+        let args = composition.ffmpeg_args(&dir, &ours_file)?;
+        println!("ARGS {args:?}");
+    }
+    let (mut ours, mut theirs, mut plain) = (f64::MAX, f64::MAX, f64::MAX);
+    let mut theirs_file = PathBuf::new();
+    for run in 1..=runs {
+        let started = Instant::now();
+        render(
+            &composition,
+            &dir,
+            &ours_file,
+            |_| {},
+            &CancellationToken::new(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let t_ours = secs(started.elapsed());
+
+        let pass_dir = dir.join(format!("multipass-{run}"));
+        std::fs::create_dir_all(&pass_dir)?;
+        let started = Instant::now();
+        theirs_file = multipass(&pass_dir, &clips, &music, &encoder, &font).await?;
+        let t_theirs = secs(started.elapsed());
+
+        let plain_file = dir.join("plain.mp4");
+        let started = Instant::now();
+        single_encode(&ours_file, &plain_file, &encoder).await?;
+        let t_plain = secs(started.elapsed());
+        println!("run {run}: one-pass {t_ours:.2} s, multi-pass {t_theirs:.2} s, single encode {t_plain:.2} s");
+        ours = ours.min(t_ours);
+        theirs = theirs.min(t_theirs);
+        plain = plain.min(t_plain);
+    }
+    let ours_len = probe(&ours_file).await?.duration_secs.unwrap_or_default();
+    let theirs_len = probe(&theirs_file).await?.duration_secs.unwrap_or_default();
+    println!("output lengths: one-pass {ours_len:.2} s (with 0.5 s crossfades), multi-pass {theirs_len:.2} s (hard cuts)");
+    println!("best of {runs}: one_pass_secs={ours:.2} multipass_secs={theirs:.2} single_encode_secs={plain:.2}");
+    if keep.is_none() {
+        drop(scratch);
+    }
+    println!("ratio_vs_multipass={:.3}", ours / theirs);
+    println!("ratio_vs_single_encode={:.3}", ours / plain);
+    Ok(())
+}
