@@ -112,9 +112,42 @@ test("a user takes a project from an empty chat to approved clips, watched live 
     });
   expect(duration).toBeGreaterThan(2);
 
-  // Phone width: the storyboard still fits.
+  // Step 4: music, then the render, followed live to 100%.
+  await page.getByRole("link", { name: "Continue to the final video" }).click();
+  await expect(page.getByRole("heading", { name: "Final video" })).toBeVisible();
+  await hydrated(page);
+  await page.getByRole("button", { name: "Make music" }).click();
+  await expect(page.getByLabel("Music preview")).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByLabel("Use music")).toBeChecked();
+  await page.evaluate(() => {
+    (window as any).maxProgress = 0;
+    new MutationObserver(() => {
+      document.querySelectorAll('[role="progressbar"]').forEach((bar) => {
+        (window as any).maxProgress = Math.max((window as any).maxProgress, Number(bar.getAttribute("aria-valuenow")));
+      });
+    }).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
+  await page.getByRole("button", { name: "Render video" }).click();
+  await expect(page.getByRole("progressbar", { name: "Render progress" })).toBeVisible();
+  const final = page.getByLabel("Final video, version 1");
+  await expect(final).toBeVisible({ timeout: 120_000 });
+  expect(await page.evaluate(() => (window as any).maxProgress)).toBe(100);
+  await expect(page.getByRole("link", { name: "Download MP4" })).toHaveAttribute("download", "lumen-launch-v1.mp4");
+  await snap(page, "6-final");
+  // It plays: it has a duration and time advances.
+  const played = await final.evaluate(async (video: HTMLVideoElement) => {
+    video.muted = true;
+    if (video.readyState < 1) await new Promise((resolve) => video.addEventListener("loadedmetadata", resolve, { once: true }));
+    await video.play();
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    return { duration: video.duration, time: video.currentTime };
+  });
+  expect(played.duration).toBeGreaterThan(20);
+  expect(played.time).toBeGreaterThan(0.3);
+
+  // Phone width: the page still fits.
   await page.setViewportSize({ width: 390, height: 844 });
-  await snap(page, "6-phone");
+  await snap(page, "7-phone");
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
   await watcher.close();

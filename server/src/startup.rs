@@ -133,6 +133,10 @@ impl Application {
                 get(app::studio::stream::storyboard_stream),
             )
             .route(
+                "/api/compositions/{id}/stream",
+                get(app::render::stream::render_stream),
+            )
+            .route(
                 "/api/projects/{id}/chat",
                 axum::routing::post(app::studio::chat::chat),
             )

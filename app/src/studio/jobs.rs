@@ -33,15 +33,18 @@ pub const CHANNEL: &str = "jobs";
 pub enum JobKind {
     SceneImage,
     SceneVideo,
+    /// The final video (`render` module).
+    Render,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 2] = [Self::SceneImage, Self::SceneVideo];
+    pub const ALL: [JobKind; 3] = [Self::SceneImage, Self::SceneVideo, Self::Render];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SceneImage => "scene_image",
             Self::SceneVideo => "scene_video",
+            Self::Render => "render",
         }
     }
 
@@ -87,6 +90,33 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Queues the render of a composition, in the caller's transaction.
+pub async fn enqueue_render(
+    tx: &mut PgConnection,
+    project: Uuid,
+    composition: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO jobs (id, kind, payload, idempotency_key, project_id, max_attempts)
+         VALUES ($1, $2, $3, $4, $5, 2)",
+        Uuid::new_v4(),
+        JobKind::Render.as_str(),
+        serde_json::json!({ "composition_id": composition }),
+        format!("render:{composition}"),
+        project
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "SELECT pg_notify($1, $2)",
+        CHANNEL,
+        JobKind::Render.as_str()
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Cancels a scene's unfinished jobs; a worker running one notices at its next heartbeat.
 pub async fn cancel_scene_jobs(tx: &mut PgConnection, scene: Uuid) -> sqlx::Result<()> {
     sqlx::query!(
@@ -116,7 +146,12 @@ impl Default for WorkerSettings {
         Self {
             lease: Duration::from_secs(60),
             poll: Duration::from_secs(5),
-            concurrency: HashMap::from([(JobKind::SceneImage, 2), (JobKind::SceneVideo, 2)]),
+            // A render uses every core FFmpeg gets: one at a time.
+            concurrency: HashMap::from([
+                (JobKind::SceneImage, 2),
+                (JobKind::SceneVideo, 2),
+                (JobKind::Render, 1),
+            ]),
             backoff: Duration::from_secs(2),
         }
     }
@@ -326,6 +361,9 @@ impl Worker {
         job: &Claimed,
         cancel: &CancellationToken,
     ) -> Result<Outcome, GenerationError> {
+        if job.kind == JobKind::Render {
+            return self.perform_render(job, cancel).await;
+        }
         let payload: ScenePayload = serde_json::from_value(job.payload.clone())
             .map_err(|e| GenerationError::Refused(format!("unreadable job: {e}")))?;
         let Some(context) = self.start_scene(job, &payload).await? else {
@@ -369,6 +407,9 @@ impl Worker {
                 };
                 let media = self.media.image.generate_image(&request, &run).await?;
                 (AssetKind::Image, media, request.prompt)
+            }
+            JobKind::Render => {
+                return Err(GenerationError::Refused("not a scene job".into()));
             }
             JobKind::SceneVideo => {
                 let key = scene
@@ -441,7 +482,7 @@ impl Worker {
         .map_err(anyhow::Error::from)?;
         let status = match job.kind {
             JobKind::SceneImage => &mut scene.image_status,
-            JobKind::SceneVideo => &mut scene.video_status,
+            JobKind::SceneVideo | JobKind::Render => &mut scene.video_status,
         };
         if *status != GenStatus::Running {
             *status = GenStatus::Running;
@@ -539,8 +580,13 @@ impl Worker {
             }
             Err(error) => error,
         };
-        let retry =
-            !matches!(error, GenerationError::Refused(_)) && job.attempts < job.max_attempts;
+        // A render that failed would fail again (FFmpeg is deterministic), unless storage
+        // or the database was unavailable.
+        let retryable = match job.kind {
+            JobKind::Render => matches!(error, GenerationError::Unavailable(_)),
+            _ => !matches!(error, GenerationError::Refused(_)),
+        };
+        let retry = retryable && job.attempts < job.max_attempts;
         let message = user_message(&error);
         tracing::warn!(job = %job.id, kind = job.kind.as_str(), attempt = job.attempts, retry, error = format!("{error:#}"), "job failed");
         let payload: Option<ScenePayload> = serde_json::from_value(job.payload.clone()).ok();
@@ -562,12 +608,35 @@ impl Worker {
         if updated.is_none() {
             return Ok(());
         }
-        if let Some(payload) = payload {
+        if job.kind == JobKind::Render {
+            if let Some(render) = render_id(job) {
+                let status = if retry { "queued" } else { "failed" };
+                let changed = sqlx::query_scalar!(
+                    "UPDATE compositions SET status = $2, error = $3, stage = $4,
+                            finished_at = CASE WHEN $2 = 'failed' THEN now() END
+                     WHERE id = $1 AND status IN ('queued', 'running') RETURNING id",
+                    render,
+                    status,
+                    (!retry).then(|| message.clone()),
+                    if retry { "Retrying" } else { "Failed" }
+                )
+                .fetch_optional(&mut *tx)
+                .await?;
+                if changed.is_some() && !retry {
+                    crate::render::ssr::emit(
+                        &mut tx,
+                        render,
+                        &crate::render::ssr::Recorded::Error { message },
+                    )
+                    .await?;
+                }
+            }
+        } else if let Some(payload) = payload {
             if let Some(mut scene) = lock_scene_for_job(&mut tx, payload.scene_id).await? {
                 if scene.generation == payload.generation {
                     let status = match job.kind {
                         JobKind::SceneImage => &mut scene.image_status,
-                        JobKind::SceneVideo => &mut scene.video_status,
+                        JobKind::SceneVideo | JobKind::Render => &mut scene.video_status,
                     };
                     *status = if retry {
                         GenStatus::Queued
@@ -600,6 +669,217 @@ impl Worker {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+fn render_id(job: &Claimed) -> Option<Uuid> {
+    job.payload
+        .get("composition_id")
+        .and_then(|id| id.as_str())
+        .and_then(|id| Uuid::parse_str(id).ok())
+}
+
+impl Worker {
+    async fn render_progress(&self, render: Uuid, percent: f32, stage: &str) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query_scalar!(
+            "UPDATE compositions SET status = 'running', percent = $2, stage = $3
+             WHERE id = $1 AND status IN ('queued', 'running') RETURNING id",
+            render,
+            percent,
+            stage
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if updated.is_some() {
+            crate::render::ssr::emit(
+                &mut tx,
+                render,
+                &crate::render::ssr::Recorded::Progress {
+                    percent,
+                    stage: stage.to_string(),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn fetch(&self, asset: Uuid, file: &std::path::Path) -> anyhow::Result<()> {
+        let key = sqlx::query_scalar!("SELECT storage_key FROM assets WHERE id = $1", asset)
+            .fetch_one(&self.pool)
+            .await?;
+        let bytes = self.storage.get_bytes(&ObjectKey::parse(&key)?).await?;
+        tokio::fs::write(file, &bytes).await?;
+        Ok(())
+    }
+
+    async fn perform_render(
+        &self,
+        job: &Claimed,
+        cancel: &CancellationToken,
+    ) -> Result<Outcome, GenerationError> {
+        use crate::render::compose::{render, Clip, Composition, Encoder, Music, RenderError};
+        let id = render_id(job).ok_or_else(|| GenerationError::Refused("unreadable job".into()))?;
+        let row = sqlx::query!(
+            "SELECT c.status, c.project_id, c.owner_id, p.format, c.clip_asset_ids, c.title,
+                    c.call_to_action, c.music_asset_id, c.music_volume, c.version
+             FROM compositions c JOIN projects p ON p.id = c.project_id WHERE c.id = $1",
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(anyhow::Error::from)?;
+        let Some(row) = row.filter(|r| matches!(r.status.as_str(), "queued" | "running")) else {
+            return Ok(Outcome::Obsolete);
+        };
+        self.render_progress(id, 0.0, "Fetching the clips").await?;
+        let dir = tempfile::Builder::new()
+            .prefix("render-")
+            .tempdir()
+            .context("making a folder for the render")?;
+        let mut clips = Vec::new();
+        for (i, asset) in row.clip_asset_ids.iter().enumerate() {
+            let path = dir.path().join(format!("clip{i}.mp4"));
+            run_fetch(self, *asset, &path, cancel).await?;
+            let probed = crate::generation::ffmpeg::probe(&path).await?;
+            clips.push(Clip {
+                duration_secs: probed.duration_secs.unwrap_or(0.0),
+                has_audio: probed.audio_codec.is_some(),
+                path,
+            });
+        }
+        let music = match row.music_asset_id {
+            Some(asset) => {
+                let path = dir.path().join("music.m4a");
+                run_fetch(self, asset, &path, cancel).await?;
+                Some(Music {
+                    path,
+                    volume: row.music_volume as f64,
+                })
+            }
+            None => None,
+        };
+        let composition = Composition {
+            clips,
+            format: VideoFormat::parse(&row.format).unwrap_or_default(),
+            title: row.title,
+            call_to_action: row.call_to_action,
+            music,
+            encoder: Encoder::default(),
+        };
+        self.render_progress(id, 1.0, "Rendering").await?;
+        // Progress goes to the database at most every half second, in whole percents.
+        let (sender, mut receiver) = tokio::sync::watch::channel(0.0f64);
+        let reporter = {
+            let worker = self.clone();
+            tokio::spawn(async move {
+                let mut last = 1.0f32;
+                while receiver.changed().await.is_ok() {
+                    let percent = (*receiver.borrow_and_update() * 100.0).floor() as f32;
+                    let percent = percent.clamp(1.0, 99.0);
+                    if percent > last {
+                        last = percent;
+                        if let Err(error) = worker.render_progress(id, percent, "Rendering").await {
+                            tracing::warn!(%error, "could not record render progress");
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            })
+        };
+        let output = dir.path().join("final.mp4");
+        let rendered = render(
+            &composition,
+            dir.path(),
+            &output,
+            |p| {
+                let _ = sender.send(p);
+            },
+            cancel,
+        )
+        .await;
+        drop(sender);
+        let _ = reporter.await;
+        match rendered {
+            Ok(()) => {}
+            Err(RenderError::Cancelled) => return Err(GenerationError::Cancelled),
+            Err(RenderError::Failed(error)) => return Err(GenerationError::Failed(error)),
+        }
+        let probed = crate::generation::ffmpeg::probe(&output).await?;
+        let mut media = crate::generation::ssr::GeneratedMedia::new(
+            dir,
+            "final.mp4".into(),
+            "mp4",
+            "reelsmith",
+        );
+        let (width, height) = composition.format.dimensions();
+        media.width = Some(width as i32);
+        media.height = Some(height as i32);
+        media.duration_ms = probed.duration_secs.map(|d| (d * 1000.0).round() as i32);
+        let duration_ms = media.duration_ms;
+        let stored = keep(
+            &self.pool,
+            &*self.storage,
+            row.owner_id,
+            row.project_id,
+            AssetKind::Render,
+            &format!("Final video, version {}", row.version),
+            media,
+        )
+        .await?;
+        let mut tx = self.pool.begin().await.map_err(anyhow::Error::from)?;
+        let ours = sqlx::query_scalar!(
+            "UPDATE jobs SET status = 'succeeded', last_error = NULL, updated_at = now()
+             WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id",
+            job.id,
+            self.id
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(anyhow::Error::from)?;
+        let done = sqlx::query_scalar!(
+            "UPDATE compositions SET status = 'succeeded', percent = 100, stage = 'Done', asset_id = $2,
+                    duration_ms = $3, finished_at = now(), error = NULL
+             WHERE id = $1 AND status IN ('queued', 'running') RETURNING id",
+            id,
+            stored.id,
+            duration_ms
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(anyhow::Error::from)?;
+        if ours.is_none() || done.is_none() {
+            return Ok(Outcome::Obsolete);
+        }
+        crate::render::ssr::emit(
+            &mut tx,
+            id,
+            &crate::render::ssr::Recorded::Progress {
+                percent: 100.0,
+                stage: "Done".into(),
+            },
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+        crate::render::ssr::emit(&mut tx, id, &crate::render::ssr::Recorded::Complete)
+            .await
+            .map_err(anyhow::Error::from)?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(Outcome::Done)
+    }
+}
+
+async fn run_fetch(
+    worker: &Worker,
+    asset: Uuid,
+    path: &std::path::Path,
+    cancel: &CancellationToken,
+) -> Result<(), GenerationError> {
+    tokio::select! {
+        _ = cancel.cancelled() => Err(GenerationError::Cancelled),
+        result = worker.fetch(asset, path) => result.map_err(|e| GenerationError::Unavailable(format!("{e:#}"))),
     }
 }
 

@@ -924,37 +924,259 @@ fn SceneCard(
     .into_any()
 }
 
-// ---- Step 4 (the render arrives with the final-video feature) ----------------------
+// ---- Step 4 -----------------------------------------------------------------------
+
+fn megabytes(bytes: i64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+}
 
 #[component]
 pub fn FinalStep(project: Uuid) -> impl IntoView {
+    use crate::render::api::get_final_state;
     let loaded = Resource::new(
         move || project,
-        |project| get_storyboard(project.to_string()),
+        |project| get_final_state(project.to_string()),
     );
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || loaded.get().map(|result| match result {
-                Ok(Some(board)) => {
-                    let total: u32 = board.scenes.iter().map(|s| s.duration_secs).sum();
-                    view! {
-                        <section class="card" aria-labelledby="final-title">
-                            <h2 id="final-title" class="card-title">"Final video"</h2>
-                            <p>{format!("{} approved clips, {total} seconds in all. Spent so far: {}.", board.scenes.iter().filter(|s| s.video_approved).count(), format_cost(board.cost_microusd))}</p>
-                            <ol class="clip-strip">
-                                {board.scenes.into_iter().filter_map(|s| s.video_url.map(|url| view! {
-                                    <li><video src=url controls preload="metadata" playsinline aria-label=format!("Clip of scene {}", s.position + 1)></video></li>
-                                })).collect_view()}
-                            </ol>
-                            <p class="muted">"Rendering the clips into one video with music and titles is the next step of this screen."</p>
-                        </section>
-                    }.into_any()
-                }
-                Ok(None) => view! { <p class="muted">"Plan and approve a storyboard first."</p> }.into_any(),
-                Err(error) => view! { <p class="form-error" role="alert">{error_text(&error)}</p> }.into_any(),
-            })}
+            {move || {
+                loaded
+                    .get()
+                    .map(|result| match result {
+                        Ok(initial) => view! { <FinalVideo project initial /> }.into_any(),
+                        Err(error) => {
+                            view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
+                                .into_any()
+                        }
+                    })
+            }}
         </Suspense>
     }
+}
+
+#[component]
+fn FinalVideo(project: Uuid, initial: crate::render::FinalState) -> impl IntoView {
+    use crate::render::{
+        api::{CancelRender, MakeMusic, StartRender},
+        download_name,
+    };
+    let state = RwSignal::new(initial.clone());
+    let make_music = ServerAction::<MakeMusic>::new();
+    let start = ServerAction::<StartRender>::new();
+    let cancel = ServerAction::<CancelRender>::new();
+    let use_music = RwSignal::new(initial.soundtrack_url.is_some());
+    let volume = RwSignal::new(30u32);
+    let problem = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        for result in [make_music.value().get(), start.value().get()]
+            .into_iter()
+            .flatten()
+        {
+            match result {
+                Ok(new) => {
+                    if new.soundtrack_url.is_some()
+                        && state.with_untracked(|s| s.soundtrack_url.is_none())
+                    {
+                        use_music.set(true);
+                    }
+                    state.set(new);
+                    problem.set(None);
+                }
+                Err(error) => problem.set(Some(error_text(&error))),
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Err(error)) = cancel.value().get() {
+            problem.set(Some(error_text(&error)));
+        }
+    });
+    let active = move || state.with(|s| s.renders.iter().find(|r| !r.finished()).cloned());
+
+    // Follow the running render's progress.
+    #[cfg(feature = "hydrate")]
+    {
+        use crate::render::RenderEvent;
+        let following = send_wrapper::SendWrapper::new(std::cell::RefCell::new(
+            None::<(Uuid, web_sys::EventSource)>,
+        ));
+        Effect::new(move |_| {
+            let current = active().map(|r| r.id);
+            let mut slot = following.borrow_mut();
+            if slot.as_ref().map(|(id, _)| *id) == current {
+                return;
+            }
+            if let Some((_, source)) = slot.take() {
+                source.close();
+            }
+            if let Some(id) = current {
+                let source = client::follow_render(id, move |event| {
+                    state.update(|s| {
+                        if let Some(render) = s.renders.iter_mut().find(|r| r.id == id) {
+                            match event {
+                                RenderEvent::Progress { percent, stage } => {
+                                    render.percent = render.percent.max(percent);
+                                    render.stage = stage;
+                                    render.status = "running".into();
+                                }
+                                RenderEvent::Complete { render: done } => *render = *done,
+                                RenderEvent::Error { message } => {
+                                    render.status = if message.contains("cancelled") {
+                                        "cancelled".into()
+                                    } else {
+                                        "failed".into()
+                                    };
+                                    render.error = Some(message);
+                                }
+                            }
+                        }
+                    })
+                });
+                *slot = source.map(|source| (id, source));
+            }
+        });
+    }
+
+    let name = initial.project_name.clone();
+    view! {
+        <section class="card" aria-labelledby="final-title">
+            <div class="card-head">
+                <h2 id="final-title" class="card-title">"Final video"</h2>
+            </div>
+            <OfflineNote offline=initial.offline />
+            {move || {
+                state.with(|s| {
+                    match &s.blocked {
+                        Some(reason) => view! { <p class="empty-state">{reason.clone()}</p> }.into_any(),
+                        None => view! { <p class="muted">{format!("{} approved clips, {:.1} seconds with crossfades, titles and music.", s.clips, s.seconds)}</p> }.into_any(),
+                    }
+                })
+            }}
+            <div class="music-panel">
+                <h3>"Music"</h3>
+                {move || {
+                    state
+                        .with(|s| s.soundtrack_url.clone())
+                        .map(|src| view! { <audio class="music-preview" src=src controls preload="metadata" aria-label="Music preview"></audio> })
+                }}
+                <div class="row wrap">
+                    <button
+                        type="button"
+                        class="btn btn-ghost btn-small"
+                        disabled=move || make_music.pending().get() || !state.with(|s| s.ready)
+                        on:click=move |_| {
+                            make_music.dispatch(MakeMusic { project: project.to_string() });
+                        }
+                    >
+                        {move || {
+                            if make_music.pending().get() {
+                                "Making music…"
+                            } else if state.with(|s| s.soundtrack_url.is_some()) {
+                                "New music"
+                            } else {
+                                "Make music"
+                            }
+                        }}
+                    </button>
+                    <label class="check">
+                        <input
+                            type="checkbox"
+                            prop:checked=move || use_music.get()
+                            disabled=move || state.with(|s| s.soundtrack_url.is_none())
+                            on:change=move |ev| use_music.set(event_target_checked(&ev))
+                        />
+                        "Use music"
+                    </label>
+                    <label class="field-label" for="music-volume">"Volume"</label>
+                    <input
+                        id="music-volume"
+                        type="range"
+                        min="0"
+                        max="100"
+                        step="5"
+                        prop:value=move || volume.get().to_string()
+                        on:input=move |ev| volume.set(event_target_value(&ev).parse().unwrap_or(30))
+                    />
+                    <span class="small">{move || format!("{}%", volume.get())}</span>
+                </div>
+            </div>
+            <div class="row wrap">
+                <button
+                    type="button"
+                    class="btn btn-primary"
+                    disabled=move || !state.with(|s| s.ready) || active().is_some() || start.pending().get()
+                    on:click=move |_| {
+                        start.dispatch(StartRender {
+                            project: project.to_string(),
+                            music: use_music.get_untracked(),
+                            volume: volume.get_untracked(),
+                        });
+                    }
+                >
+                    {move || if state.with(|s| s.renders.is_empty()) { "Render video" } else { "Render a new version" }}
+                </button>
+            </div>
+            {move || problem.get().map(|p| view! { <p class="form-error" role="alert">{p}</p> })}
+            {move || {
+                active()
+                    .map(|render| {
+                        let id = render.id;
+                        view! {
+                            <div class="render-progress" role="status" aria-live="polite">
+                                <div class="row">
+                                    <span>{format!("Version {} · {}", render.version, render.stage)}</span>
+                                    <span class="small">{format!("{:.0}%", render.percent)}</span>
+                                </div>
+                                <div class="progress" role="progressbar" aria-label="Render progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{:.0}", render.percent)>
+                                    <div class="progress-fill" style=format!("width: {:.1}%", render.percent)></div>
+                                </div>
+                                <button type="button" class="btn btn-ghost btn-small" on:click=move |_| {
+                                    cancel.dispatch(CancelRender { render: id.to_string() });
+                                }>"Cancel render"</button>
+                            </div>
+                        }
+                    })
+            }}
+            <ol class="render-list" aria-label="Versions">
+                {move || {
+                    let name = name.clone();
+                    state
+                        .get()
+                        .renders
+                        .into_iter()
+                        .filter(|r| r.finished())
+                        .map(|render| {
+                            let file = download_name(&name, render.version);
+                            view! {
+                                <li class="render-card">
+                                    <div class="row">
+                                        <h3>{format!("Version {}", render.version)}</h3>
+                                        <span class=format!("status status-{}", if render.status == "succeeded" { "ready" } else { "failed" })>{render.status.clone()}</span>
+                                    </div>
+                                    {render.video_url.clone().map(|src| view! {
+                                        <video class="render-video" src=src.clone() controls preload="metadata" playsinline aria-label=format!("Final video, version {}", render.version)></video>
+                                        <p class="small muted">
+                                            {format!(
+                                                "{:.1} s · {}×{} · {}{}",
+                                                render.duration_ms.unwrap_or(0) as f64 / 1000.0,
+                                                render.width.unwrap_or(0),
+                                                render.height.unwrap_or(0),
+                                                render.bytes.map(megabytes).unwrap_or_default(),
+                                                if render.with_music { " · with music" } else { "" },
+                                            )}
+                                        </p>
+                                        <a class="btn btn-ghost btn-small" href=src download=file.clone()>"Download MP4"</a>
+                                    })}
+                                    {render.error.clone().map(|e| view! { <p class="small muted">{e}</p> })}
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </ol>
+        </section>
+    }
+    .into_any()
 }
 
 /// Browser-only plumbing: the chat's streamed reply and the storyboard's event source.
@@ -1073,6 +1295,39 @@ mod client {
                 }
             }
         }
+    }
+
+    /// Follows a render's progress until it completes or fails.
+    pub fn follow_render(
+        render: Uuid,
+        on_event: impl Fn(crate::render::RenderEvent) + 'static,
+    ) -> Option<web_sys::EventSource> {
+        let source =
+            web_sys::EventSource::new(&format!("/api/compositions/{render}/stream")).ok()?;
+        let on_event = std::rc::Rc::new(on_event);
+        for name in ["progress", "complete", "error"] {
+            let on_event = on_event.clone();
+            let closer = source.clone();
+            let listener = Closure::<dyn Fn(web_sys::MessageEvent)>::new(
+                move |message: web_sys::MessageEvent| {
+                    if let Some(data) = message.data().as_string() {
+                        if let Ok(event) = serde_json::from_str::<crate::render::RenderEvent>(&data)
+                        {
+                            let last =
+                                !matches!(event, crate::render::RenderEvent::Progress { .. });
+                            on_event(event);
+                            if last {
+                                closer.close();
+                            }
+                        }
+                    }
+                },
+            );
+            let _ =
+                source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+            listener.forget();
+        }
+        Some(source)
     }
 
     /// Follows the storyboard's events; the browser reconnects by itself and sends

@@ -8,5 +8,6 @@ mod jobs;
 mod llm_director;
 mod operations;
 mod projects;
+mod render;
 mod s3;
 mod storyboard;

@@ -1,0 +1,262 @@
+//! The final render on the offline provider's clips: the stored MP4, its progress stream,
+//! versions, cancellation and ownership.
+
+use crate::helpers::{error_of, TestApp};
+use crate::storyboard::{next_event, read_events};
+use app::render::{FinalState, RenderEvent};
+use app::studio::GenStatus;
+use reqwest::{Client, StatusCode};
+
+impl TestApp {
+    /// A vertical project whose every scene has an approved clip.
+    async fn approved_project(&self, client: &Client) -> String {
+        let project = self.create_project(client, "Lumen launch", "9:16").await;
+        let id = project.id.to_string();
+        for answer in crate::storyboard::ANSWERS {
+            self.chat(client, &id, answer).await.text().await.unwrap();
+        }
+        let moods: Vec<app::studio::MoodBoard> = self
+            .studio(client, "generate_moods", &[("project", &id)])
+            .await;
+        let mood = moods[0].id.to_string();
+        let _: () = self
+            .studio(client, "choose_mood", &[("project", &id), ("mood", &mood)])
+            .await;
+        let view: app::studio::StoryboardView = self
+            .studio(
+                client,
+                "plan_storyboard",
+                &[("project", &id), ("target_secs", "20")],
+            )
+            .await;
+        let board = view.id.to_string();
+        for (stage, wait) in [("text", true), ("image", true), ("video", false)] {
+            let _: usize = self
+                .studio(
+                    client,
+                    "approve_all",
+                    &[("storyboard", &board), ("stage", stage)],
+                )
+                .await;
+            if wait {
+                self.wait_for(client, &id, stage, |v| {
+                    v.scenes.iter().all(|s| match stage {
+                        "text" => s.image_status == GenStatus::Ready,
+                        _ => s.video_status == GenStatus::Ready,
+                    })
+                })
+                .await;
+            }
+        }
+        id
+    }
+
+    async fn render_call(
+        &self,
+        client: &Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.call_as(client, &format!("render/{endpoint}"), form)
+            .await
+    }
+
+    async fn final_state(&self, client: &Client, project: &str) -> FinalState {
+        let response = self
+            .render_call(client, "state", &[("project", project)])
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_render_streams_its_progress_and_is_stored_as_a_playable_version() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("ada@example.com").await;
+    let project = app.approved_project(&ada).await;
+    let state = app.final_state(&ada, &project).await;
+    assert!(state.ready, "{:?}", state.blocked);
+
+    let response = app
+        .render_call(&ada, "music", &[("project", &project)])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let state: FinalState = response.json().await.unwrap();
+    assert!(state.soundtrack_url.is_some(), "the music can be previewed");
+
+    let response = app
+        .render_call(
+            &ada,
+            "start",
+            &[("project", &project), ("music", "true"), ("volume", "40")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let state: FinalState = response.json().await.unwrap();
+    let render = state.renders[0].clone();
+    assert_eq!(render.version, 1);
+
+    let stream = ada
+        .get(app.url(&format!("/api/compositions/{}/stream", render.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut events = read_events(stream);
+    let mut percents = Vec::new();
+    let mut last_id = 0i64;
+    let done = loop {
+        let event = next_event(&mut events).await;
+        let id: i64 = event.id.unwrap().parse().unwrap();
+        assert!(id > last_id, "ids increase");
+        last_id = id;
+        match serde_json::from_str::<RenderEvent>(&event.data).unwrap() {
+            RenderEvent::Progress { percent, .. } => percents.push(percent),
+            RenderEvent::Complete { render } => break render,
+            RenderEvent::Error { message } => panic!("render failed: {message}"),
+        }
+    };
+    assert!(percents.windows(2).all(|w| w[0] <= w[1]), "{percents:?}");
+    assert_eq!(percents.last(), Some(&100.0));
+    assert!(percents.len() >= 3, "{percents:?}");
+
+    // The stored file: 1080×1920, 30 fps, H.264 + AAC, the storyboard's length less the
+    // crossfades, index first.
+    let url = app.url(done.video_url.as_ref().unwrap());
+    let bytes = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(Some(bytes.len() as i64), done.bytes);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &bytes).unwrap();
+    let probed = app::generation::ffmpeg::probe(file.path()).await.unwrap();
+    assert_eq!((probed.width, probed.height), (Some(1080), Some(1920)));
+    assert_eq!(probed.frame_rate, Some(30.0));
+    assert_eq!(probed.video_codec.as_deref(), Some("h264"));
+    assert_eq!(probed.audio_codec.as_deref(), Some("aac"));
+    let expected = state.seconds;
+    let duration = probed.duration_secs.unwrap();
+    assert!(
+        (duration - expected).abs() <= 0.1,
+        "{duration} vs {expected}"
+    );
+    let find = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).unwrap();
+    assert!(find(b"moov") < find(b"mdat"));
+    // Seeking works: a Range request answers 206.
+    let partial = reqwest::Client::new()
+        .get(&url)
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(partial.status(), StatusCode::PARTIAL_CONTENT);
+
+    // A second render is a new version; the first stays.
+    let response = app
+        .render_call(
+            &ada,
+            "start",
+            &[("project", &project), ("music", "false"), ("volume", "0")],
+        )
+        .await;
+    let state: FinalState = response.json().await.unwrap();
+    assert_eq!(
+        state.renders.iter().map(|r| r.version).collect::<Vec<_>>(),
+        vec![2, 1]
+    );
+    assert_eq!(state.renders[1].status, "succeeded");
+}
+
+#[tokio::test]
+async fn a_render_can_be_cancelled_and_others_cannot_reach_it() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("ada@example.com").await;
+    let eve = app.new_user("eve@example.com").await;
+    let fresh = app
+        .create_project(&ada, "Empty", "9:16")
+        .await
+        .id
+        .to_string();
+    let (status, error) = error_of(
+        app.render_call(
+            &ada,
+            "start",
+            &[("project", &fresh), ("music", "false"), ("volume", "30")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(error.to_string().contains("storyboard"), "{error}");
+
+    let project = app.approved_project(&ada).await;
+    let (status, error) = error_of(
+        app.render_call(
+            &ada,
+            "start",
+            &[("project", &project), ("music", "true"), ("volume", "30")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "no music made yet: {error}");
+    let response = app
+        .render_call(
+            &ada,
+            "start",
+            &[("project", &project), ("music", "false"), ("volume", "30")],
+        )
+        .await;
+    let state: FinalState = response.json().await.unwrap();
+    let render = state.renders[0].id.to_string();
+
+    // Someone else cannot see, follow or stop it.
+    assert_eq!(
+        eve.get(app.url(&format!("/api/compositions/{render}/stream")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        error_of(
+            app.render_call(&eve, "cancel", &[("render", &render)])
+                .await
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        error_of(
+            app.render_call(&eve, "state", &[("project", &project)])
+                .await
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+
+    let response = app
+        .render_call(&ada, "cancel", &[("render", &render)])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut events = read_events(
+        ada.get(app.url(&format!("/api/compositions/{render}/stream")))
+            .send()
+            .await
+            .unwrap(),
+    );
+    loop {
+        let event = next_event(&mut events).await;
+        if let RenderEvent::Error { message } = serde_json::from_str(&event.data).unwrap() {
+            assert!(message.contains("cancelled"), "{message}");
+            break;
+        }
+    }
+    // It stays cancelled: the worker drops its work.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let state = app.final_state(&ada, &project).await;
+    assert_eq!(state.renders[0].status, "cancelled");
+    assert!(state.renders[0].video_url.is_none());
+}
