@@ -63,6 +63,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signup") view=SignupPage />
                 <Route path=path!("/projects/:id") view=ProjectPage ssr=SsrMode::Async />
                 <Route path=path!("/projects/:id/:step") view=ProjectPage ssr=SsrMode::Async />
+                <Route path=path!("/s/:token") view=render::pages::SharePage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -21,6 +21,8 @@ pub struct AppState {
     pub director: Arc<dyn Director>,
     /// Wake-ups for storyboard streams, from every instance.
     pub notifier: crate::studio::events::Notifier,
+    /// Where users reach the app (for absolute links in share previews).
+    pub public_url: String,
 }
 
 /// The state, from inside a server function (the router provides it as context).

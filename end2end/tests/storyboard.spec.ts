@@ -145,6 +145,28 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   expect(played.duration).toBeGreaterThan(20);
   expect(played.time).toBeGreaterThan(0.3);
 
+  // Share it: a logged-out browser opens the link and plays the video.
+  await page.getByRole("button", { name: "Create a share link for version 1" }).click();
+  const shareField = page.getByLabel("Share link", { exact: true });
+  await expect(shareField).toHaveValue(/^http:\/\/[^/]+\/s\/[A-Za-z0-9_-]{22,}$/);
+  const sharePath = await shareField.inputValue();
+  const visitor = await browser.newContext();
+  const publicPage = await visitor.newPage();
+  await publicPage.goto(sharePath);
+  await expect(publicPage.getByRole("heading", { name: "Lumen launch" })).toBeVisible();
+  await expect(publicPage.locator('meta[property="og:video"]')).toHaveAttribute("content", /^http/);
+  const shared = await publicPage.locator("video").evaluate(async (video: HTMLVideoElement) => {
+    video.muted = true;
+    if (video.readyState < 1) await new Promise((resolve) => video.addEventListener("loadedmetadata", resolve, { once: true }));
+    await video.play();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    return { duration: video.duration, time: video.currentTime };
+  });
+  expect(shared.duration).toBeGreaterThan(20);
+  expect(shared.time).toBeGreaterThan(0.3);
+  await snap(publicPage, "8-shared");
+  await visitor.close();
+
   // Phone width: the page still fits.
   await page.setViewportSize({ width: 390, height: 844 });
   await snap(page, "7-phone");

@@ -122,6 +122,15 @@ impl Application {
             media: settings.media_providers()?,
             director: settings.director()?,
             notifier: app::studio::events::Notifier::start(pool.clone()),
+            public_url: settings.public_url.clone().unwrap_or_else(|| {
+                format!(
+                    "http://{}",
+                    listener
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default()
+                )
+            }),
         };
         let routes = generate_route_list(App);
         let router = Router::new()

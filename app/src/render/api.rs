@@ -22,6 +22,7 @@ pub async fn get_final_state(project: String) -> Result<FinalState, AppError> {
             owner,
             project,
             state.media.offline,
+            &state.public_url,
         )
         .await
     })
@@ -45,6 +46,7 @@ pub async fn make_music(project: String) -> Result<FinalState, AppError> {
             owner,
             project,
             state.media.offline,
+            &state.public_url,
         )
         .await?;
         let view = crate::studio::ssr::storyboard_view(
@@ -95,6 +97,7 @@ pub async fn make_music(project: String) -> Result<FinalState, AppError> {
             owner,
             project,
             state.media.offline,
+            &state.public_url,
         )
         .await
     })
@@ -123,6 +126,7 @@ pub async fn start_render(
             owner,
             project,
             state.media.offline,
+            &state.public_url,
         )
         .await
     })
@@ -137,6 +141,48 @@ pub async fn cancel_render(render: String) -> Result<(), AppError> {
         let state = app_state()?;
         let render = parse_id(&render, "Render")?;
         super::ssr::cancel_render(&state.pool, owner, render).await
+    })
+    .await
+}
+
+/// Makes (or returns) the render's public link token.
+#[server(endpoint = "render/share")]
+pub async fn share_render(render: String) -> Result<String, AppError> {
+    use crate::{auth::ssr::require_user, error::ssr::respond, state::app_state};
+    respond(async {
+        let owner = require_user().await?;
+        let state = app_state()?;
+        let render = parse_id(&render, "Render")?;
+        super::ssr::share(&state.pool, owner, render).await
+    })
+    .await
+}
+
+/// Turns a public link off for good.
+#[server(endpoint = "render/revoke")]
+pub async fn revoke_share(token: String) -> Result<(), AppError> {
+    use crate::{auth::ssr::require_user, error::ssr::respond, state::app_state};
+    respond(async {
+        let owner = require_user().await?;
+        let state = app_state()?;
+        super::ssr::revoke(&state.pool, owner, token.trim()).await
+    })
+    .await
+}
+
+/// The shared video behind a token (no login), counting the view.
+#[server(endpoint = "share/get")]
+pub async fn get_shared(token: String) -> Result<super::SharedVideo, AppError> {
+    use crate::{error::ssr::respond, state::app_state};
+    respond(async {
+        let state = app_state()?;
+        super::ssr::open_shared(
+            &state.pool,
+            &*state.storage,
+            token.trim(),
+            &state.public_url,
+        )
+        .await
     })
     .await
 }

@@ -3,6 +3,7 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod compose;
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 #[cfg(feature = "ssr")]
@@ -29,6 +30,9 @@ pub struct RenderView {
     pub with_music: bool,
     /// The newest event's id, for the progress stream.
     pub last_event_id: i64,
+    /// The live share link's token, if there is one, and its views.
+    pub share_token: Option<String>,
+    pub share_views: i64,
 }
 
 impl RenderView {
@@ -49,6 +53,21 @@ pub struct FinalState {
     pub soundtrack_url: Option<String>,
     pub renders: Vec<RenderView>,
     pub offline: bool,
+    /// Where users reach the app, for share links.
+    pub public_url: String,
+}
+
+/// A render as its public link shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedVideo {
+    pub title: String,
+    /// Absolute addresses, for link previews.
+    pub video_url: String,
+    pub poster_url: Option<String>,
+    pub page_url: String,
+    pub width: i32,
+    pub height: i32,
+    pub duration_ms: i32,
 }
 
 /// What the render stream sends, as JSON in each event's `data`.

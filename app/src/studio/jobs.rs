@@ -808,6 +808,44 @@ impl Worker {
             Err(RenderError::Failed(error)) => return Err(GenerationError::Failed(error)),
         }
         let probed = crate::generation::ffmpeg::probe(&output).await?;
+        // A still for the player and for link previews.
+        let poster_dir = tempfile::Builder::new()
+            .prefix("poster-")
+            .tempdir()
+            .context("making a folder for the poster")?;
+        let at = (probed.duration_secs.unwrap_or(2.0) / 3.0).min(1.5);
+        crate::generation::ffmpeg::run(&[
+            "-ss".into(),
+            format!("{at:.2}"),
+            "-i".into(),
+            output.to_string_lossy().into_owned(),
+            "-frames:v".into(),
+            "1".into(),
+            "-q:v".into(),
+            "3".into(),
+            poster_dir
+                .path()
+                .join("poster.jpg")
+                .to_string_lossy()
+                .into_owned(),
+        ])
+        .await?;
+        let poster = crate::generation::ssr::GeneratedMedia::new(
+            poster_dir,
+            "poster.jpg".into(),
+            "jpg",
+            "reelsmith",
+        );
+        let poster = keep(
+            &self.pool,
+            &*self.storage,
+            row.owner_id,
+            row.project_id,
+            AssetKind::Image,
+            &format!("Poster of the final video, version {}", row.version),
+            poster,
+        )
+        .await?;
         let mut media = crate::generation::ssr::GeneratedMedia::new(
             dir,
             "final.mp4".into(),
@@ -841,11 +879,12 @@ impl Worker {
         .map_err(anyhow::Error::from)?;
         let done = sqlx::query_scalar!(
             "UPDATE compositions SET status = 'succeeded', percent = 100, stage = 'Done', asset_id = $2,
-                    duration_ms = $3, finished_at = now(), error = NULL
+                    duration_ms = $3, poster_asset_id = $4, finished_at = now(), error = NULL
              WHERE id = $1 AND status IN ('queued', 'running') RETURNING id",
             id,
             stored.id,
-            duration_ms
+            duration_ms,
+            poster.id
         )
         .fetch_optional(&mut *tx)
         .await

@@ -957,7 +957,7 @@ pub fn FinalStep(project: Uuid) -> impl IntoView {
 #[component]
 fn FinalVideo(project: Uuid, initial: crate::render::FinalState) -> impl IntoView {
     use crate::render::{
-        api::{CancelRender, MakeMusic, StartRender},
+        api::{CancelRender, MakeMusic, RevokeShare, ShareRender, StartRender},
         download_name,
     };
     let state = RwSignal::new(initial.clone());
@@ -967,6 +967,33 @@ fn FinalVideo(project: Uuid, initial: crate::render::FinalState) -> impl IntoVie
     let use_music = RwSignal::new(initial.soundtrack_url.is_some());
     let volume = RwSignal::new(30u32);
     let problem = RwSignal::new(None::<String>);
+    let share = ServerAction::<ShareRender>::new();
+    let revoke = ServerAction::<RevokeShare>::new();
+    let refresh = ServerAction::<crate::render::api::GetFinalState>::new();
+    // After sharing or revoking, read the versions again (tokens and views).
+    Effect::new(move |_| {
+        let shared = share.value().get();
+        let revoked = revoke.value().get();
+        for error in [
+            shared.and_then(Result::err),
+            revoked.clone().and_then(Result::err),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            problem.set(Some(error_text(&error)));
+        }
+        if share.version().get() + revoke.version().get() > 0 {
+            refresh.dispatch(crate::render::api::GetFinalState {
+                project: project.to_string(),
+            });
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(new)) = refresh.value().get() {
+            state.set(new);
+        }
+    });
     Effect::new(move |_| {
         for result in [make_music.value().get(), start.value().get()]
             .into_iter()
@@ -1166,6 +1193,44 @@ fn FinalVideo(project: Uuid, initial: crate::render::FinalState) -> impl IntoVie
                                             )}
                                         </p>
                                         <a class="btn btn-ghost btn-small" href=src download=file.clone()>"Download MP4"</a>
+                                    })}
+                                    {(render.status == "succeeded").then(|| {
+                                        let id = render.id.to_string();
+                                        match render.share_token.clone() {
+                                            None => view! {
+                                                <button type="button" class="btn btn-primary btn-small" aria-label=format!("Create a share link for version {}", render.version) on:click=move |_| {
+                                                    share.dispatch(ShareRender { render: id.clone() });
+                                                }>"Create share link"</button>
+                                            }.into_any(),
+                                            Some(token) => {
+                                                let path = format!("{}/s/{token}", state.with_untracked(|s| s.public_url.clone()));
+                                                let field = format!("share-{}", render.version);
+                                                let views = render.share_views;
+                                                view! {
+                                                    <div class="share-box">
+                                                        <label class="field-label" for=field.clone()>"Share link"</label>
+                                                        <input id=field type="text" readonly class="share-url" value=path.clone() on:focus=move |ev| {
+                                                            #[cfg(feature = "hydrate")]
+                                                            {
+                                                                use wasm_bindgen::JsCast;
+                                                                if let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) {
+                                                                    input.select();
+                                                                }
+                                                            }
+                                                            #[cfg(not(feature = "hydrate"))]
+                                                            let _ = ev;
+                                                        } />
+                                                        <div class="row wrap">
+                                                            <a class="btn btn-ghost btn-small" href=path target="_blank" rel="noopener">"Open"</a>
+                                                            <span class="small muted">{format!("{views} view{}", if views == 1 { "" } else { "s" })}</span>
+                                                            <button type="button" class="btn btn-small btn-danger-text" on:click=move |_| {
+                                                                revoke.dispatch(RevokeShare { token: token.clone() });
+                                                            }>"Revoke link"</button>
+                                                        </div>
+                                                    </div>
+                                                }.into_any()
+                                            }
+                                        }
                                     })}
                                     {render.error.clone().map(|e| view! { <p class="small muted">{e}</p> })}
                                 </li>

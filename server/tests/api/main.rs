@@ -10,4 +10,5 @@ mod operations;
 mod projects;
 mod render;
 mod s3;
+mod share;
 mod storyboard;

@@ -9,7 +9,7 @@ use reqwest::{Client, StatusCode};
 
 impl TestApp {
     /// A vertical project whose every scene has an approved clip.
-    async fn approved_project(&self, client: &Client) -> String {
+    pub async fn approved_project(&self, client: &Client) -> String {
         let project = self.create_project(client, "Lumen launch", "9:16").await;
         let id = project.id.to_string();
         for answer in crate::storyboard::ANSWERS {
@@ -61,7 +61,7 @@ impl TestApp {
             .await
     }
 
-    async fn final_state(&self, client: &Client, project: &str) -> FinalState {
+    pub async fn final_state(&self, client: &Client, project: &str) -> FinalState {
         let response = self
             .render_call(client, "state", &[("project", project)])
             .await;
