@@ -5,8 +5,24 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-fn parse_id(id: &str, what: &str) -> Result<uuid::Uuid, AppError> {
-    uuid::Uuid::parse_str(id.trim()).map_err(|_| AppError::not_found(what))
+use crate::studio::api::parse_id;
+
+/// The final step's state, as every function here answers it.
+#[cfg(feature = "ssr")]
+async fn state_of(
+    state: &crate::state::AppState,
+    owner: uuid::Uuid,
+    project: uuid::Uuid,
+) -> Result<FinalState, AppError> {
+    super::ssr::final_state(
+        &state.pool,
+        &*state.storage,
+        owner,
+        project,
+        state.media.offline,
+        &state.public_url,
+    )
+    .await
 }
 
 #[server(endpoint = "render/state")]
@@ -16,15 +32,7 @@ pub async fn get_final_state(project: String) -> Result<FinalState, AppError> {
         let owner = require_user().await?;
         let state = app_state()?;
         let project = parse_id(&project, "Project")?;
-        super::ssr::final_state(
-            &state.pool,
-            &*state.storage,
-            owner,
-            project,
-            state.media.offline,
-            &state.public_url,
-        )
-        .await
+        state_of(&state, owner, project).await
     })
     .await
 }
@@ -40,15 +48,7 @@ pub async fn make_music(project: String) -> Result<FinalState, AppError> {
         let owner = require_user().await?;
         let state = app_state()?;
         let project = parse_id(&project, "Project")?;
-        let before = super::ssr::final_state(
-            &state.pool,
-            &*state.storage,
-            owner,
-            project,
-            state.media.offline,
-            &state.public_url,
-        )
-        .await?;
+        let before = state_of(&state, owner, project).await?;
         let view = crate::studio::ssr::storyboard_view(
             &state.pool,
             &*state.storage,
@@ -91,15 +91,7 @@ pub async fn make_music(project: String) -> Result<FinalState, AppError> {
         )
         .await?;
         super::ssr::set_soundtrack(&state.pool, project, stored.id, &prompt).await?;
-        super::ssr::final_state(
-            &state.pool,
-            &*state.storage,
-            owner,
-            project,
-            state.media.offline,
-            &state.public_url,
-        )
-        .await
+        state_of(&state, owner, project).await
     })
     .await
 }
@@ -120,15 +112,7 @@ pub async fn start_render(
             return Err(AppError::invalid("Music volume goes from 0 to 100%."));
         }
         super::ssr::start_render(&state.pool, owner, project, music, volume as f32 / 100.0).await?;
-        super::ssr::final_state(
-            &state.pool,
-            &*state.storage,
-            owner,
-            project,
-            state.media.offline,
-            &state.public_url,
-        )
-        .await
+        state_of(&state, owner, project).await
     })
     .await
 }

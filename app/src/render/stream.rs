@@ -7,7 +7,10 @@ use crate::{
     auth::ssr::session_user_id,
     error::AppError,
     state::AppState,
-    studio::{events::Wake, stream::error_response},
+    studio::{
+        events::Wake,
+        stream::{error_response, last_event_id},
+    },
 };
 use axum::{
     extract::{Path, State},
@@ -38,11 +41,7 @@ pub async fn render_stream(
     if let Err(error) = render_view(&state.pool, &*state.storage, Some(owner), render).await {
         return error_response(error);
     }
-    let mut sent = headers
-        .get("last-event-id")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<i64>().ok())
-        .unwrap_or(0);
+    let mut sent = last_event_id(&headers).unwrap_or(0);
     let mut wakes = state.notifier.subscribe();
     let stream = async_stream::stream! {
         loop {

@@ -19,7 +19,7 @@ mod server {
 
 /// Ids arrive as text so that a malformed one is a 404 like any other.
 #[cfg(feature = "ssr")]
-fn parse_id(id: &str, what: &str) -> Result<Uuid, AppError> {
+pub(crate) fn parse_id(id: &str, what: &str) -> Result<Uuid, AppError> {
     Uuid::parse_str(id.trim()).map_err(|_| AppError::not_found(what))
 }
 

@@ -456,6 +456,19 @@ impl Worker {
             .await
     }
 
+    /// Marks a job done, if it is still this worker's; false when it is not.
+    async fn mark_succeeded(&self, tx: &mut PgConnection, job: Uuid) -> sqlx::Result<bool> {
+        let ours = sqlx::query_scalar!(
+            "UPDATE jobs SET status = 'succeeded', last_error = NULL, updated_at = now()
+             WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id",
+            job,
+            self.id
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(ours.is_some())
+    }
+
     /// Marks the scene's stage as running, unless the job is obsolete.
     async fn start_scene(
         &self,
@@ -527,16 +540,11 @@ impl Worker {
         let Some(mut scene) = scene.filter(|s| s.generation == payload.generation) else {
             return Ok(Outcome::Obsolete);
         };
-        let ours = sqlx::query_scalar!(
-            "UPDATE jobs SET status = 'succeeded', last_error = NULL, updated_at = now()
-             WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id",
-            job.id,
-            self.id
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(anyhow::Error::from)?;
-        if ours.is_none() {
+        let ours = self
+            .mark_succeeded(&mut tx, job.id)
+            .await
+            .map_err(anyhow::Error::from)?;
+        if !ours {
             return Ok(Outcome::Obsolete);
         }
         match kind {
@@ -868,15 +876,10 @@ impl Worker {
         )
         .await?;
         let mut tx = self.pool.begin().await.map_err(anyhow::Error::from)?;
-        let ours = sqlx::query_scalar!(
-            "UPDATE jobs SET status = 'succeeded', last_error = NULL, updated_at = now()
-             WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id",
-            job.id,
-            self.id
-        )
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(anyhow::Error::from)?;
+        let ours = self
+            .mark_succeeded(&mut tx, job.id)
+            .await
+            .map_err(anyhow::Error::from)?;
         let done = sqlx::query_scalar!(
             "UPDATE compositions SET status = 'succeeded', percent = 100, stage = 'Done', asset_id = $2,
                     duration_ms = $3, poster_asset_id = $4, finished_at = now(), error = NULL
@@ -889,7 +892,7 @@ impl Worker {
         .fetch_optional(&mut *tx)
         .await
         .map_err(anyhow::Error::from)?;
-        if ours.is_none() || done.is_none() {
+        if !ours || done.is_none() {
             return Ok(Outcome::Obsolete);
         }
         crate::render::ssr::emit(

@@ -35,6 +35,15 @@ pub fn error_response(error: AppError) -> Response {
     (status, Json(error)).into_response()
 }
 
+/// The id of the last event a reconnecting client saw, if it sent a usable one.
+pub fn last_event_id(headers: &HeaderMap) -> Option<i64> {
+    headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<i64>().ok())
+        .filter(|seq| *seq >= 0)
+}
+
 fn event(id: i64, payload: &StoryboardEvent) -> Event {
     Event::default()
         .id(id.to_string())
@@ -59,11 +68,7 @@ pub async fn storyboard_stream(
         Ok((project, _)) => project,
         Err(error) => return error_response(error),
     };
-    let resume_after = headers
-        .get("last-event-id")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<i64>().ok())
-        .filter(|seq| *seq >= 0);
+    let resume_after = last_event_id(&headers);
     // Subscribe before reading, so nothing committed in between is missed.
     let mut wakes = state.notifier.subscribe();
     let stream = async_stream::stream! {
