@@ -28,8 +28,14 @@ app_pid=""
 cleanup() {
   [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null
   target/debug/reelsmith --data-dir "$test_data" postgres stop >/dev/null 2>&1 || true
+  # The cluster is throw-away: its test databases would otherwise pile up run after run.
+  rm -rf "$test_data/postgres"
+  [ "$test_data" = "$root/target/test-data" ] || rm -rf "$test_data"
 }
 trap cleanup EXIT
+# A cluster left by an interrupted run is stopped and started afresh.
+target/debug/reelsmith --data-dir "$test_data" postgres stop >/dev/null 2>&1 || true
+rm -rf "$test_data/postgres"
 step "Starting the test PostgreSQL cluster"
 DATABASE_URL=$(env -u DATABASE_URL target/debug/reelsmith --data-dir "$test_data" postgres start --ephemeral)
 export DATABASE_URL

@@ -46,6 +46,8 @@ static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 pub struct TestApp {
     _turn: MutexGuard<'static, ()>,
+    /// The app's files (local storage, work files); removed when the test ends.
+    _data_dir: tempfile::TempDir,
     pub address: String,
     pub pool: PgPool,
     pub storage: Arc<dyn Storage>,
@@ -84,10 +86,14 @@ impl TestApp {
             .await
             .expect("connects and migrates");
 
+        let data_dir = tempfile::Builder::new()
+            .prefix(&format!("{database}-"))
+            .tempdir()
+            .expect("a data directory");
         let settings = Settings {
             site_addr: "127.0.0.1:0".parse().unwrap(),
             site_root: workspace_dir().join("target/site"),
-            data_dir: std::env::temp_dir().join(&database),
+            data_dir: data_dir.path().to_path_buf(),
             database_url: None,
             public_url: test.public_url,
             log_format: LogFormat::Text,
@@ -105,6 +111,7 @@ impl TestApp {
 
         Self {
             _turn: turn,
+            _data_dir: data_dir,
             address,
             pool: db.pool,
             storage,
