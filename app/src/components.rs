@@ -65,12 +65,19 @@ pub fn AppHeader() -> impl IntoView {
     }
 }
 
+/// How far the open project has got, shared by its page so that a step which opens up
+/// (a storyboard completing) shows in the step indicator without a reload.
+#[derive(Clone, Copy)]
+pub struct ReachedStep(pub RwSignal<Step>);
+
 /// The wizard's steps: done ones checked, the current one highlighted.
 #[component]
-pub fn StepIndicator(project: uuid::Uuid, current: Step, reached: Step) -> impl IntoView {
+pub fn StepIndicator(project: uuid::Uuid, current: Step, reached: RwSignal<Step>) -> impl IntoView {
     view! {
         <ol class="steps" aria-label="Project steps">
-            {Step::ALL
+            {move || {
+                let reached = reached.get();
+                Step::ALL
                 .into_iter()
                 .map(|step| {
                     let state = if step == current {
@@ -113,7 +120,8 @@ pub fn StepIndicator(project: uuid::Uuid, current: Step, reached: Step) -> impl 
                         </li>
                     }
                 })
-                .collect_view()}
+                .collect_view()
+            }}
         </ol>
     }
 }

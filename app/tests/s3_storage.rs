@@ -177,3 +177,44 @@ async fn deleting_a_project_prefix_removes_only_that_projects_objects() {
     }
     assert_eq!(storage.get_bytes(&kept).await.unwrap(), "x");
 }
+
+#[tokio::test]
+async fn a_download_link_carries_its_file_name_under_the_signature() {
+    let server = start_s3_server().await;
+    let storage = with_bucket(&server).await;
+    let video = key("users/u/projects/p/video/final.mp4");
+    storage
+        .put_bytes(&video, Bytes::from_static(b"mp4 bytes"), "video/mp4")
+        .await
+        .unwrap();
+
+    let link = storage
+        .download_url(&video, Duration::from_secs(60), "lumen-launch-v2.mp4")
+        .await
+        .unwrap();
+    // S3 answers such a link with `Content-Disposition: attachment; filename=...`, which
+    // is what makes a browser save a cross-origin link under our name. (The test server,
+    // s3s-fs, does not echo the header; what it does check is the signature below.)
+    let url = reqwest::Url::parse(&link).unwrap();
+    let disposition = url
+        .query_pairs()
+        .find(|(name, _)| name == "response-content-disposition")
+        .map(|(_, value)| value.into_owned());
+    assert_eq!(
+        disposition.as_deref(),
+        Some("attachment; filename=\"lumen-launch-v2.mp4\"")
+    );
+    let client = reqwest::Client::new();
+    let whole = client.get(&link).send().await.unwrap();
+    assert_eq!(whole.status(), 200);
+    assert_eq!(whole.bytes().await.unwrap(), "mp4 bytes");
+
+    let swapped = link.replace("lumen-launch-v2.mp4", "payload.exe");
+    let refused = client.get(&swapped).send().await.unwrap();
+    assert_eq!(refused.status(), 403, "the name is part of the signature");
+
+    assert!(storage
+        .download_url(&video, Duration::from_secs(60), "../x\".mp4")
+        .await
+        .is_err());
+}

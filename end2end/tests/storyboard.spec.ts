@@ -60,7 +60,13 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   await page.getByRole("button", { name: "Create mood boards" }).click();
   const moods = page.locator(".mood-card");
   await expect(moods).toHaveCount(3, { timeout: 60_000 });
-  await expect(moods.first().locator("img")).toBeVisible();
+  // Each board shows a hero image and two more, all loaded.
+  const boardImages = moods.first().locator("img");
+  await expect(boardImages).toHaveCount(3);
+  for (const image of await boardImages.all()) {
+    await expect(image).toBeVisible();
+    await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
+  }
   await snap(page, "2-moods");
   await moods.first().getByRole("button", { name: /^Choose the mood/ }).click();
   await expect(moods.first().getByRole("button", { name: /^Choose the mood/ })).toHaveAttribute("aria-pressed", "true");
@@ -100,6 +106,10 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   await expect(page.getByText("Every scene has an approved clip.")).toBeVisible({ timeout: 30_000 });
   await expect(second.getByText("Every scene has an approved clip.")).toBeVisible({ timeout: 30_000 });
   await expect(second.locator('.scene-card[data-stage="done"]')).toHaveCount(count);
+  // The final step opens in the step indicator of both pages without a reload.
+  for (const p of [page, second]) {
+    await expect(p.getByRole("list", { name: "Project steps" }).getByRole("link", { name: /Final video/ })).toBeVisible();
+  }
   await snap(page, "5-done");
 
   // A clip plays: it has a duration.

@@ -37,6 +37,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 pub struct FileLink {
     expires: u64,
     signature: String,
+    /// Set on download links: the name to save the file as (covered by the signature).
+    download: Option<String>,
 }
 
 /// Answers signed links to locally stored files, with Range support for seeking in video.
@@ -49,7 +51,12 @@ pub async fn serve_local_file(
     let Some(files) = state.local_files else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let key = match files.verify(&key, link.expires, &link.signature) {
+    let key = match files.verify(
+        &key,
+        link.expires,
+        &link.signature,
+        link.download.as_deref(),
+    ) {
         Ok(key) => key,
         Err(refused @ (LinkRefused::Expired | LinkRefused::Invalid)) => {
             return (StatusCode::FORBIDDEN, format!("Sorry, {refused}.")).into_response();
@@ -63,10 +70,17 @@ pub async fn serve_local_file(
         .await
     {
         Ok(mut response) => {
-            response.headers_mut().insert(
+            let headers = response.headers_mut();
+            headers.insert(
                 header::CACHE_CONTROL,
                 header::HeaderValue::from_static("private, max-age=3600"),
             );
+            // `verify` accepted only a safe name, which needs no quoting.
+            if let Some(value) = link.download.and_then(|name| {
+                header::HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).ok()
+            }) {
+                headers.insert(header::CONTENT_DISPOSITION, value);
+            }
             response.into_response()
         }
         Err(error) => {

@@ -4,7 +4,7 @@ use super::api::{
     get_project, list_projects, CreateProject, DeleteProject, DuplicateProject, RenameProject,
 };
 use super::{format_timestamp, Project, Step, VideoFormat, MAX_NAME_CHARS};
-use crate::components::{AppHeader, FormError, NotFound, StepIndicator};
+use crate::components::{AppHeader, FormError, NotFound, ReachedStep, StepIndicator};
 use crate::error::AppError;
 use leptos::{ev, html, prelude::*};
 use leptos_meta::Title;
@@ -441,6 +441,8 @@ pub fn ProjectPage() -> impl IntoView {
 fn ProjectView(project: Project, current: Step) -> impl IntoView {
     use crate::studio::pages::{BriefStep, FinalStep, MoodStep, StoryboardStep};
     let id = project.id;
+    let reached = RwSignal::new(project.step);
+    provide_context(ReachedStep(reached));
     view! {
         <Title text=format!("{} · {} · Reelsmith", current.title(), project.name) />
         <main class="container">
@@ -453,7 +455,7 @@ fn ProjectView(project: Project, current: Step) -> impl IntoView {
                 <h1>{project.name.clone()}</h1>
                 <span class="badge">{project.format.label()}</span>
             </div>
-            <StepIndicator project=id current reached=project.step />
+            <StepIndicator project=id current reached />
             {match current {
                 Step::VisionBrief => view! { <BriefStep project=id /> }.into_any(),
                 Step::Mood => view! { <MoodStep project=id /> }.into_any(),

@@ -22,6 +22,8 @@ pub struct RenderView {
     pub percent: f32,
     pub stage: String,
     pub video_url: Option<String>,
+    /// The same video served as an attachment named after the project and version.
+    pub download_url: Option<String>,
     pub bytes: Option<i64>,
     pub width: Option<i32>,
     pub height: Option<i32>,

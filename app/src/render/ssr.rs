@@ -1,7 +1,7 @@
 //! Renders: queued as durable jobs, run by the worker, reported through events like the
 //! storyboard's (numbered per render under its row lock, announced with `pg_notify`).
 
-use super::{FinalState, RenderEvent, RenderView};
+use super::{download_name, FinalState, RenderEvent, RenderView};
 use crate::{
     creative::Brief,
     error::AppError,
@@ -9,7 +9,7 @@ use crate::{
     studio::{
         events::CHANNEL,
         jobs::{enqueue_render, JobKind},
-        ssr::link,
+        ssr::{download_link, link},
     },
 };
 use serde::{Deserialize, Serialize};
@@ -111,8 +111,10 @@ pub async fn render_view(
     let row = sqlx::query!(
         "SELECT c.id, c.version, c.status, c.percent, c.stage, c.duration_ms, c.error,
                 c.music_asset_id, c.last_seq, a.storage_key AS \"key?\", a.bytes AS \"bytes?\",
-                a.width, a.height, sl.token AS \"share_token?\", sl.views AS \"share_views?\"
-         FROM compositions c LEFT JOIN assets a ON a.id = c.asset_id
+                a.width, a.height, sl.token AS \"share_token?\", sl.views AS \"share_views?\",
+                p.name AS project_name
+         FROM compositions c JOIN projects p ON p.id = c.project_id
+         LEFT JOIN assets a ON a.id = c.asset_id
          LEFT JOIN share_links sl ON sl.composition_id = c.id AND sl.revoked_at IS NULL
          WHERE c.id = $1 AND ($2::uuid IS NULL OR c.owner_id = $2)",
         render,
@@ -121,9 +123,12 @@ pub async fn render_view(
     .fetch_optional(pool)
     .await?
     .ok_or_else(render_not_found)?;
-    let video_url = match &row.key {
-        Some(key) => link(storage, key).await,
-        None => None,
+    let (video_url, download_url) = match &row.key {
+        Some(key) => (
+            link(storage, key).await,
+            download_link(storage, key, &download_name(&row.project_name, row.version)).await,
+        ),
+        None => (None, None),
     };
     Ok(RenderView {
         id: row.id,
@@ -132,6 +137,7 @@ pub async fn render_view(
         percent: row.percent,
         stage: row.stage,
         video_url,
+        download_url,
         bytes: row.bytes,
         width: row.width,
         height: row.height,

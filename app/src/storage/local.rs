@@ -1,7 +1,7 @@
 //! Objects as files under a directory, read through links signed with HMAC-SHA256
 //! that expire. The server answers those links at `/files/<key>` (see `server::http`).
 
-use super::ssr::{check_prefix, ObjectKey, Storage};
+use super::ssr::{check_filename, check_prefix, is_safe_filename, ObjectKey, Storage};
 use anyhow::Context;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use bytes::Bytes;
@@ -82,37 +82,59 @@ impl LocalStorage {
         self.root.join(key.as_str())
     }
 
-    /// The MAC of a link: the key and its expiry, under our secret.
-    fn mac(&self, key: &str, expires: u64) -> Hmac<Sha256> {
+    /// The MAC of a link: the key, its expiry and any download name, under our secret.
+    fn mac(&self, key: &str, expires: u64, download: Option<&str>) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.signing_key)
             .expect("HMAC takes keys of any length");
         mac.update(key.as_bytes());
         mac.update(b"\n");
         mac.update(expires.to_string().as_bytes());
+        if let Some(name) = download {
+            mac.update(b"\ndownload=");
+            mac.update(name.as_bytes());
+        }
         mac
     }
 
     pub fn link(&self, key: &ObjectKey, expires: u64) -> String {
-        let signature =
-            URL_SAFE_NO_PAD.encode(self.mac(key.as_str(), expires).finalize().into_bytes());
-        format!(
-            "{URL_PREFIX}{}?expires={expires}&signature={signature}",
-            key.as_str()
-        )
+        self.link_with(key, expires, None)
     }
 
-    /// Checks a link's key, expiry and signature (compared in constant time).
+    /// A link whose response is an attachment named `download` (already checked safe).
+    fn link_with(&self, key: &ObjectKey, expires: u64, download: Option<&str>) -> String {
+        let signature = URL_SAFE_NO_PAD.encode(
+            self.mac(key.as_str(), expires, download)
+                .finalize()
+                .into_bytes(),
+        );
+        let mut link = format!(
+            "{URL_PREFIX}{}?expires={expires}&signature={signature}",
+            key.as_str()
+        );
+        if let Some(name) = download {
+            link.push_str("&download=");
+            link.push_str(name);
+        }
+        link
+    }
+
+    /// Checks a link's key, expiry, download name and signature (compared in constant
+    /// time).
     pub fn verify(
         &self,
         key: &str,
         expires: u64,
         signature: &str,
+        download: Option<&str>,
     ) -> Result<ObjectKey, LinkRefused> {
         let key = ObjectKey::parse(key).map_err(|_| LinkRefused::Invalid)?;
+        if download.is_some_and(|name| !is_safe_filename(name)) {
+            return Err(LinkRefused::Invalid);
+        }
         let given = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| LinkRefused::Invalid)?;
-        self.mac(key.as_str(), expires)
+        self.mac(key.as_str(), expires, download)
             .verify_slice(&given)
             .map_err(|_| LinkRefused::Invalid)?;
         if expires < unix_now() {
@@ -168,6 +190,16 @@ impl Storage for LocalStorage {
         Ok(self.link(key, unix_now() + valid_for.as_secs().max(1)))
     }
 
+    async fn download_url(
+        &self,
+        key: &ObjectKey,
+        valid_for: Duration,
+        filename: &str,
+    ) -> anyhow::Result<String> {
+        check_filename(filename)?;
+        Ok(self.link_with(key, unix_now() + valid_for.as_secs().max(1), Some(filename)))
+    }
+
     async fn delete_prefix(&self, prefix: &str) -> anyhow::Result<()> {
         check_prefix(prefix)?;
         match tokio::fs::remove_dir_all(self.root.join(prefix)).await {
@@ -194,6 +226,7 @@ mod tests {
             match pair.split_once('=').unwrap() {
                 ("expires", value) => expires = value.parse().unwrap(),
                 ("signature", value) => signature = value.to_string(),
+                ("download", _) => {}
                 _ => panic!("unexpected query part {pair}"),
             }
         }
@@ -218,13 +251,16 @@ mod tests {
             .await
             .unwrap();
         let (path, expires, signature) = parts(&link);
-        assert_eq!(storage.verify(&path, expires, &signature), Ok(key.clone()));
+        assert_eq!(
+            storage.verify(&path, expires, &signature, None),
+            Ok(key.clone())
+        );
         assert_eq!(std::fs::read(storage.path_of(&key)).unwrap(), b"png");
 
         let stale = storage.link(&key, unix_now() - 1);
         let (path, expires, signature) = parts(&stale);
         assert_eq!(
-            storage.verify(&path, expires, &signature),
+            storage.verify(&path, expires, &signature, None),
             Err(LinkRefused::Expired)
         );
     }
@@ -237,24 +273,24 @@ mod tests {
 
         let other_key = path.replace("c.png", "d.png");
         assert_eq!(
-            storage.verify(&other_key, expires, &signature),
+            storage.verify(&other_key, expires, &signature, None),
             Err(LinkRefused::Invalid)
         );
         assert_eq!(
-            storage.verify(&path, expires + 3600, &signature),
+            storage.verify(&path, expires + 3600, &signature, None),
             Err(LinkRefused::Invalid)
         );
         assert_eq!(
-            storage.verify(&path, expires, "AAAA"),
+            storage.verify(&path, expires, "AAAA", None),
             Err(LinkRefused::Invalid)
         );
         assert_eq!(
-            storage.verify("../etc/passwd", expires, &signature),
+            storage.verify("../etc/passwd", expires, &signature, None),
             Err(LinkRefused::Invalid)
         );
         let other_secret = LocalStorage::new("/nowhere", b"x".repeat(32));
         assert_eq!(
-            other_secret.verify(&path, expires, &signature),
+            other_secret.verify(&path, expires, &signature, None),
             Err(LinkRefused::Invalid)
         );
     }
@@ -293,5 +329,32 @@ mod tests {
         assert_eq!(first, second);
         assert_eq!(first.len(), 64);
         assert!(LocalStorage::signing_key(Some("too short"), dir.path()).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_download_link_names_its_file_and_the_name_cannot_be_swapped() {
+        let (storage, _dir) = storage();
+        let key = ObjectKey::parse("users/a/projects/b/video/c.mp4").unwrap();
+        let link = storage
+            .download_url(&key, Duration::from_secs(60), "lumen-launch-v2.mp4")
+            .await
+            .unwrap();
+        assert!(link.ends_with("&download=lumen-launch-v2.mp4"), "{link}");
+        let (path, expires, signature) = parts(&link);
+        assert_eq!(
+            storage.verify(&path, expires, &signature, Some("lumen-launch-v2.mp4")),
+            Ok(key.clone())
+        );
+        for other in [None, Some("evil.exe"), Some("x\r\nSet-Cookie: a=b")] {
+            assert_eq!(
+                storage.verify(&path, expires, &signature, other),
+                Err(LinkRefused::Invalid),
+                "{other:?}"
+            );
+        }
+        assert!(storage
+            .download_url(&key, Duration::from_secs(60), "a\"b.mp4")
+            .await
+            .is_err());
     }
 }

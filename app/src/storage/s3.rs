@@ -1,6 +1,6 @@
 //! Objects in an S3 bucket (AWS, MinIO, R2, ...), read through presigned GET links.
 
-use super::ssr::{check_prefix, ObjectKey, Storage};
+use super::ssr::{check_filename, check_prefix, ObjectKey, Storage};
 use anyhow::Context;
 use aws_sdk_s3::{
     config::{BehaviorVersion, Credentials, Region},
@@ -107,6 +107,25 @@ impl Storage for S3Storage {
             .get_object()
             .bucket(&self.bucket)
             .key(key.as_str())
+            .presigned(PresigningConfig::expires_in(valid_for)?)
+            .await
+            .with_context(|| format!("presigning {}", key.as_str()))?;
+        Ok(request.uri().to_string())
+    }
+
+    async fn download_url(
+        &self,
+        key: &ObjectKey,
+        valid_for: Duration,
+        filename: &str,
+    ) -> anyhow::Result<String> {
+        check_filename(filename)?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .response_content_disposition(format!("attachment; filename=\"{filename}\""))
             .presigned(PresigningConfig::expires_in(valid_for)?)
             .await
             .with_context(|| format!("presigning {}", key.as_str()))?;

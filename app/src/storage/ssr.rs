@@ -84,8 +84,36 @@ pub trait Storage: Send + Sync + 'static {
     /// A URL that reads the object until `valid_for` has passed. Supports Range requests.
     async fn signed_url(&self, key: &ObjectKey, valid_for: Duration) -> anyhow::Result<String>;
 
+    /// Like [`Storage::signed_url`], but the response asks the browser to save the object
+    /// as `filename` (`Content-Disposition: attachment`). The `download` attribute alone
+    /// is ignored on links to another origin, such as a bucket. `filename` must pass
+    /// [`is_safe_filename`].
+    async fn download_url(
+        &self,
+        key: &ObjectKey,
+        valid_for: Duration,
+        filename: &str,
+    ) -> anyhow::Result<String>;
+
     /// Deletes every object whose key starts with `prefix` (which must end in `/`).
     async fn delete_prefix(&self, prefix: &str) -> anyhow::Result<()>;
+}
+
+/// A file name that needs no quoting in a header: 1–120 of `A-Z a-z 0-9 . _ -`, not
+/// starting with a dot.
+pub fn is_safe_filename(name: &str) -> bool {
+    (1..=120).contains(&name.len())
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+}
+
+pub(crate) fn check_filename(name: &str) -> anyhow::Result<()> {
+    if !is_safe_filename(name) {
+        bail!("not a safe download file name: {name:?}");
+    }
+    Ok(())
 }
 
 pub(crate) fn check_prefix(prefix: &str) -> anyhow::Result<()> {

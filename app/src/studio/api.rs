@@ -91,8 +91,17 @@ pub async fn get_moods(project: String) -> Result<Vec<MoodBoard>, AppError> {
     .await
 }
 
+/// The images of a mood board: how each is framed, and its offline caption (the mood's
+/// name, or one of its style keywords by index).
+#[cfg(feature = "ssr")]
+const MOOD_SHOTS: [(&str, Option<usize>); 3] = [
+    ("a hero shot", None),
+    ("a lifestyle moment with people using it", Some(0)),
+    ("a close-up detail and texture study", Some(1)),
+];
+
 /// Makes mood boards: all three (`position` empty) or the one at `position` (0–2),
-/// each with a sample image, in parallel.
+/// each with three sample images, all in parallel.
 #[server(endpoint = "studio/generate_moods")]
 pub async fn generate_moods(
     project: String,
@@ -134,43 +143,67 @@ pub async fn generate_moods(
             .await
             .map_err(|error| AppError::invalid(super::jobs::user_message(&error)))?;
         let format = crate::projects::VideoFormat::parse(&facts.format).unwrap_or_default();
+        let product = &brief.product_name;
         let makes = moods.into_iter().zip(positions).map(|(mood, position)| {
             let state = state.clone();
             async move {
                 let palette: Vec<Rgb> = mood.palette.iter().filter_map(|c| Rgb::parse(c)).collect();
-                let prompt = format!(
-                    "Mood board for {}: {}. {}; {}",
-                    mood.name,
+                let style = format!(
+                    "{}. {}; {}",
                     mood.description,
                     mood.style_keywords.join(", "),
                     mood.aesthetic
                 );
-                let image = state
-                    .media
-                    .image
-                    .generate_image(
-                        &ImageRequest {
-                            prompt: prompt.clone(),
+                // A board: a hero frame, then a lifestyle moment and a close detail in
+                // the same direction, made side by side.
+                let shots = MOOD_SHOTS
+                    .iter()
+                    .enumerate()
+                    .map(|(shot, (framing, caption))| {
+                        let state = state.clone();
+                        let prompt = format!(
+                            "Mood board for {}, {framing} of {}: {style}",
+                            mood.name, product
+                        );
+                        let caption = match caption {
+                            None => mood.name.clone(),
+                            Some(index) => mood
+                                .style_keywords
+                                .get(*index)
+                                .cloned()
+                                .unwrap_or_else(|| mood.name.clone()),
+                        };
+                        let request = ImageRequest {
+                            prompt,
                             format,
-                            palette,
-                            caption: Some(mood.name.clone()),
-                            seed: seed ^ position as u64,
-                        },
-                        &Run::default(),
-                    )
-                    .await
-                    .map_err(|error| AppError::invalid(super::jobs::user_message(&error)))?;
-                let stored = keep(
-                    &state.pool,
-                    &*state.storage,
-                    owner,
-                    project,
-                    AssetKind::Image,
-                    &prompt,
-                    image,
-                )
-                .await?;
-                ssr::store_mood(&state.pool, project, position, &mood, &[stored.id]).await?;
+                            palette: palette.clone(),
+                            caption: Some(caption),
+                            seed: seed ^ ((position as u64) << 8) ^ shot as u64,
+                        };
+                        async move {
+                            let image = state
+                                .media
+                                .image
+                                .generate_image(&request, &Run::default())
+                                .await
+                                .map_err(|error| {
+                                    AppError::invalid(super::jobs::user_message(&error))
+                                })?;
+                            let stored = keep(
+                                &state.pool,
+                                &*state.storage,
+                                owner,
+                                project,
+                                AssetKind::Image,
+                                &request.prompt,
+                                image,
+                            )
+                            .await?;
+                            Ok::<_, AppError>(stored.id)
+                        }
+                    });
+                let images = futures::future::try_join_all(shots).await?;
+                ssr::store_mood(&state.pool, project, position, &mood, &images).await?;
                 Ok::<_, AppError>(())
             }
         });

@@ -21,6 +21,9 @@ pub enum Recorded {
         scene: Option<SceneRecord>,
         scene_id: Uuid,
         removed: bool,
+        /// Filled in by [`emit`]; absent from events stored before it was added.
+        #[serde(default)]
+        spent_microusd: i64,
     },
     StoryboardComplete {
         storyboard_id: Uuid,
@@ -37,6 +40,7 @@ impl Recorded {
             scene: Some(scene.clone()),
             scene_id: scene.id,
             removed: false,
+            spent_microusd: 0,
         }
     }
 
@@ -45,6 +49,7 @@ impl Recorded {
             scene: None,
             scene_id,
             removed: true,
+            spent_microusd: 0,
         }
     }
 
@@ -55,6 +60,7 @@ impl Recorded {
                 scene,
                 scene_id,
                 removed,
+                spent_microusd,
             } => StoryboardEvent::SceneUpdate {
                 scene: match scene {
                     Some(scene) => Some(scene.view(storage).await),
@@ -62,6 +68,7 @@ impl Recorded {
                 },
                 scene_id: *scene_id,
                 removed: *removed,
+                spent_microusd: *spent_microusd,
             },
             Self::StoryboardComplete { storyboard_id } => StoryboardEvent::StoryboardComplete {
                 storyboard_id: *storyboard_id,
@@ -91,7 +98,17 @@ pub async fn emit(tx: &mut PgConnection, storyboard: Uuid, event: &Recorded) -> 
     )
     .fetch_one(&mut *tx)
     .await?;
-    let payload = serde_json::to_value(event).expect("events serialise");
+    let mut event = event.clone();
+    if let Recorded::SceneUpdate { spent_microusd, .. } = &mut event {
+        *spent_microusd = sqlx::query_scalar!(
+            "SELECT COALESCE(SUM(a.cost_microusd), 0)::bigint AS \"spent!\"
+             FROM storyboards s JOIN assets a ON a.project_id = s.project_id WHERE s.id = $1",
+            storyboard
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+    }
+    let payload = serde_json::to_value(&event).expect("events serialise");
     sqlx::query!(
         "INSERT INTO storyboard_events (storyboard_id, seq, kind, payload) VALUES ($1, $2, $3, $4)",
         storyboard,

@@ -171,6 +171,9 @@ pub enum StoryboardEvent {
         scene: Option<SceneView>,
         scene_id: Uuid,
         removed: bool,
+        /// The project's estimated spend once this change was made, in millionths of a
+        /// dollar (a finished generation adds its cost).
+        spent_microusd: i64,
     },
     /// Every scene has an approved clip.
     StoryboardComplete { storyboard_id: Uuid },

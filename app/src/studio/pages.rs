@@ -9,8 +9,10 @@ use super::{
     format_cost, BriefState, ChatLine, GenStatus, MoodBoard, SceneView, Stage, StoryboardEvent,
     StoryboardView,
 };
+use crate::components::ReachedStep;
 use crate::creative::{Brief, MAX_CLIP_SECS, MAX_SCENES, MIN_CLIP_SECS, MIN_SCENES};
 use crate::error::AppError;
+use crate::projects::Step;
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -340,7 +342,7 @@ pub fn MoodStep(project: Uuid) -> impl IntoView {
                     if list.is_empty() && !busy() {
                         view! {
                             <p class="empty-state">
-                                "Three mood boards will be made from your brief: each with a palette, keywords, an art direction and a sample image."
+                                "Three mood boards will be made from your brief: each with a palette, keywords, an art direction and three sample images."
                             </p>
                         }
                             .into_any()
@@ -356,15 +358,23 @@ pub fn MoodStep(project: Uuid) -> impl IntoView {
                                         let is_chosen = move || chosen.get() == Some(id);
                                         view! {
                                             <li class="mood-card" class:mood-chosen=is_chosen>
-                                                {board
-                                                    .images
-                                                    .first()
-                                                    .cloned()
-                                                    .map(|src| {
-                                                        view! {
-                                                            <img class="mood-image" src=src alt=format!("Sample image for {}", name) />
-                                                        }
-                                                    })}
+                                                <div class="mood-images">
+                                                    {board
+                                                        .images
+                                                        .iter()
+                                                        .enumerate()
+                                                        .map(|(n, src)| {
+                                                            view! {
+                                                                <img
+                                                                    class=if n == 0 { "mood-image mood-hero" } else { "mood-image" }
+                                                                    src=src.clone()
+                                                                    alt=format!("Sample image {} for {}", n + 1, name)
+                                                                    loading="lazy"
+                                                                />
+                                                            }
+                                                        })
+                                                        .collect_view()}
+                                                </div>
                                                 <div class="mood-body">
                                                     <h3>{board.mood.name.clone()}</h3>
                                                     <p class="muted small">{board.mood.description.clone()}</p>
@@ -519,6 +529,7 @@ fn apply_event(scenes: &mut Vec<SceneView>, event: StoryboardEvent) {
         scene,
         scene_id,
         removed,
+        ..
     } = event
     {
         scenes.retain(|s| s.id != scene_id);
@@ -541,6 +552,15 @@ fn Storyboard(
     let scenes = RwSignal::new(initial.scenes.clone());
     let live = RwSignal::new(false);
     let complete = RwSignal::new(initial.complete());
+    let spent = RwSignal::new(initial.cost_microusd);
+    // A storyboard that becomes complete opens the final step in the step indicator.
+    if let Some(ReachedStep(reached)) = use_context::<ReachedStep>() {
+        Effect::new(move |_| {
+            if complete.get() {
+                reached.update(|step| *step = (*step).max(Step::FinalVideo));
+            }
+        });
+    }
     let act = ServerAction::<SceneAction>::new();
     let approve_all = ServerAction::<ApproveAll>::new();
     let set_duration = ServerAction::<SetDuration>::new();
@@ -570,6 +590,9 @@ fn Storyboard(
                 move |name, event| match name.as_str() {
                     "storyboard_complete" => complete.set(true),
                     _ => {
+                        if let StoryboardEvent::SceneUpdate { spent_microusd, .. } = &event {
+                            spent.set(*spent_microusd);
+                        }
                         scenes.update(|list| apply_event(list, event));
                         complete.set(scenes.with_untracked(|l| {
                             !l.is_empty() && l.iter().all(|s| s.video_approved)
@@ -587,7 +610,6 @@ fn Storyboard(
     }
 
     let total = move || scenes.with(|list| list.iter().map(|s| s.duration_secs).sum::<u32>());
-    let cost = initial.cost_microusd;
     let busy = move || {
         scenes.with(|list| {
             list.iter()
@@ -617,7 +639,7 @@ fn Storyboard(
             <div class="board-summary" role="status" aria-live="polite">
                 <span>{move || format!("{} scenes · {} s of {} s", scenes.with(Vec::len), total(), target)}</span>
                 <span>{move || format!("{} generating", busy())}</span>
-                <span>{format!("Spent so far: {}", format_cost(cost))}</span>
+                <span>{move || format!("Spent so far: {}", format_cost(spent.get()))}</span>
             </div>
             <div class="row wrap">
                 <button type="button" class="btn btn-ghost btn-small" disabled=move || count_stage(Stage::Text) == 0 on:click=move |_| approve("text")>
@@ -1192,7 +1214,7 @@ fn FinalVideo(project: Uuid, initial: crate::render::FinalState) -> impl IntoVie
                                                 if render.with_music { " · with music" } else { "" },
                                             )}
                                         </p>
-                                        <a class="btn btn-ghost btn-small" href=src download=file.clone()>"Download MP4"</a>
+                                        <a class="btn btn-ghost btn-small" href=render.download_url.clone().unwrap_or(src) download=file.clone()>"Download MP4"</a>
                                     })}
                                     {(render.status == "succeeded").then(|| {
                                         let id = render.id.to_string();

@@ -44,6 +44,21 @@ pub async fn link(storage: &dyn Storage, key: &str) -> Option<String> {
     }
 }
 
+/// A link that saves a stored object as `filename`, or none when that fails (logged).
+pub async fn download_link(storage: &dyn Storage, key: &str, filename: &str) -> Option<String> {
+    let key = ObjectKey::parse(key).ok()?;
+    match storage.download_url(&key, LINK_LIFETIME, filename).await {
+        Ok(url) => Some(url),
+        Err(error) => {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "could not sign a download link"
+            );
+            None
+        }
+    }
+}
+
 /// A scene as stored, with its assets' keys.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SceneRecord {

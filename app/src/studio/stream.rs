@@ -82,6 +82,7 @@ pub async fn storyboard_stream(
                                 scene: Some(scene.clone()),
                                 scene_id: scene.id,
                                 removed: false,
+                                spent_microusd: view.cost_microusd,
                             });
                         }
                         if view.complete() {

@@ -149,6 +149,21 @@ async fn a_render_streams_its_progress_and_is_stored_as_a_playable_version() {
         .await
         .unwrap();
     assert_eq!(partial.status(), StatusCode::PARTIAL_CONTENT);
+    // Download saves the file under the project's name and the version.
+    let name = &app.list_projects(&ada).await[0].name;
+    let download = reqwest::get(app.url(done.download_url.as_ref().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    assert_eq!(
+        download.headers()["content-disposition"],
+        format!(
+            "attachment; filename=\"{}\"",
+            app::render::download_name(name, 1)
+        )
+        .as_str()
+    );
+    assert_eq!(download.bytes().await.unwrap().len(), bytes.len());
 
     // A second render is a new version; the first stays.
     let response = app

@@ -255,6 +255,58 @@ async fn the_chat_streams_the_reply_keeps_the_history_and_fills_the_brief() {
 }
 
 #[tokio::test]
+async fn mood_boards_come_with_three_images_and_one_can_be_remade_alone() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("ada@example.com").await;
+    let project = app
+        .create_project(&ada, "Lumen launch", "9:16")
+        .await
+        .id
+        .to_string();
+    for answer in ANSWERS {
+        app.chat(&ada, &project, answer).await.text().await.unwrap();
+    }
+    let boards: Vec<MoodBoard> = app
+        .studio(&ada, "generate_moods", &[("project", &project)])
+        .await;
+    assert_eq!(boards.len(), 3);
+    let mut seen = std::collections::HashSet::new();
+    for board in &boards {
+        assert_eq!(board.images.len(), 3, "{}", board.mood.name);
+        for link in &board.images {
+            let bytes = reqwest::get(app.url(link))
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            assert!(seen.insert(bytes.clone()), "every image is its own");
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), &bytes).unwrap();
+            let probed = app::generation::ffmpeg::probe(file.path()).await.unwrap();
+            assert_eq!(
+                (probed.width, probed.height),
+                (Some(1080), Some(1920)),
+                "made in the project's format"
+            );
+        }
+    }
+
+    let remade: Vec<MoodBoard> = app
+        .studio(
+            &ada,
+            "generate_moods",
+            &[("project", &project), ("position", "1")],
+        )
+        .await;
+    assert_eq!(remade[0].id, boards[0].id);
+    assert_eq!(remade[2].id, boards[2].id);
+    assert_ne!(remade[1].id, boards[1].id);
+    assert_ne!(remade[1].mood.name, boards[1].mood.name);
+    assert_eq!(remade[1].images.len(), 3);
+}
+
+#[tokio::test]
 async fn a_storyboard_goes_from_chat_to_approved_clips_with_live_events() {
     let app = TestApp::spawn().await;
     let ada = app.new_user("ada@example.com").await;
@@ -360,8 +412,8 @@ async fn a_storyboard_goes_from_chat_to_approved_clips_with_live_events() {
         .unwrap();
     assert_eq!(
         cost as usize,
-        3 + 2 * view.scenes.len(),
-        "mood images, seed images, clips"
+        9 + 2 * view.scenes.len(),
+        "three images for each of three moods, seed images, clips"
     );
 }
 
