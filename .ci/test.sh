@@ -69,9 +69,9 @@ done
 kill "$app_pid"; wait "$app_pid" 2>/dev/null || true; app_pid=""
 
 step "Checking that cargo-leptos builds the same site"
-(cd target/site && find . -type f | sort) > target/site-files.build-site
+(cd target/site && find . -type f ! -name '*.gz' | sort) > target/site-files.build-site
 cargo leptos build
-(cd target/site && find . -type f | sort) > target/site-files.cargo-leptos
+(cd target/site && find . -type f ! -name '*.gz' | sort) > target/site-files.cargo-leptos
 diff -u target/site-files.build-site target/site-files.cargo-leptos
 
 step "All checks and tests passed in $(( $(date +%s) - started )) s"

@@ -132,6 +132,7 @@ impl Application {
                 )
             }),
         };
+        crate::assets::precompress_in_background(&settings.site_root);
         let routes = generate_route_list(App);
         let router = Router::new()
             .route("/healthz", get(http::healthz))
@@ -153,6 +154,7 @@ impl Application {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())
             })
+            .nest("/pkg", crate::assets::pkg_service(&settings.site_root))
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
             .layer(middleware::from_fn(http::require_login_for_pages))
             .layer(session_layer)

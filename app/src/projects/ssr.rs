@@ -168,33 +168,36 @@ pub async fn duplicate(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Project, 
     copy.try_into()
 }
 
-/// Deletes the project, its rows (by cascade) and then its stored files. A failure to
-/// delete files leaves unreachable objects behind, never a half-deleted project.
+/// Deletes the project and its rows (by cascade), then its stored files. The files are
+/// also swept again by a durable job a little later, which retries a failed deletion and
+/// catches a file a generation wrote as the project went: never a half-deleted project,
+/// and no files left behind for good.
 pub async fn delete(
     pool: &PgPool,
     storage: &dyn Storage,
     owner: Uuid,
     id: Uuid,
 ) -> Result<(), AppError> {
+    let prefix = ObjectKey::project_prefix(owner, id);
+    let mut tx = pool.begin().await?;
     let deleted = sqlx::query!(
         "DELETE FROM projects WHERE id = $1 AND owner_id = $2",
         id,
         owner
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
     if deleted.rows_affected() == 0 {
         return Err(not_found());
     }
+    crate::studio::jobs::enqueue_file_sweep(&mut tx, &prefix).await?;
+    tx.commit().await?;
     tracing::info!(project_id = %id, "project deleted");
-    if let Err(error) = storage
-        .delete_prefix(&ObjectKey::project_prefix(owner, id))
-        .await
-    {
-        tracing::error!(
+    if let Err(error) = storage.delete_prefix(&prefix).await {
+        tracing::warn!(
             project_id = %id,
             error = format!("{error:#}"),
-            "stored files of a deleted project remain"
+            "stored files of a deleted project remain until the sweep"
         );
     }
     Ok(())

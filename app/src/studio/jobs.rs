@@ -35,16 +35,24 @@ pub enum JobKind {
     SceneVideo,
     /// The final video (`render` module).
     Render,
+    /// Removing a deleted project's stored files (see [`enqueue_file_sweep`]).
+    DeleteFiles,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [Self::SceneImage, Self::SceneVideo, Self::Render];
+    pub const ALL: [JobKind; 4] = [
+        Self::SceneImage,
+        Self::SceneVideo,
+        Self::Render,
+        Self::DeleteFiles,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SceneImage => "scene_image",
             Self::SceneVideo => "scene_video",
             Self::Render => "render",
+            Self::DeleteFiles => "delete_files",
         }
     }
 
@@ -117,6 +125,30 @@ pub async fn enqueue_render(
     Ok(())
 }
 
+/// How long after a project's deletion its files are swept again: longer than a lease,
+/// so a job that was writing a file when the project went has stopped by then.
+pub const FILE_SWEEP_DELAY: Duration = Duration::from_secs(120);
+
+/// Queues, in the caller's transaction, a sweep of the stored files under `prefix`. The
+/// caller deletes them at once as well; the sweep retries what failed and catches files
+/// written after that (a generation finishing as its project went). It belongs to no
+/// project, so it outlives the project's rows.
+pub async fn enqueue_file_sweep(tx: &mut PgConnection, prefix: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO jobs (id, kind, payload, idempotency_key, max_attempts, run_at)
+         VALUES ($1, $2, $3, $4, 10, now() + make_interval(secs => $5))
+         ON CONFLICT (idempotency_key) DO NOTHING",
+        Uuid::new_v4(),
+        JobKind::DeleteFiles.as_str(),
+        serde_json::json!({ "prefix": prefix }),
+        format!("delete_files:{prefix}"),
+        FILE_SWEEP_DELAY.as_secs_f64()
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Cancels a scene's unfinished jobs; a worker running one notices at its next heartbeat.
 pub async fn cancel_scene_jobs(tx: &mut PgConnection, scene: Uuid) -> sqlx::Result<()> {
     sqlx::query!(
@@ -151,6 +183,7 @@ impl Default for WorkerSettings {
                 (JobKind::SceneImage, 2),
                 (JobKind::SceneVideo, 2),
                 (JobKind::Render, 1),
+                (JobKind::DeleteFiles, 1),
             ]),
             backoff: Duration::from_secs(2),
         }
@@ -361,8 +394,10 @@ impl Worker {
         job: &Claimed,
         cancel: &CancellationToken,
     ) -> Result<Outcome, GenerationError> {
-        if job.kind == JobKind::Render {
-            return self.perform_render(job, cancel).await;
+        match job.kind {
+            JobKind::Render => return self.perform_render(job, cancel).await,
+            JobKind::DeleteFiles => return self.sweep_files(job).await,
+            JobKind::SceneImage | JobKind::SceneVideo => {}
         }
         let payload: ScenePayload = serde_json::from_value(job.payload.clone())
             .map_err(|e| GenerationError::Refused(format!("unreadable job: {e}")))?;
@@ -408,7 +443,7 @@ impl Worker {
                 let media = self.media.image.generate_image(&request, &run).await?;
                 (AssetKind::Image, media, request.prompt)
             }
-            JobKind::Render => {
+            JobKind::Render | JobKind::DeleteFiles => {
                 return Err(GenerationError::Refused("not a scene job".into()));
             }
             JobKind::SceneVideo => {
@@ -469,6 +504,27 @@ impl Worker {
         Ok(ours.is_some())
     }
 
+    /// Deletes the files under a deleted project's prefix. Storage errors are retried
+    /// with backoff (the job allows ten attempts).
+    async fn sweep_files(&self, job: &Claimed) -> Result<Outcome, GenerationError> {
+        let prefix = job
+            .payload
+            .get("prefix")
+            .and_then(|p| p.as_str())
+            .ok_or_else(|| GenerationError::Refused("a file sweep without a prefix".into()))?;
+        self.storage
+            .delete_prefix(prefix)
+            .await
+            .map_err(GenerationError::Failed)?;
+        let mut tx = self.pool.begin().await.map_err(anyhow::Error::from)?;
+        self.mark_succeeded(&mut tx, job.id)
+            .await
+            .map_err(anyhow::Error::from)?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        tracing::info!(prefix, "swept a deleted project's files");
+        Ok(Outcome::Done)
+    }
+
     /// Marks the scene's stage as running, unless the job is obsolete.
     async fn start_scene(
         &self,
@@ -495,7 +551,7 @@ impl Worker {
         .map_err(anyhow::Error::from)?;
         let status = match job.kind {
             JobKind::SceneImage => &mut scene.image_status,
-            JobKind::SceneVideo | JobKind::Render => &mut scene.video_status,
+            JobKind::SceneVideo | JobKind::Render | JobKind::DeleteFiles => &mut scene.video_status,
         };
         if *status != GenStatus::Running {
             *status = GenStatus::Running;
@@ -644,7 +700,9 @@ impl Worker {
                 if scene.generation == payload.generation {
                     let status = match job.kind {
                         JobKind::SceneImage => &mut scene.image_status,
-                        JobKind::SceneVideo | JobKind::Render => &mut scene.video_status,
+                        JobKind::SceneVideo | JobKind::Render | JobKind::DeleteFiles => {
+                            &mut scene.video_status
+                        }
                     };
                     *status = if retry {
                         GenStatus::Queued

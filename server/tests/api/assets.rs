@@ -134,6 +134,44 @@ async fn deleting_a_project_deletes_its_stored_files_and_asset_rows() {
         "0123456789abcdef"
     );
     assert_eq!(app.count("assets").await, 1);
+
+    // A generation that was finishing as the project went writes its file afterwards;
+    // the durable sweep queued with the delete removes it (its delay skipped here).
+    let late = doomed_key.as_str().replace(".mp4", "-late.mp4");
+    let late = app::storage::ssr::ObjectKey::parse(&late).unwrap();
+    app.storage
+        .put_bytes(&late, bytes::Bytes::from_static(b"late"), "video/mp4")
+        .await
+        .unwrap();
+    let queued: i64 = sqlx::query_scalar(
+        "UPDATE jobs SET run_at = now() WHERE kind = 'delete_files' AND payload->>'prefix' = $1
+         RETURNING 1::bigint",
+    )
+    .bind(app::storage::ssr::ObjectKey::project_prefix(
+        owner, doomed.id,
+    ))
+    .fetch_one(&app.pool)
+    .await
+    .expect("a sweep was queued with the delete");
+    assert_eq!(queued, 1);
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = sqlx::query_scalar("SELECT status FROM jobs WHERE kind = 'delete_files'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if status == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, "succeeded");
+    assert!(app.storage.get_bytes(&late).await.is_err(), "swept");
+    assert_eq!(
+        app.storage.get_bytes(&kept_key).await.unwrap(),
+        "0123456789abcdef",
+        "the other project's files stay"
+    );
 }
 
 /// Generates the sample image, clip and track on the app's providers and storage, then

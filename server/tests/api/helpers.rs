@@ -64,6 +64,8 @@ pub struct TestSettings {
     /// Leave background jobs to workers the test runs itself.
     pub no_worker: bool,
     pub providers: Option<ProviderSettings>,
+    /// The built site to serve; the workspace's target/site by default.
+    pub site_root: Option<PathBuf>,
 }
 
 impl TestApp {
@@ -92,7 +94,9 @@ impl TestApp {
             .expect("a data directory");
         let settings = Settings {
             site_addr: "127.0.0.1:0".parse().unwrap(),
-            site_root: workspace_dir().join("target/site"),
+            site_root: test
+                .site_root
+                .unwrap_or_else(|| workspace_dir().join("target/site")),
             data_dir: data_dir.path().to_path_buf(),
             database_url: None,
             public_url: test.public_url,

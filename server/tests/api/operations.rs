@@ -1,4 +1,4 @@
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, TestSettings};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -157,4 +157,68 @@ impl TestAppless {
             .await
             .unwrap()
     }
+}
+
+#[tokio::test]
+async fn the_site_bundle_is_served_gzipped_to_browsers_that_accept_it() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir(site.path().join("pkg")).unwrap();
+    let wasm: Vec<u8> = b"\0asm leptos hydrate "
+        .iter()
+        .copied()
+        .cycle()
+        .take(400_000)
+        .collect();
+    std::fs::write(site.path().join("pkg/reelsmith.wasm"), &wasm).unwrap();
+    let app = TestApp::spawn_with(TestSettings {
+        site_root: Some(site.path().to_path_buf()),
+        ..TestSettings::default()
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let url = app.url("/pkg/reelsmith.wasm");
+
+    // The compressed copy is made in the background at start-up.
+    let mut compressed = None;
+    for _ in 0..100 {
+        let response = client
+            .get(&url)
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        if response
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.as_bytes())
+            == Some(b"gzip")
+        {
+            assert_eq!(response.headers()["content-type"], "application/wasm");
+            assert_eq!(response.headers()["cache-control"], "no-cache");
+            compressed = Some(response.bytes().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let compressed = compressed.expect("a gzipped bundle within 10 s");
+    assert!(
+        compressed.len() < wasm.len() / 10,
+        "{} bytes",
+        compressed.len()
+    );
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&compressed[..]),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked, wasm);
+
+    // A client that does not take gzip gets the file as it is.
+    let plain = client.get(&url).send().await.unwrap();
+    assert_eq!(plain.headers().get("content-encoding"), None);
+    assert_eq!(plain.bytes().await.unwrap(), wasm);
+    let missing = client.get(app.url("/pkg/other.js")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
