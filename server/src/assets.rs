@@ -7,7 +7,10 @@
 //! ready, or when the site directory is read-only, the original is served as it is.
 
 use axum::{
+    extract::{Request, State},
     http::{header, HeaderValue},
+    middleware::{self, Next},
+    response::Response,
     Router,
 };
 use flate2::{write::GzEncoder, Compression};
@@ -15,6 +18,7 @@ use std::{
     fs,
     io::{self, Write},
     path::{Path, PathBuf},
+    sync::atomic::{AtomicBool, Ordering},
 };
 use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
 
@@ -25,16 +29,43 @@ const COMPRESSIBLE: [&str; 4] = ["wasm", "js", "css", "svg"];
 /// (`no-cache`) instead of keeping a stale bundle after an upgrade: an unchanged file
 /// costs a 304.
 pub fn pkg_service<S: Clone + Send + Sync + 'static>(site_root: &Path) -> Router<S> {
+    let dir = site_root.join("pkg");
     Router::new()
         .fallback_service(
-            ServeDir::new(site_root.join("pkg"))
+            ServeDir::new(&dir)
                 .precompressed_gzip()
                 .append_index_html_on_directories(false),
         )
+        .layer(middleware::from_fn_with_state(dir, only_fresh_copies))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         ))
+}
+
+/// A `.gz` copy older than its original (the bundle was rebuilt while the server ran, as
+/// `cargo leptos watch` does) must not be served: the request then goes out as if the
+/// browser took no gzip, and fresh copies are made in the background.
+async fn only_fresh_copies(
+    State(dir): State<PathBuf>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let name = request.uri().path().trim_start_matches('/');
+    let plain_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && !name.starts_with('.');
+    if plain_name {
+        let original = dir.join(name);
+        let copy = gz_path(&original);
+        if copy.exists() && !is_fresh(&original, &copy) {
+            request.headers_mut().remove(header::ACCEPT_ENCODING);
+            compress_in_background(dir.clone());
+        }
+    }
+    next.run(request).await
 }
 
 /// Makes or refreshes the `.gz` copy of every compressible file in `dir`; returns how
@@ -55,10 +86,17 @@ pub fn precompress(dir: &Path) -> io::Result<usize> {
             continue;
         }
         // Written aside and renamed: a request never sees half a file.
-        let partial = target.with_extension("gz.partial");
+        let partial = target.with_extension(format!("gz.{}.partial", uuid::Uuid::new_v4()));
+        // The copy carries the original's modification time as read before compressing:
+        // an original rewritten meanwhile differs from it, so the copy counts as stale.
+        let mut original = fs::File::open(&path)?;
+        let stamp = original.metadata()?.modified()?;
         let mut encoder = GzEncoder::new(fs::File::create(&partial)?, Compression::default());
-        io::copy(&mut fs::File::open(&path)?, &mut encoder)?;
-        encoder.finish()?.flush()?;
+        io::copy(&mut original, &mut encoder)?;
+        let mut copy = encoder.finish()?;
+        copy.flush()?;
+        copy.set_modified(stamp)?;
+        drop(copy);
         fs::rename(&partial, &target)?;
         written += 1;
     }
@@ -71,18 +109,35 @@ fn gz_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// A copy is fresh when it carries its original's modification time (see `precompress`).
 fn is_fresh(original: &Path, compressed: &Path) -> bool {
     let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
     matches!(
         (modified(original), modified(compressed)),
-        (Some(original), Some(compressed)) if compressed >= original
+        (Some(original), Some(compressed)) if compressed == original
     )
 }
 
 /// Runs [`precompress`] on `<site_root>/pkg` off the async threads, logging the outcome.
 pub fn precompress_in_background(site_root: &Path) {
-    let dir = site_root.join("pkg");
-    tokio::task::spawn_blocking(move || match precompress(&dir) {
+    compress_in_background(site_root.join("pkg"));
+}
+
+fn compress_in_background(dir: PathBuf) {
+    // One run at a time: requests that find stale copies while one runs add nothing.
+    static RUNNING: AtomicBool = AtomicBool::new(false);
+    if RUNNING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    tokio::task::spawn_blocking(move || {
+        let outcome = precompress(&dir);
+        RUNNING.store(false, Ordering::Release);
+        report(&dir, outcome);
+    });
+}
+
+fn report(dir: &Path, outcome: io::Result<usize>) {
+    match outcome {
         Ok(0) => {}
         Ok(count) => tracing::info!(count, dir = %dir.display(), "compressed site files"),
         Err(error) if error.kind() == io::ErrorKind::NotFound => {}
@@ -91,7 +146,7 @@ pub fn precompress_in_background(site_root: &Path) {
             dir = %dir.display(),
             "could not compress the site files; serving them uncompressed"
         ),
-    });
+    }
 }
 
 #[cfg(test)]

@@ -221,4 +221,41 @@ async fn the_site_bundle_is_served_gzipped_to_browsers_that_accept_it() {
     assert_eq!(plain.bytes().await.unwrap(), wasm);
     let missing = client.get(app.url("/pkg/other.js")).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    // The bundle is rebuilt while the server runs: the old compressed copy is never
+    // served again, and a fresh one follows.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let rebuilt: Vec<u8> = b"\0asm rebuilt "
+        .iter()
+        .copied()
+        .cycle()
+        .take(300_000)
+        .collect();
+    std::fs::write(site.path().join("pkg/reelsmith.wasm"), &rebuilt).unwrap();
+    let mut fresh_copy = false;
+    for _ in 0..100 {
+        let response = client
+            .get(&url)
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        let gzipped = response.headers().get("content-encoding").is_some();
+        let body = response.bytes().await.unwrap();
+        let body = if gzipped {
+            let mut unpacked = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut unpacked)
+                .unwrap();
+            unpacked
+        } else {
+            body.to_vec()
+        };
+        assert_eq!(body, rebuilt, "never the old bundle (gzipped: {gzipped})");
+        if gzipped {
+            fresh_copy = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(fresh_copy, "a fresh compressed copy within 10 s");
 }
