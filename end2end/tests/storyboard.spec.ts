@@ -142,7 +142,10 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   const final = page.getByLabel("Final video, version 1");
   await expect(final).toBeVisible({ timeout: 120_000 });
   expect(await page.evaluate(() => (window as any).maxProgress)).toBe(100);
-  await expect(page.getByRole("link", { name: "Download MP4" })).toHaveAttribute("download", "lumen-launch-v1.mp4");
+  const download = page.getByRole("link", { name: "Download MP4" });
+  await expect(download).toHaveAttribute("download", "lumen-launch-v1.mp4");
+  // The link itself names the file (Content-Disposition), which also works cross-origin.
+  await expect(download).toHaveAttribute("href", /[?&]download=lumen-launch-v1\.mp4$/);
   await snap(page, "6-final");
   // It plays: it has a duration and time advances.
   const played = await final.evaluate(async (video: HTMLVideoElement) => {
