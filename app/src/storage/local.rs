@@ -35,6 +35,11 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// When a link made now for `valid_for` stops working (at least a second from now).
+fn expiry(valid_for: Duration) -> u64 {
+    unix_now() + valid_for.as_secs().max(1)
+}
+
 impl LocalStorage {
     pub fn new(root: impl Into<PathBuf>, signing_key: Vec<u8>) -> Self {
         Self {
@@ -187,7 +192,7 @@ impl Storage for LocalStorage {
     }
 
     async fn signed_url(&self, key: &ObjectKey, valid_for: Duration) -> anyhow::Result<String> {
-        Ok(self.link(key, unix_now() + valid_for.as_secs().max(1)))
+        Ok(self.link(key, expiry(valid_for)))
     }
 
     async fn download_url(
@@ -197,7 +202,7 @@ impl Storage for LocalStorage {
         filename: &str,
     ) -> anyhow::Result<String> {
         check_filename(filename)?;
-        Ok(self.link_with(key, unix_now() + valid_for.as_secs().max(1), Some(filename)))
+        Ok(self.link_with(key, expiry(valid_for), Some(filename)))
     }
 
     async fn delete_prefix(&self, prefix: &str) -> anyhow::Result<()> {

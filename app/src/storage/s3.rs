@@ -57,6 +57,27 @@ impl S3Storage {
     }
 }
 
+impl S3Storage {
+    /// A presigned GET, asking S3 to answer with `disposition` as Content-Disposition.
+    async fn presign(
+        &self,
+        key: &ObjectKey,
+        valid_for: Duration,
+        disposition: Option<String>,
+    ) -> anyhow::Result<String> {
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .set_response_content_disposition(disposition)
+            .presigned(PresigningConfig::expires_in(valid_for)?)
+            .await
+            .with_context(|| format!("presigning {}", key.as_str()))?;
+        Ok(request.uri().to_string())
+    }
+}
+
 #[async_trait::async_trait]
 impl Storage for S3Storage {
     async fn put_file(&self, key: &ObjectKey, path: &Path, mime: &str) -> anyhow::Result<u64> {
@@ -102,15 +123,7 @@ impl Storage for S3Storage {
     }
 
     async fn signed_url(&self, key: &ObjectKey, valid_for: Duration) -> anyhow::Result<String> {
-        let request = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .presigned(PresigningConfig::expires_in(valid_for)?)
-            .await
-            .with_context(|| format!("presigning {}", key.as_str()))?;
-        Ok(request.uri().to_string())
+        self.presign(key, valid_for, None).await
     }
 
     async fn download_url(
@@ -120,16 +133,8 @@ impl Storage for S3Storage {
         filename: &str,
     ) -> anyhow::Result<String> {
         check_filename(filename)?;
-        let request = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .response_content_disposition(format!("attachment; filename=\"{filename}\""))
-            .presigned(PresigningConfig::expires_in(valid_for)?)
-            .await
-            .with_context(|| format!("presigning {}", key.as_str()))?;
-        Ok(request.uri().to_string())
+        let disposition = format!("attachment; filename=\"{filename}\"");
+        self.presign(key, valid_for, Some(disposition)).await
     }
 
     async fn delete_prefix(&self, prefix: &str) -> anyhow::Result<()> {

@@ -91,22 +91,17 @@ impl Recorded {
 
 /// Records an event inside the caller's transaction and returns its id.
 pub async fn emit(tx: &mut PgConnection, storyboard: Uuid, event: &Recorded) -> sqlx::Result<i64> {
-    let seq = sqlx::query_scalar!(
+    let row = sqlx::query!(
         "UPDATE storyboards SET last_seq = last_seq + 1, updated_at = now()
-         WHERE id = $1 RETURNING last_seq",
+         WHERE id = $1 RETURNING last_seq, project_id",
         storyboard
     )
     .fetch_one(&mut *tx)
     .await?;
+    let seq = row.last_seq;
     let mut event = event.clone();
     if let Recorded::SceneUpdate { spent_microusd, .. } = &mut event {
-        *spent_microusd = sqlx::query_scalar!(
-            "SELECT COALESCE(SUM(a.cost_microusd), 0)::bigint AS \"spent!\"
-             FROM storyboards s JOIN assets a ON a.project_id = s.project_id WHERE s.id = $1",
-            storyboard
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        *spent_microusd = super::ssr::project_cost(&mut *tx, row.project_id).await?;
     }
     let payload = serde_json::to_value(&event).expect("events serialise");
     sqlx::query!(

@@ -549,10 +549,7 @@ impl Worker {
         .fetch_one(&mut *tx)
         .await
         .map_err(anyhow::Error::from)?;
-        let status = match job.kind {
-            JobKind::SceneImage => &mut scene.image_status,
-            JobKind::SceneVideo | JobKind::Render | JobKind::DeleteFiles => &mut scene.video_status,
-        };
+        let status = stage_status(&mut scene, job.kind);
         if *status != GenStatus::Running {
             *status = GenStatus::Running;
             save_scene(&mut tx, &scene)
@@ -698,12 +695,7 @@ impl Worker {
         } else if let Some(payload) = payload {
             if let Some(mut scene) = lock_scene_for_job(&mut tx, payload.scene_id).await? {
                 if scene.generation == payload.generation {
-                    let status = match job.kind {
-                        JobKind::SceneImage => &mut scene.image_status,
-                        JobKind::SceneVideo | JobKind::Render | JobKind::DeleteFiles => {
-                            &mut scene.video_status
-                        }
-                    };
+                    let status = stage_status(&mut scene, job.kind);
                     *status = if retry {
                         GenStatus::Queued
                     } else {
@@ -735,6 +727,14 @@ impl Worker {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// The scene's status for the stage a scene job makes: the seed image or the clip.
+fn stage_status(scene: &mut SceneRecord, kind: JobKind) -> &mut GenStatus {
+    match kind {
+        JobKind::SceneImage => &mut scene.image_status,
+        JobKind::SceneVideo | JobKind::Render | JobKind::DeleteFiles => &mut scene.video_status,
     }
 }
 

@@ -34,26 +34,24 @@ pub fn scene_not_found() -> AppError {
 
 /// A link to a stored object, or none when the key is unusable (logged).
 pub async fn link(storage: &dyn Storage, key: &str) -> Option<String> {
-    let key = ObjectKey::parse(key).ok()?;
-    match storage.signed_url(&key, LINK_LIFETIME).await {
-        Ok(url) => Some(url),
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "could not sign a link");
-            None
-        }
-    }
+    sign(storage, key, None).await
 }
 
 /// A link that saves a stored object as `filename`, or none when that fails (logged).
 pub async fn download_link(storage: &dyn Storage, key: &str, filename: &str) -> Option<String> {
+    sign(storage, key, Some(filename)).await
+}
+
+async fn sign(storage: &dyn Storage, key: &str, download: Option<&str>) -> Option<String> {
     let key = ObjectKey::parse(key).ok()?;
-    match storage.download_url(&key, LINK_LIFETIME, filename).await {
+    let signed = match download {
+        None => storage.signed_url(&key, LINK_LIFETIME).await,
+        Some(filename) => storage.download_url(&key, LINK_LIFETIME, filename).await,
+    };
+    match signed {
         Ok(url) => Some(url),
         Err(error) => {
-            tracing::error!(
-                error = format!("{error:#}"),
-                "could not sign a download link"
-            );
+            tracing::error!(error = format!("{error:#}"), "could not sign a link");
             None
         }
     }
@@ -280,12 +278,12 @@ async fn storyboard_row(
     .await?)
 }
 
-pub async fn project_cost(pool: &PgPool, project: Uuid) -> sqlx::Result<i64> {
+pub async fn project_cost(db: impl sqlx::PgExecutor<'_>, project: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
         "SELECT COALESCE(SUM(cost_microusd), 0)::bigint AS \"cost!\" FROM assets WHERE project_id = $1",
         project
     )
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
 }
 

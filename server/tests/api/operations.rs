@@ -159,16 +159,55 @@ impl TestAppless {
     }
 }
 
+/// What a browser that takes gzip gets for a URL: the body unpacked, and its size on the
+/// wire when it came gzipped.
+struct Fetched {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    gzipped_bytes: Option<usize>,
+    body: Vec<u8>,
+}
+
+async fn get_accepting_gzip(client: &reqwest::Client, url: &str) -> Fetched {
+    let response = client
+        .get(url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let wire = response.bytes().await.unwrap();
+    if headers.get("content-encoding").map(|v| v.as_bytes()) == Some(b"gzip") {
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&wire[..]), &mut body)
+            .unwrap();
+        Fetched {
+            status,
+            headers,
+            gzipped_bytes: Some(wire.len()),
+            body,
+        }
+    } else {
+        Fetched {
+            status,
+            headers,
+            gzipped_bytes: None,
+            body: wire.to_vec(),
+        }
+    }
+}
+
+/// A compressible stand-in for a WASM bundle.
+fn bundle(text: &[u8], len: usize) -> Vec<u8> {
+    text.iter().copied().cycle().take(len).collect()
+}
+
 #[tokio::test]
 async fn the_site_bundle_is_served_gzipped_to_browsers_that_accept_it() {
     let site = tempfile::tempdir().unwrap();
     std::fs::create_dir(site.path().join("pkg")).unwrap();
-    let wasm: Vec<u8> = b"\0asm leptos hydrate "
-        .iter()
-        .copied()
-        .cycle()
-        .take(400_000)
-        .collect();
+    let wasm = bundle(b"\0asm leptos hydrate ", 400_000);
     std::fs::write(site.path().join("pkg/reelsmith.wasm"), &wasm).unwrap();
     let app = TestApp::spawn_with(TestSettings {
         site_root: Some(site.path().to_path_buf()),
@@ -181,39 +220,19 @@ async fn the_site_bundle_is_served_gzipped_to_browsers_that_accept_it() {
     // The compressed copy is made in the background at start-up.
     let mut compressed = None;
     for _ in 0..100 {
-        let response = client
-            .get(&url)
-            .header("accept-encoding", "gzip")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        if response
-            .headers()
-            .get("content-encoding")
-            .map(|v| v.as_bytes())
-            == Some(b"gzip")
-        {
-            assert_eq!(response.headers()["content-type"], "application/wasm");
-            assert_eq!(response.headers()["cache-control"], "no-cache");
-            compressed = Some(response.bytes().await.unwrap());
+        let fetched = get_accepting_gzip(&client, &url).await;
+        assert_eq!(fetched.status, StatusCode::OK);
+        assert_eq!(fetched.body, wasm);
+        if let Some(bytes) = fetched.gzipped_bytes {
+            assert_eq!(fetched.headers["content-type"], "application/wasm");
+            assert_eq!(fetched.headers["cache-control"], "no-cache");
+            compressed = Some(bytes);
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let compressed = compressed.expect("a gzipped bundle within 10 s");
-    assert!(
-        compressed.len() < wasm.len() / 10,
-        "{} bytes",
-        compressed.len()
-    );
-    let mut unpacked = Vec::new();
-    std::io::Read::read_to_end(
-        &mut flate2::read::GzDecoder::new(&compressed[..]),
-        &mut unpacked,
-    )
-    .unwrap();
-    assert_eq!(unpacked, wasm);
+    assert!(compressed < wasm.len() / 10, "{compressed} bytes");
 
     // A client that does not take gzip gets the file as it is.
     let plain = client.get(&url).send().await.unwrap();
@@ -225,32 +244,16 @@ async fn the_site_bundle_is_served_gzipped_to_browsers_that_accept_it() {
     // The bundle is rebuilt while the server runs: the old compressed copy is never
     // served again, and a fresh one follows.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let rebuilt: Vec<u8> = b"\0asm rebuilt "
-        .iter()
-        .copied()
-        .cycle()
-        .take(300_000)
-        .collect();
+    let rebuilt = bundle(b"\0asm rebuilt ", 300_000);
     std::fs::write(site.path().join("pkg/reelsmith.wasm"), &rebuilt).unwrap();
     let mut fresh_copy = false;
     for _ in 0..100 {
-        let response = client
-            .get(&url)
-            .header("accept-encoding", "gzip")
-            .send()
-            .await
-            .unwrap();
-        let gzipped = response.headers().get("content-encoding").is_some();
-        let body = response.bytes().await.unwrap();
-        let body = if gzipped {
-            let mut unpacked = Vec::new();
-            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut unpacked)
-                .unwrap();
-            unpacked
-        } else {
-            body.to_vec()
-        };
-        assert_eq!(body, rebuilt, "never the old bundle (gzipped: {gzipped})");
+        let fetched = get_accepting_gzip(&client, &url).await;
+        let gzipped = fetched.gzipped_bytes.is_some();
+        assert_eq!(
+            fetched.body, rebuilt,
+            "never the old bundle (gzipped: {gzipped})"
+        );
         if gzipped {
             fresh_copy = true;
             break;

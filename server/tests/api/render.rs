@@ -10,11 +10,7 @@ use reqwest::{Client, StatusCode};
 impl TestApp {
     /// A vertical project whose every scene has an approved clip.
     pub async fn approved_project(&self, client: &Client) -> String {
-        let project = self.create_project(client, "Lumen launch", "9:16").await;
-        let id = project.id.to_string();
-        for answer in crate::storyboard::ANSWERS {
-            self.chat(client, &id, answer).await.text().await.unwrap();
-        }
+        let id = self.briefed_project(client, "9:16").await;
         let moods: Vec<app::studio::MoodBoard> = self
             .studio(client, "generate_moods", &[("project", &id)])
             .await;

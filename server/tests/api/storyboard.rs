@@ -136,14 +136,20 @@ impl TestApp {
     }
 
     /// A project taken through the brief chat and a chosen mood, with a planned storyboard.
-    pub async fn planned_project(&self, client: &Client) -> (String, StoryboardView) {
-        let project = self.create_project(client, "Lumen launch", "1:1").await;
+    /// A project "Lumen launch" in `format` whose brief the chat has filled in.
+    pub async fn briefed_project(&self, client: &Client, format: &str) -> String {
+        let project = self.create_project(client, "Lumen launch", format).await;
         let id = project.id.to_string();
         for answer in ANSWERS {
             let response = self.chat(client, &id, answer).await;
             assert_eq!(response.status(), StatusCode::OK);
             response.text().await.unwrap();
         }
+        id
+    }
+
+    pub async fn planned_project(&self, client: &Client) -> (String, StoryboardView) {
+        let id = self.briefed_project(client, "1:1").await;
         let moods: Vec<MoodBoard> = self
             .studio(client, "generate_moods", &[("project", &id)])
             .await;
@@ -258,14 +264,7 @@ async fn the_chat_streams_the_reply_keeps_the_history_and_fills_the_brief() {
 async fn mood_boards_come_with_three_images_and_one_can_be_remade_alone() {
     let app = TestApp::spawn().await;
     let ada = app.new_user("ada@example.com").await;
-    let project = app
-        .create_project(&ada, "Lumen launch", "9:16")
-        .await
-        .id
-        .to_string();
-    for answer in ANSWERS {
-        app.chat(&ada, &project, answer).await.text().await.unwrap();
-    }
+    let project = app.briefed_project(&ada, "9:16").await;
     let boards: Vec<MoodBoard> = app
         .studio(&ada, "generate_moods", &[("project", &project)])
         .await;
