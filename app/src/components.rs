@@ -24,6 +24,24 @@ pub fn FormError(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView
     }
 }
 
+/// An error as the page shows it.
+pub fn error_text(error: &crate::error::AppError) -> String {
+    error.to_string()
+}
+
+/// The label of the offline preview, on every step that makes something.
+#[component]
+pub fn OfflineNote(offline: bool) -> impl IntoView {
+    offline.then(|| {
+        view! {
+            <p class="offline-note" role="note">
+                <strong>"Offline preview. "</strong>
+                "No AI keys are configured, so Reelsmith's built-in director and renderer make everything on this machine."
+            </p>
+        }
+    })
+}
+
 #[component]
 pub fn AppHeader() -> impl IntoView {
     let user = Resource::new(|| (), |_| get_current_user());

@@ -74,6 +74,24 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// What the user reads when a generation fails.
+#[cfg(feature = "ssr")]
+pub fn user_message(error: &crate::generation::ssr::GenerationError) -> String {
+    use crate::generation::ssr::GenerationError;
+    match error {
+        GenerationError::Refused(reason) => format!("The provider refused this: {reason}"),
+        GenerationError::Unavailable(reason) => format!("The provider is unavailable ({reason})."),
+        GenerationError::Cancelled => "Cancelled.".into(),
+        GenerationError::Failed(error) => format!("Generation failed: {error}"),
+    }
+}
+
+/// Ids arrive as text so that a malformed one is a 404 like any other.
+#[cfg(feature = "ssr")]
+pub fn parse_id(id: &str, what: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::parse_str(id.trim()).map_err(|_| AppError::not_found(what))
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::AppError;
@@ -90,6 +108,23 @@ pub mod ssr {
         fn from(error: anyhow::Error) -> Self {
             tracing::error!(error = format!("{error:#}"), "internal error");
             AppError::Internal
+        }
+    }
+
+    impl From<crate::generation::ssr::GenerationError> for AppError {
+        /// A provider's failure, as the user reads it (see [`super::user_message`]).
+        fn from(error: crate::generation::ssr::GenerationError) -> Self {
+            AppError::Invalid(super::user_message(&error))
+        }
+    }
+
+    /// Hand-written axum handlers answer errors as server functions do: the status of the
+    /// variant and the error as JSON.
+    impl axum::response::IntoResponse for AppError {
+        fn into_response(self) -> axum::response::Response {
+            let status = http::StatusCode::from_u16(self.status())
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+            (status, axum::Json(self)).into_response()
         }
     }
 

@@ -4,17 +4,44 @@
 // Deeply nested views make deep types.
 #![recursion_limit = "256"]
 
+// The product's parts, each a folder: `mod.rs` (shared types), `api.rs` (server
+// functions), `pages.rs` (views), `ssr.rs` (queries and services, server-only).
 pub mod auth;
-pub mod components;
-pub mod creative;
-pub mod error;
-pub mod generation;
+pub mod brief;
+pub mod moods;
 pub mod projects;
 pub mod render;
+pub mod share;
+pub mod storyboard;
+
+// What the parts stand on: the creative director's rules, the media providers, storage.
+pub mod creative;
+pub mod generation;
+pub mod storage;
+
+// Cross-cutting pieces.
+pub mod components;
+pub mod error;
+#[cfg(feature = "ssr")]
+pub mod events;
+#[cfg(feature = "ssr")]
+pub mod jobs;
+#[cfg(feature = "hydrate")]
+pub mod live;
 #[cfg(feature = "ssr")]
 pub mod state;
-pub mod storage;
-pub mod studio;
+
+/// Every kind of background job, registered once: a new kind is one line here.
+#[cfg(feature = "ssr")]
+pub fn job_handlers() -> jobs::Registry {
+    jobs::Registry::default()
+        .register::<storyboard::jobs::SceneImage>()
+        .register::<storyboard::jobs::SceneVideo>()
+        .register::<moods::jobs::MoodImage>()
+        .register::<render::jobs::RenderJob>()
+        .register::<render::music::MakeMusic>()
+        .register::<projects::jobs::FileSweep>()
+}
 
 use auth::pages::{LoginPage, SignupPage};
 use components::NotFound;
@@ -63,7 +90,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signup") view=SignupPage />
                 <Route path=path!("/projects/:id") view=ProjectPage ssr=SsrMode::Async />
                 <Route path=path!("/projects/:id/:step") view=ProjectPage ssr=SsrMode::Async />
-                <Route path=path!("/s/:token") view=render::pages::SharePage ssr=SsrMode::Async />
+                <Route path=path!("/s/:token") view=share::pages::SharePage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

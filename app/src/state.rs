@@ -20,7 +20,7 @@ pub struct AppState {
     /// Brief chat, moods and scene plans.
     pub director: Arc<dyn Director>,
     /// Wake-ups for storyboard streams, from every instance.
-    pub notifier: crate::studio::events::Notifier,
+    pub notifier: crate::events::Notifier,
     /// Where users reach the app (for absolute links in share previews).
     pub public_url: String,
 }
@@ -31,6 +31,27 @@ pub fn app_state() -> Result<AppState, AppError> {
         tracing::error!("AppState missing from the server function context");
         AppError::Internal
     })
+}
+
+/// Who is calling a server function, and with what.
+pub struct Caller {
+    /// The logged-in user.
+    pub owner: uuid::Uuid,
+    pub state: AppState,
+}
+
+/// The body of a server function that needs a logged-in user: authenticates, loads the
+/// state, runs `body`, and gives its error the matching HTTP status.
+pub async fn signed_in<T, Fut>(body: impl FnOnce(Caller) -> Fut) -> Result<T, AppError>
+where
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    crate::error::ssr::respond(async {
+        let owner = crate::auth::ssr::require_user().await?;
+        let state = app_state()?;
+        body(Caller { owner, state }).await
+    })
+    .await
 }
 
 pub fn pool() -> Result<PgPool, AppError> {

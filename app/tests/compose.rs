@@ -1,6 +1,9 @@
 //! The one-pass render against real FFmpeg: the output's format and length, the titles
 //! (sampled frames), hostile text, progress and cancellation.
 
+// Tests unwrap: a panic is how they fail.
+#![allow(clippy::unwrap_used)]
+
 use app::{
     generation::ffmpeg::{probe, run},
     projects::VideoFormat,

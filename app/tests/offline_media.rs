@@ -1,5 +1,8 @@
 //! The offline provider makes real media: checked with ffprobe and by the bytes.
 
+// Tests unwrap: a panic is how they fail.
+#![allow(clippy::unwrap_used)]
+
 use app::{
     generation::{
         ffmpeg::probe,

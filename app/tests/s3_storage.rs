@@ -1,6 +1,9 @@
 //! The S3 backend against a real S3 server over HTTP with SigV4 checks: s3s-fs,
 //! in-process on 127.0.0.1:0, keeping objects in a temporary directory.
 
+// Tests unwrap: a panic is how they fail.
+#![allow(clippy::unwrap_used)]
+
 use app::storage::{
     s3::{S3Settings, S3Storage},
     ssr::{ObjectKey, Storage},

@@ -2,7 +2,7 @@
 
 use crate::{config::Settings, http, postgres::LocalCluster};
 use anyhow::Context;
-use app::studio::jobs::{Worker, WorkerSettings};
+use app::jobs::{Worker, WorkerSettings};
 use app::{shell, state::AppState, App, SITE_NAME};
 use axum::{middleware, routing::get, Router};
 use leptos::prelude::LeptosOptions;
@@ -121,7 +121,7 @@ impl Application {
             local_files: storage.local_files,
             media: settings.media_providers()?,
             director: settings.director()?,
-            notifier: app::studio::events::Notifier::start(pool.clone()),
+            notifier: app::events::Notifier::start(pool.clone()),
             public_url: settings.public_url.clone().unwrap_or_else(|| {
                 format!(
                     "http://{}",
@@ -140,7 +140,7 @@ impl Application {
             .route("/files/{*key}", get(http::serve_local_file))
             .route(
                 "/api/storyboards/{id}/stream",
-                get(app::studio::stream::storyboard_stream),
+                get(app::storyboard::stream::storyboard_stream),
             )
             .route(
                 "/api/compositions/{id}/stream",
@@ -148,7 +148,11 @@ impl Application {
             )
             .route(
                 "/api/projects/{id}/chat",
-                axum::routing::post(app::studio::chat::chat),
+                axum::routing::post(app::brief::chat::chat),
+            )
+            .route(
+                "/api/projects/{id}/stream",
+                get(app::projects::stream::project_stream),
             )
             .leptos_routes_with_context(&state, routes, || (), {
                 let options = state.leptos_options.clone();
@@ -206,6 +210,7 @@ impl Application {
                     self.state.storage.clone(),
                     self.state.media.clone(),
                     WorkerSettings::default(),
+                    app::job_handlers(),
                 )
                 .run(stop_worker.clone()),
             )

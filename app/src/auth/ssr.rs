@@ -295,6 +295,27 @@ pub async fn current_user(pool: &PgPool) -> Result<Option<CurrentUser>, AppError
     Ok(user)
 }
 
+/// The logged-in user, for hand-written axum handlers: a request without a session is
+/// answered 401 with the usual JSON error before the handler runs.
+pub struct AuthUser(pub Uuid);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::Internal)?;
+        session_user_id(&session)
+            .await
+            .map(AuthUser)
+            .ok_or(AppError::Unauthenticated)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

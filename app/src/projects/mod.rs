@@ -1,15 +1,45 @@
-//! Projects: one ad each, owned by one user, moving through the wizard's steps.
+//! Projects: one ad each, owned by one user, moving through the wizard's steps. The
+//! dashboard and the project page (the wizard's shell: its steps header and the routing
+//! between steps) live here; each step is its own domain (`brief`, `moods`,
+//! `storyboard`, `render`). A project's live news stream is `stream.rs`.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod events;
+#[cfg(feature = "ssr")]
+pub mod jobs;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+#[cfg(feature = "ssr")]
+pub mod stream;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub const MAX_NAME_CHARS: usize = 120;
+
+/// What the project's live stream sends (`GET /api/projects/{id}/stream`): a part of the
+/// project changed, and pages showing it read it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ProjectEvent {
+    /// A mood board appeared, got an image, or failed.
+    MoodsChanged,
+    /// The music is ready, or failed.
+    MusicChanged,
+}
+
+impl ProjectEvent {
+    /// The SSE event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::MoodsChanged => "moods_changed",
+            Self::MusicChanged => "music_changed",
+        }
+    }
+}
 
 /// The frame a project renders to, chosen when it is created.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -439,7 +439,10 @@ pub fn ProjectPage() -> impl IntoView {
 
 #[component]
 fn ProjectView(project: Project, current: Step) -> impl IntoView {
-    use crate::studio::pages::{BriefStep, FinalStep, MoodStep, StoryboardStep};
+    use crate::{
+        brief::pages::BriefStep, moods::pages::MoodStep, render::pages::FinalStep,
+        storyboard::pages::StoryboardStep,
+    };
     let id = project.id;
     let reached = RwSignal::new(project.step);
     provide_context(ReachedStep(reached));

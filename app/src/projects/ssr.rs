@@ -2,9 +2,10 @@
 //! project id behaves exactly like one that does not exist.
 
 use super::{Project, Step, VideoFormat, MAX_NAME_CHARS};
+use crate::creative::Brief;
 use crate::error::AppError;
 use crate::storage::ssr::{ObjectKey, Storage};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -190,7 +191,14 @@ pub async fn delete(
     if deleted.rows_affected() == 0 {
         return Err(not_found());
     }
-    crate::studio::jobs::enqueue_file_sweep(&mut tx, &prefix).await?;
+    crate::jobs::enqueue(
+        &mut tx,
+        None,
+        &super::jobs::FileSweep {
+            prefix: prefix.clone(),
+        },
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(project_id = %id, "project deleted");
     if let Err(error) = storage.delete_prefix(&prefix).await {
@@ -201,6 +209,60 @@ pub async fn delete(
         );
     }
     Ok(())
+}
+
+/// What the project's generations cost so far, in millionths of a dollar.
+pub async fn project_cost(db: impl sqlx::PgExecutor<'_>, project: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        "SELECT COALESCE(SUM(cost_microusd), 0)::bigint AS \"cost!\" FROM assets WHERE project_id = $1",
+        project
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Opens the wizard up to `step` (never closes one already reached).
+pub async fn raise_step(conn: &mut PgConnection, project: Uuid, step: Step) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE projects SET step = GREATEST(step, $2), updated_at = now() WHERE id = $1",
+        project,
+        step.number()
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The project row's wizard fields, checked for ownership.
+pub struct ProjectFacts {
+    pub id: Uuid,
+    pub format: String,
+    pub brief: Option<Brief>,
+    pub brief_edited_by_hand: bool,
+    pub chosen_mood_id: Option<Uuid>,
+}
+
+pub async fn project_facts(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    project: Uuid,
+) -> Result<ProjectFacts, AppError> {
+    let row = sqlx::query!(
+        "SELECT id, format, brief, brief_edited_by_hand, chosen_mood_id FROM projects
+         WHERE id = $1 AND owner_id = $2",
+        project,
+        owner
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(not_found)?;
+    Ok(ProjectFacts {
+        id: row.id,
+        format: row.format,
+        brief: row.brief.and_then(|b| serde_json::from_value(b).ok()),
+        brief_edited_by_hand: row.brief_edited_by_hand,
+        chosen_mood_id: row.chosen_mood_id,
+    })
 }
 
 #[cfg(test)]

@@ -5,19 +5,19 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::studio::api::parse_id;
+use crate::{
+    error::parse_id,
+    state::{signed_in, Caller},
+};
 
 /// The final step's state, as every function here answers it.
 #[cfg(feature = "ssr")]
-async fn state_of(
-    state: &crate::state::AppState,
-    owner: uuid::Uuid,
-    project: uuid::Uuid,
-) -> Result<FinalState, AppError> {
+async fn state_of(me: &Caller, project: uuid::Uuid) -> Result<FinalState, AppError> {
+    let state = &me.state;
     super::ssr::final_state(
         &state.pool,
         &*state.storage,
-        owner,
+        me.owner,
         project,
         state.media.offline,
         &state.public_url,
@@ -27,71 +27,22 @@ async fn state_of(
 
 #[server(endpoint = "render/state")]
 pub async fn get_final_state(project: String) -> Result<FinalState, AppError> {
-    use crate::{auth::ssr::require_user, error::ssr::respond, state::app_state};
-    respond(async {
-        let owner = require_user().await?;
-        let state = app_state()?;
+    signed_in(|me| async move {
         let project = parse_id(&project, "Project")?;
-        state_of(&state, owner, project).await
+        state_of(&me, project).await
     })
     .await
 }
 
-/// Makes (or makes again) the project's music from its mood, as long as the video.
+/// Starts making (or making again) the project's music from its mood, as long as the
+/// video, as a background job; the page hears when it is ready.
 #[server(endpoint = "render/music")]
 pub async fn make_music(project: String) -> Result<FinalState, AppError> {
-    use crate::generation::ssr::{keep, MusicRequest, Run};
-    use crate::{
-        auth::ssr::require_user, error::ssr::respond, state::app_state, storage::AssetKind,
-    };
-    respond(async {
-        let owner = require_user().await?;
-        let state = app_state()?;
+    signed_in(|me| async move {
         let project = parse_id(&project, "Project")?;
-        let before = state_of(&state, owner, project).await?;
-        let view = crate::studio::ssr::storyboard_view(
-            &state.pool,
-            &*state.storage,
-            owner,
-            project,
-            state.media.offline,
-        )
-        .await?
-        .ok_or_else(|| AppError::Conflict("Plan the storyboard first.".into()))?;
-        let mood = &view.mood;
-        let prompt = format!(
-            "{} background music for a video ad: {}; {}",
-            mood.name,
-            mood.style_keywords.join(", "),
-            mood.description
-        );
-        let seconds = before.seconds.max(5.0).ceil();
-        let music = state
-            .media
-            .music
-            .generate_music(
-                &MusicRequest {
-                    prompt: prompt.clone(),
-                    duration_secs: seconds,
-                    tempo_bpm: mood.tempo_bpm.clamp(60, 160),
-                    seed: rand::random(),
-                },
-                &Run::default(),
-            )
-            .await
-            .map_err(|error| AppError::invalid(crate::studio::jobs::user_message(&error)))?;
-        let stored = keep(
-            &state.pool,
-            &*state.storage,
-            owner,
-            project,
-            AssetKind::Audio,
-            &prompt,
-            music,
-        )
-        .await?;
-        super::ssr::set_soundtrack(&state.pool, project, stored.id, &prompt).await?;
-        state_of(&state, owner, project).await
+        let before = state_of(&me, project).await?;
+        super::music::start_music(&me.state.pool, me.owner, project, before.seconds).await?;
+        state_of(&me, project).await
     })
     .await
 }
@@ -103,70 +54,23 @@ pub async fn start_render(
     music: bool,
     volume: u32,
 ) -> Result<FinalState, AppError> {
-    use crate::{auth::ssr::require_user, error::ssr::respond, state::app_state};
-    respond(async {
-        let owner = require_user().await?;
-        let state = app_state()?;
+    signed_in(|me| async move {
         let project = parse_id(&project, "Project")?;
         if volume > 100 {
             return Err(AppError::invalid("Music volume goes from 0 to 100%."));
         }
-        super::ssr::start_render(&state.pool, owner, project, music, volume as f32 / 100.0).await?;
-        state_of(&state, owner, project).await
+        let volume = volume as f32 / 100.0;
+        super::ssr::start_render(&me.state.pool, me.owner, project, music, volume).await?;
+        state_of(&me, project).await
     })
     .await
 }
 
 #[server(endpoint = "render/cancel")]
 pub async fn cancel_render(render: String) -> Result<(), AppError> {
-    use crate::{auth::ssr::require_user, error::ssr::respond, state::app_state};
-    respond(async {
-        let owner = require_user().await?;
-        let state = app_state()?;
+    signed_in(|me| async move {
         let render = parse_id(&render, "Render")?;
-        super::ssr::cancel_render(&state.pool, owner, render).await
-    })
-    .await
-}
-
-/// Makes (or returns) the render's public link token.
-#[server(endpoint = "render/share")]
-pub async fn share_render(render: String) -> Result<String, AppError> {
-    use crate::{auth::ssr::require_user, error::ssr::respond, state::app_state};
-    respond(async {
-        let owner = require_user().await?;
-        let state = app_state()?;
-        let render = parse_id(&render, "Render")?;
-        super::ssr::share(&state.pool, owner, render).await
-    })
-    .await
-}
-
-/// Turns a public link off for good.
-#[server(endpoint = "render/revoke")]
-pub async fn revoke_share(token: String) -> Result<(), AppError> {
-    use crate::{auth::ssr::require_user, error::ssr::respond, state::app_state};
-    respond(async {
-        let owner = require_user().await?;
-        let state = app_state()?;
-        super::ssr::revoke(&state.pool, owner, token.trim()).await
-    })
-    .await
-}
-
-/// The shared video behind a token (no login), counting the view.
-#[server(endpoint = "share/get")]
-pub async fn get_shared(token: String) -> Result<super::SharedVideo, AppError> {
-    use crate::{error::ssr::respond, state::app_state};
-    respond(async {
-        let state = app_state()?;
-        super::ssr::open_shared(
-            &state.pool,
-            &*state.storage,
-            token.trim(),
-            &state.public_url,
-        )
-        .await
+        super::ssr::cancel_render(&me.state.pool, me.owner, render).await
     })
     .await
 }

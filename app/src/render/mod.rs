@@ -1,8 +1,16 @@
-//! The final video: clips, titles and music rendered into one MP4, kept as versions.
+//! Step 4, the final video: music made from the mood, then the approved clips, titles and
+//! music rendered into one MP4 by a background job (`jobs.rs`, `compose.rs`) with live
+//! progress (`events.rs`, `stream.rs`); every render is kept as a version.
 
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod compose;
+#[cfg(feature = "ssr")]
+pub mod events;
+#[cfg(feature = "ssr")]
+pub mod jobs;
+#[cfg(feature = "ssr")]
+pub mod music;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -53,23 +61,14 @@ pub struct FinalState {
     pub clips: usize,
     pub seconds: f64,
     pub soundtrack_url: Option<String>,
+    /// The music is being made (by a background job).
+    pub music_busy: bool,
+    /// Why the last attempt at the music failed.
+    pub music_error: Option<String>,
     pub renders: Vec<RenderView>,
     pub offline: bool,
     /// Where users reach the app, for share links.
     pub public_url: String,
-}
-
-/// A render as its public link shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SharedVideo {
-    pub title: String,
-    /// Absolute addresses, for link previews.
-    pub video_url: String,
-    pub poster_url: Option<String>,
-    pub page_url: String,
-    pub width: i32,
-    pub height: i32,
-    pub duration_ms: i32,
 }
 
 /// What the render stream sends, as JSON in each event's `data`.

@@ -1,104 +1,28 @@
-//! Renders: queued as durable jobs, run by the worker, reported through events like the
-//! storyboard's (numbered per render under its row lock, announced with `pg_notify`).
+//! The final step's queries: what a render is made of, its versions, the soundtrack, and
+//! starting or cancelling a render (run by [`super::jobs::RenderJob`]).
 
-use super::{download_name, FinalState, RenderEvent, RenderView};
+use super::{
+    download_name,
+    events::{emit, Recorded},
+    jobs::RenderJob,
+    music::MakeMusic,
+    FinalState, RenderView,
+};
 use crate::{
     creative::Brief,
     error::AppError,
-    storage::ssr::Storage,
-    studio::{
-        events::CHANNEL,
-        jobs::{enqueue_render, JobKind},
-        ssr::{download_link, link},
+    jobs,
+    projects::ssr::not_found,
+    storage::{
+        links::{download_link, link},
+        ssr::Storage,
     },
 };
-use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 pub fn render_not_found() -> AppError {
     AppError::not_found("Render")
-}
-
-/// An event as stored; `Complete` is turned into the render's view (fresh links) when sent.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Recorded {
-    Progress { percent: f32, stage: String },
-    Complete,
-    Error { message: String },
-}
-
-impl Recorded {
-    fn kind(&self) -> &'static str {
-        match self {
-            Self::Progress { .. } => "progress",
-            Self::Complete => "complete",
-            Self::Error { .. } => "error",
-        }
-    }
-}
-
-pub async fn emit(tx: &mut PgConnection, render: Uuid, event: &Recorded) -> sqlx::Result<i64> {
-    let seq = sqlx::query_scalar!(
-        "UPDATE compositions SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
-        render
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "INSERT INTO composition_events (composition_id, seq, kind, payload) VALUES ($1, $2, $3, $4)",
-        render,
-        seq,
-        event.kind(),
-        serde_json::to_value(event).expect("events serialise")
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "SELECT pg_notify($1, $2)",
-        CHANNEL,
-        format!("{render}:{seq}")
-    )
-    .execute(&mut *tx)
-    .await?;
-    Ok(seq)
-}
-
-pub async fn since(pool: &PgPool, render: Uuid, after: i64) -> sqlx::Result<Vec<(i64, Recorded)>> {
-    let rows = sqlx::query!(
-        "SELECT seq, payload FROM composition_events WHERE composition_id = $1 AND seq > $2
-         ORDER BY seq LIMIT 500",
-        render,
-        after
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| Some((row.seq, serde_json::from_value(row.payload).ok()?)))
-        .collect())
-}
-
-/// The event a client gets.
-pub async fn to_event(
-    pool: &PgPool,
-    storage: &dyn Storage,
-    render: Uuid,
-    recorded: Recorded,
-) -> RenderEvent {
-    match recorded {
-        Recorded::Progress { percent, stage } => RenderEvent::Progress { percent, stage },
-        Recorded::Error { message } => RenderEvent::Error { message },
-        Recorded::Complete => match render_view(pool, storage, None, render).await {
-            Ok(view) => RenderEvent::Complete {
-                render: Box::new(view),
-            },
-            Err(error) => RenderEvent::Error {
-                message: error.to_string(),
-            },
-        },
-    }
 }
 
 /// A render, if `owner` (when given) owns it.
@@ -110,12 +34,13 @@ pub async fn render_view(
 ) -> Result<RenderView, AppError> {
     let row = sqlx::query!(
         "SELECT c.id, c.version, c.status, c.percent, c.stage, c.duration_ms, c.error,
-                c.music_asset_id, c.last_seq, a.storage_key AS \"key?\", a.bytes AS \"bytes?\",
+                c.music_asset_id, COALESCE(es.last_seq, 0) AS \"last_seq!\", a.storage_key AS \"key?\", a.bytes AS \"bytes?\",
                 a.width, a.height, sl.token AS \"share_token?\", sl.views AS \"share_views?\",
                 p.name AS project_name
          FROM compositions c JOIN projects p ON p.id = c.project_id
          LEFT JOIN assets a ON a.id = c.asset_id
          LEFT JOIN share_links sl ON sl.composition_id = c.id AND sl.revoked_at IS NULL
+         LEFT JOIN event_streams es ON es.topic = 'render' AND es.topic_id = c.id
          WHERE c.id = $1 AND ($2::uuid IS NULL OR c.owner_id = $2)",
         render,
         owner
@@ -201,8 +126,13 @@ pub async fn final_state(
     )
     .fetch_optional(&mut *conn)
     .await?
-    .ok_or_else(crate::projects::ssr::not_found)?;
+    .ok_or_else(not_found)?;
     let parts = ingredients(&mut conn, project).await?;
+    let music_busy = jobs::busy::<MakeMusic>(&mut *conn, project).await?;
+    let music_error =
+        sqlx::query_scalar!("SELECT music_error FROM projects WHERE id = $1", project)
+            .fetch_one(&mut *conn)
+            .await?;
     let soundtrack = sqlx::query_scalar!(
         "SELECT a.storage_key FROM soundtracks s JOIN assets a ON a.id = s.asset_id WHERE s.project_id = $1",
         project
@@ -231,29 +161,12 @@ pub async fn final_state(
         clips: parts.clips.len(),
         seconds: parts.seconds,
         soundtrack_url,
+        music_busy,
+        music_error,
         renders,
         offline,
         public_url: public_url.trim_end_matches('/').to_string(),
     })
-}
-
-/// Stores `asset` as the project's soundtrack (replacing the previous one).
-pub async fn set_soundtrack(
-    pool: &PgPool,
-    project: Uuid,
-    asset: Uuid,
-    prompt: &str,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "INSERT INTO soundtracks (project_id, asset_id, prompt) VALUES ($1, $2, $3)
-         ON CONFLICT (project_id) DO UPDATE SET asset_id = $2, prompt = $3, created_at = now()",
-        project,
-        asset,
-        prompt
-    )
-    .execute(pool)
-    .await?;
-    Ok(())
 }
 
 /// Queues a new version of the final video.
@@ -275,7 +188,7 @@ pub async fn start_render(
     )
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(crate::projects::ssr::not_found)?;
+    .ok_or_else(not_found)?;
     let parts = ingredients(&mut tx, project).await?;
     if let Some(reason) = parts.blocked {
         return Err(AppError::Conflict(reason));
@@ -333,7 +246,7 @@ pub async fn start_render(
     )
     .execute(&mut *tx)
     .await?;
-    enqueue_render(&mut tx, project, id).await?;
+    jobs::enqueue(&mut tx, Some(project), &RenderJob { composition_id: id }).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -358,14 +271,7 @@ pub async fn cancel_render(pool: &PgPool, owner: Uuid, render: Uuid) -> Result<(
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!(
-        "UPDATE jobs SET status = 'cancelled', updated_at = now()
-         WHERE kind = $1 AND status IN ('queued', 'running') AND payload->>'composition_id' = $2",
-        JobKind::Render.as_str(),
-        render.to_string()
-    )
-    .execute(&mut *tx)
-    .await?;
+    jobs::cancel::<RenderJob>(&mut tx, "composition_id", &render.to_string()).await?;
     emit(
         &mut tx,
         render,
@@ -376,118 +282,4 @@ pub async fn cancel_render(pool: &PgPool, owner: Uuid, render: Uuid) -> Result<(
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-// ---- Share links ---------------------------------------------------------------------
-
-/// A new share token: 128 random bits, URL-safe.
-pub fn new_token() -> String {
-    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
-}
-
-/// The render's live link, made if it has none. Only finished renders can be shared.
-pub async fn share(pool: &PgPool, owner: Uuid, render: Uuid) -> Result<String, AppError> {
-    let mut tx = pool.begin().await?;
-    let status = sqlx::query_scalar!(
-        "SELECT status FROM compositions WHERE id = $1 AND owner_id = $2 FOR UPDATE",
-        render,
-        owner
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(render_not_found)?;
-    if status != "succeeded" {
-        return Err(AppError::Conflict(
-            "Only a finished render can be shared.".into(),
-        ));
-    }
-    let existing = sqlx::query_scalar!(
-        "SELECT token FROM share_links WHERE composition_id = $1 AND revoked_at IS NULL",
-        render
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let token = match existing {
-        Some(token) => token,
-        None => {
-            let token = new_token();
-            sqlx::query!(
-                "INSERT INTO share_links (token, composition_id, owner_id) VALUES ($1, $2, $3)",
-                token,
-                render,
-                owner
-            )
-            .execute(&mut *tx)
-            .await?;
-            token
-        }
-    };
-    tx.commit().await?;
-    Ok(token)
-}
-
-pub async fn revoke(pool: &PgPool, owner: Uuid, token: &str) -> Result<(), AppError> {
-    let revoked = sqlx::query!(
-        "UPDATE share_links SET revoked_at = now() WHERE token = $1 AND owner_id = $2 AND revoked_at IS NULL",
-        token,
-        owner
-    )
-    .execute(pool)
-    .await?;
-    if revoked.rows_affected() == 0 {
-        return Err(AppError::not_found("Share link"));
-    }
-    Ok(())
-}
-
-/// What a shared link shows, counting the view; revoked or unknown tokens are 404.
-pub async fn open_shared(
-    pool: &PgPool,
-    storage: &dyn Storage,
-    token: &str,
-    public_url: &str,
-) -> Result<super::SharedVideo, AppError> {
-    let not_found = || AppError::not_found("Video");
-    if token.len() < 22 || token.len() > 64 {
-        return Err(not_found());
-    }
-    let row = sqlx::query!(
-        "UPDATE share_links l SET views = views + 1
-         FROM compositions c
-         JOIN projects p ON p.id = c.project_id
-         JOIN assets a ON a.id = c.asset_id
-         LEFT JOIN assets poster ON poster.id = c.poster_asset_id
-         WHERE l.token = $1 AND l.revoked_at IS NULL AND c.id = l.composition_id
-         RETURNING p.name, a.storage_key, a.width, a.height, a.duration_ms,
-                   poster.storage_key AS \"poster_key?\"",
-        token
-    )
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(not_found)?;
-    let absolute = |url: String| {
-        if url.starts_with('/') {
-            format!("{}{url}", public_url.trim_end_matches('/'))
-        } else {
-            url
-        }
-    };
-    let video_url = link(storage, &row.storage_key)
-        .await
-        .map(absolute)
-        .ok_or(AppError::Internal)?;
-    let poster_url = match &row.poster_key {
-        Some(key) => link(storage, key).await.map(absolute),
-        None => None,
-    };
-    Ok(super::SharedVideo {
-        title: row.name,
-        video_url,
-        poster_url,
-        page_url: format!("{}/s/{token}", public_url.trim_end_matches('/')),
-        width: row.width.unwrap_or(1080),
-        height: row.height.unwrap_or(1920),
-        duration_ms: row.duration_ms.unwrap_or(0),
-    })
 }

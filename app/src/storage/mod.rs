@@ -2,6 +2,8 @@
 //! Keys are organised per user, project and kind; each object has a row in `assets`.
 
 #[cfg(feature = "ssr")]
+pub mod links;
+#[cfg(feature = "ssr")]
 pub mod local;
 #[cfg(feature = "ssr")]
 pub mod s3;

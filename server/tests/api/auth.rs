@@ -160,26 +160,23 @@ async fn the_session_cookie_is_secure_when_the_app_is_served_over_https() {
 async fn logging_in_gives_a_new_session_id() {
     let app = TestApp::spawn().await;
     app.new_user("ada@example.com").await;
-    // A visitor's session, for example one planted by an attacker, before log-in.
+    // A browser that already has a session (one an attacker could have planted) logs in:
+    // the session it had must not be the one that is now logged in.
     let visitor = browser();
-    let first = app
-        .call_as(
-            &visitor,
-            "login",
-            &[("email", "ada@example.com"), ("password", "wrong password")],
-        )
-        .await;
-    let before = session_cookie(&first);
-    let second = app
-        .call_as(
+    let login = || {
+        app.call_as(
             &visitor,
             "login",
             &[("email", "ada@example.com"), ("password", PASSWORD)],
         )
-        .await;
+    };
+    let first = login().await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let before = session_cookie(&first).expect("a session cookie at the first log-in");
+    let second = login().await;
     assert_eq!(second.status(), StatusCode::OK);
     let after = session_cookie(&second).expect("a session cookie at log-in");
-    assert_ne!(before, Some(after));
+    assert_ne!(before, after, "the session id changes at log-in");
 }
 
 #[tokio::test]

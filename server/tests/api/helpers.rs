@@ -223,3 +223,41 @@ pub async fn error_of(response: Response) -> (StatusCode, AppError) {
         .unwrap_or_else(|_| panic!("not an AppError (status {status}): {body}"));
     (status, error)
 }
+
+/// A job worker whose images come from Replicate at `base` (an in-test server speaking its
+/// wire format) and whose clips and music are made offline, running `jobs`.
+pub fn replicate_worker(
+    pool: PgPool,
+    storage: Arc<dyn Storage>,
+    base: &str,
+    work: &std::path::Path,
+    jobs: app::jobs::Registry,
+) -> app::jobs::Worker {
+    use app::generation::{
+        offline::OfflineMedia,
+        replicate::{Replicate, ReplicateSettings},
+    };
+    use std::time::Duration;
+    let mut settings = ReplicateSettings::new("r8_test".into(), work.join("replicate"));
+    settings.base_url = format!("{base}/v1");
+    settings.poll_interval = Duration::from_millis(50);
+    settings.first_backoff = Duration::from_millis(20);
+    let offline = Arc::new(OfflineMedia::new(work.join("offline")).expect("offline media"));
+    app::jobs::Worker::new(
+        pool,
+        storage,
+        MediaProviders {
+            image: Arc::new(Replicate::new(settings).expect("a Replicate client")),
+            video: offline.clone(),
+            music: offline,
+            offline: false,
+        },
+        app::jobs::WorkerSettings {
+            lease: Duration::from_secs(1),
+            poll: Duration::from_millis(100),
+            backoff: Duration::from_millis(100),
+            ..app::jobs::WorkerSettings::default()
+        },
+        jobs,
+    )
+}

@@ -1,21 +1,11 @@
 //! Durable jobs with the Replicate client against an in-test server speaking its wire
 //! format: a worker that dies mid-job, a refusal, and a retry.
 
-use crate::helpers::{TestApp, TestSettings};
-use app::{
-    generation::{
-        offline::OfflineMedia,
-        replicate::{Replicate, ReplicateSettings},
-        ssr::MediaProviders,
-    },
-    studio::{
-        jobs::{Worker, WorkerSettings},
-        GenStatus,
-    },
-};
+use crate::helpers::{replicate_worker, TestApp, TestSettings};
+use app::{generation::replicate::ReplicateSettings, jobs::Worker, storyboard::GenStatus};
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use wiremock::{
     matchers::{method, path},
@@ -33,34 +23,21 @@ fn prediction(server: &MockServer, status: &str) -> serde_json::Value {
     })
 }
 
+/// The scene jobs alone: these tests pay for scene images; the mood boards' images
+/// queued on the way to a storyboard are left alone.
+fn scene_jobs() -> app::jobs::Registry {
+    app::jobs::Registry::default()
+        .register::<app::storyboard::jobs::SceneImage>()
+        .register::<app::storyboard::jobs::SceneVideo>()
+}
+
 fn worker(
     app: &TestApp,
     pool: sqlx::PgPool,
     server: &MockServer,
     work: &std::path::Path,
 ) -> Worker {
-    let mut settings = ReplicateSettings::new("r8_test".into(), work.join("replicate"));
-    settings.base_url = format!("{}/v1", server.uri());
-    settings.poll_interval = Duration::from_millis(50);
-    settings.first_backoff = Duration::from_millis(20);
-    let replicate = Arc::new(Replicate::new(settings).unwrap());
-    let offline = Arc::new(OfflineMedia::new(work.join("offline")).unwrap());
-    Worker::new(
-        pool,
-        app.storage.clone(),
-        MediaProviders {
-            image: replicate,
-            video: offline.clone(),
-            music: offline,
-            offline: false,
-        },
-        WorkerSettings {
-            lease: Duration::from_secs(1),
-            poll: Duration::from_millis(100),
-            backoff: Duration::from_millis(100),
-            ..WorkerSettings::default()
-        },
-    )
+    replicate_worker(pool, app.storage.clone(), &server.uri(), work, scene_jobs())
 }
 
 async fn job_row(app: &TestApp) -> (String, i32, Option<String>) {
@@ -120,28 +97,9 @@ async fn a_worker_killed_mid_job_is_replaced_without_paying_twice() {
                 .connect_with(options)
                 .await
                 .unwrap();
-            let mut settings = ReplicateSettings::new("r8_test".into(), work.join("replicate"));
-            settings.base_url = format!("{server_uri}/v1");
-            settings.poll_interval = Duration::from_millis(50);
-            let replicate = Arc::new(Replicate::new(settings).unwrap());
-            let offline = Arc::new(OfflineMedia::new(work.join("offline")).unwrap());
-            Worker::new(
-                pool,
-                app_storage,
-                MediaProviders {
-                    image: replicate,
-                    video: offline.clone(),
-                    music: offline,
-                    offline: false,
-                },
-                WorkerSettings {
-                    lease: Duration::from_secs(1),
-                    poll: Duration::from_millis(100),
-                    ..WorkerSettings::default()
-                },
-            )
-            .run(CancellationToken::new())
-            .await
+            replicate_worker(pool, app_storage, &server_uri, &work, scene_jobs())
+                .run(CancellationToken::new())
+                .await
         })
     };
     // Wait until A has created the prediction and saved its id.
@@ -261,10 +219,7 @@ async fn a_refusal_fails_one_scene_with_its_reason_and_the_others_carry_on() {
     let stop = CancellationToken::new();
     // One image at a time, so the refusal hits the first scene.
     let mut worker = worker(&app, app.pool.clone(), &server, work.path());
-    worker
-        .settings
-        .concurrency
-        .insert(app::studio::jobs::JobKind::SceneImage, 1);
+    worker.settings.concurrency.insert("scene_image", 1);
     let running = tokio::spawn(worker.run(stop.clone()));
 
     let first = view.scenes[0].id.to_string();
@@ -313,15 +268,15 @@ async fn a_refusal_fails_one_scene_with_its_reason_and_the_others_carry_on() {
     let image_cost = ReplicateSettings::new(String::new(), work.path().into()).image_cost_microusd;
     assert_eq!(retried.cost_microusd, 2 * image_cost);
     let streamed: i64 = sqlx::query_scalar(
-        "SELECT (payload->>'spent_microusd')::bigint FROM storyboard_events
-         WHERE kind = 'scene_update' ORDER BY seq DESC LIMIT 1",
+        "SELECT (payload->>'spent_microusd')::bigint FROM events
+         WHERE topic = 'storyboard' AND kind = 'scene_update' ORDER BY seq DESC LIMIT 1",
     )
     .fetch_one(&app.pool)
     .await
     .unwrap();
     assert_eq!(streamed, 2 * image_cost);
     let refusals: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM storyboard_events WHERE kind = 'storyboard_error'",
+        "SELECT count(*) FROM events WHERE topic = 'storyboard' AND kind = 'storyboard_error'",
     )
     .fetch_one(&app.pool)
     .await

@@ -3,7 +3,7 @@
 
 use crate::helpers::{TestApp, TestSettings};
 use crate::storyboard::{next_event, read_events};
-use app::studio::{BriefState, MoodBoard, StoryboardView};
+use app::{brief::BriefState, moods::MoodBoard, storyboard::StoryboardView};
 use serde_json::json;
 use server::config::ProviderSettings;
 use wiremock::{

@@ -1,11 +1,15 @@
 //! Integration tests: the real app on port 0, a fresh database per test in a real
 //! PostgreSQL, driven over HTTP as a browser would.
 
+// Tests unwrap: a panic is how they fail.
+#![allow(clippy::unwrap_used)]
+
 mod assets;
 mod auth;
 mod helpers;
 mod jobs;
 mod llm_director;
+mod moods;
 mod operations;
 mod projects;
 mod render;

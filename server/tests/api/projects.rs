@@ -125,12 +125,12 @@ async fn a_duplicate_keeps_the_conversation_and_brief_and_restarts_at_the_moods(
     let copy: app::projects::Project = response.json().await.unwrap();
     assert_eq!(copy.step, app::projects::Step::Mood);
     let copy_id = copy.id.to_string();
-    let original: app::studio::BriefState =
+    let original: app::brief::BriefState =
         app.studio(&ada, "brief", &[("project", &project)]).await;
-    let copied: app::studio::BriefState = app.studio(&ada, "brief", &[("project", &copy_id)]).await;
+    let copied: app::brief::BriefState = app.studio(&ada, "brief", &[("project", &copy_id)]).await;
     assert_eq!(copied.messages, original.messages);
     assert_eq!(copied.brief, original.brief);
-    let storyboard: Option<app::studio::StoryboardView> = app
+    let storyboard: Option<app::storyboard::StoryboardView> = app
         .studio(&ada, "storyboard", &[("project", &copy_id)])
         .await;
     assert!(

@@ -4,21 +4,21 @@
 use crate::helpers::{error_of, TestApp};
 use crate::storyboard::{next_event, read_events};
 use app::render::{FinalState, RenderEvent};
-use app::studio::GenStatus;
+use app::storyboard::GenStatus;
 use reqwest::{Client, StatusCode};
 
 impl TestApp {
     /// A vertical project whose every scene has an approved clip.
     pub async fn approved_project(&self, client: &Client) -> String {
         let id = self.briefed_project(client, "9:16").await;
-        let moods: Vec<app::studio::MoodBoard> = self
+        let moods: Vec<app::moods::MoodBoard> = self
             .studio(client, "generate_moods", &[("project", &id)])
             .await;
         let mood = moods[0].id.to_string();
         let _: () = self
             .studio(client, "choose_mood", &[("project", &id), ("mood", &mood)])
             .await;
-        let view: app::studio::StoryboardView = self
+        let view: app::storyboard::StoryboardView = self
             .studio(
                 client,
                 "plan_storyboard",
@@ -57,6 +57,23 @@ impl TestApp {
             .await
     }
 
+    /// Waits (up to two minutes) until the project's music job has finished.
+    pub async fn wait_for_music(&self, client: &Client, project: &str) -> FinalState {
+        let started = std::time::Instant::now();
+        loop {
+            let state = self.final_state(client, project).await;
+            if !state.music_busy {
+                assert_eq!(state.music_error, None);
+                return state;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(120),
+                "no music"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     pub async fn final_state(&self, client: &Client, project: &str) -> FinalState {
         let response = self
             .render_call(client, "state", &[("project", project)])
@@ -79,6 +96,11 @@ async fn a_render_streams_its_progress_and_is_stored_as_a_playable_version() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let state: FinalState = response.json().await.unwrap();
+    assert!(
+        state.music_busy,
+        "the music is being made in the background"
+    );
+    let state = app.wait_for_music(&ada, &project).await;
     assert!(state.soundtrack_url.is_some(), "the music can be previewed");
 
     let response = app

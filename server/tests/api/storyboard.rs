@@ -2,7 +2,11 @@
 //! every scene approved to a clip, with its live event stream.
 
 use crate::helpers::{error_of, TestApp};
-use app::studio::{BriefState, MoodBoard, StoryboardEvent, StoryboardView};
+use app::{
+    brief::BriefState,
+    moods::MoodBoard,
+    storyboard::{StoryboardEvent, StoryboardView},
+};
 use futures::StreamExt;
 use reqwest::{Client, StatusCode};
 use std::time::Duration;
@@ -135,6 +139,24 @@ impl TestApp {
         }
     }
 
+    /// Waits (up to two minutes) until every mood board of the project has all its
+    /// images (made by background jobs), and returns the boards.
+    pub async fn wait_for_moods(&self, client: &Client, project: &str) -> Vec<MoodBoard> {
+        let started = std::time::Instant::now();
+        loop {
+            let boards: Vec<MoodBoard> =
+                self.studio(client, "moods", &[("project", project)]).await;
+            if !boards.is_empty() && boards.iter().all(|b| b.pending == 0) {
+                return boards;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "timed out waiting for the mood boards: {boards:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// A project taken through the brief chat and a chosen mood, with a planned storyboard.
     /// A project "Lumen launch" in `format` whose brief the chat has filled in.
     pub async fn briefed_project(&self, client: &Client, format: &str) -> String {
@@ -153,6 +175,10 @@ impl TestApp {
         let moods: Vec<MoodBoard> = self
             .studio(client, "generate_moods", &[("project", &id)])
             .await;
+        if self.settings.run_worker {
+            // The boards' images are paid work: let them finish before the scenes'.
+            self.wait_for_moods(client, &id).await;
+        }
         let mood = moods[0].id.to_string();
         let _: () = self
             .studio(client, "choose_mood", &[("project", &id), ("mood", &mood)])
@@ -265,10 +291,19 @@ async fn mood_boards_come_with_three_images_and_one_can_be_remade_alone() {
     let app = TestApp::spawn().await;
     let ada = app.new_user("ada@example.com").await;
     let project = app.briefed_project(&ada, "9:16").await;
-    let boards: Vec<MoodBoard> = app
+    let started: Vec<MoodBoard> = app
         .studio(&ada, "generate_moods", &[("project", &project)])
         .await;
-    assert_eq!(boards.len(), 3);
+    assert_eq!(
+        started.len(),
+        3,
+        "the boards appear at once, their images to come"
+    );
+    let boards = app.wait_for_moods(&ada, &project).await;
+    assert_eq!(
+        boards.iter().map(|b| b.id).collect::<Vec<_>>(),
+        started.iter().map(|b| b.id).collect::<Vec<_>>()
+    );
     let mut seen = std::collections::HashSet::new();
     for board in &boards {
         assert_eq!(board.images.len(), 3, "{}", board.mood.name);
@@ -291,13 +326,14 @@ async fn mood_boards_come_with_three_images_and_one_can_be_remade_alone() {
         }
     }
 
-    let remade: Vec<MoodBoard> = app
+    let _: Vec<MoodBoard> = app
         .studio(
             &ada,
             "generate_moods",
             &[("project", &project), ("position", "1")],
         )
         .await;
+    let remade = app.wait_for_moods(&ada, &project).await;
     assert_eq!(remade[0].id, boards[0].id);
     assert_eq!(remade[2].id, boards[2].id);
     assert_ne!(remade[1].id, boards[1].id);
@@ -331,7 +367,7 @@ async fn a_storyboard_goes_from_chat_to_approved_clips_with_live_events() {
         .wait_for(&ada, &project, "every image", |v| {
             v.scenes
                 .iter()
-                .all(|s| s.image_status == app::studio::GenStatus::Ready)
+                .all(|s| s.image_status == app::storyboard::GenStatus::Ready)
         })
         .await;
     assert!(images.scenes.iter().all(|s| s.image_url.is_some()));
@@ -346,7 +382,7 @@ async fn a_storyboard_goes_from_chat_to_approved_clips_with_live_events() {
         .wait_for(&ada, &project, "every clip", |v| {
             v.scenes
                 .iter()
-                .all(|s| s.video_status == app::studio::GenStatus::Ready)
+                .all(|s| s.video_status == app::storyboard::GenStatus::Ready)
         })
         .await;
     // Each clip lasts as long as its scene.
@@ -384,7 +420,7 @@ async fn a_storyboard_goes_from_chat_to_approved_clips_with_live_events() {
             scene: Some(scene), ..
         }) = serde_json::from_str::<StoryboardEvent>(&event.data)
         {
-            if scene.video_status == app::studio::GenStatus::Running {
+            if scene.video_status == app::storyboard::GenStatus::Running {
                 seen_running += 1;
             }
         }

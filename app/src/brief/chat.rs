@@ -1,0 +1,149 @@
+//! `POST /api/projects/{id}/chat`: sends the user's message and streams the creative
+//! director's reply back as Server-Sent Events (`token` events as the words come, then
+//! `done` with the chat and the brief, or `error`). The reply is generated and saved by a
+//! task of its own, so closing the page mid-reply loses nothing.
+
+use super::ssr::{add_chat_message, brief_state, chat_history, store_brief, MAX_CHAT_CHARS};
+use crate::{
+    auth::ssr::AuthUser,
+    error::{parse_id, user_message, AppError},
+    generation::llm::{ChatMessage, Role},
+    projects::ssr::project_facts,
+    state::AppState,
+};
+use axum::{
+    extract::{Path, State},
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+    Json,
+};
+use futures::StreamExt;
+use serde::Deserialize;
+use std::{convert::Infallible, time::Duration};
+
+#[derive(Deserialize)]
+pub struct ChatRequest {
+    pub message: String,
+}
+
+pub async fn chat(
+    State(state): State<AppState>,
+    AuthUser(owner): AuthUser,
+    Path(id): Path<String>,
+    Json(request): Json<ChatRequest>,
+) -> Response {
+    let project = match parse_id(&id, "Project") {
+        Ok(project) => project,
+        Err(error) => return error.into_response(),
+    };
+    let message = request.message.trim();
+    if message.is_empty() {
+        return AppError::invalid("Write a message first.").into_response();
+    }
+    if message.chars().count() > MAX_CHAT_CHARS {
+        return AppError::invalid(format!(
+            "Keep a message to {MAX_CHAT_CHARS} characters or fewer."
+        ))
+        .into_response();
+    }
+    let pool = state.pool.clone();
+    let result: Result<Vec<ChatMessage>, AppError> = async {
+        let mut conn = pool.acquire().await?;
+        project_facts(&mut conn, owner, project).await?;
+        drop(conn);
+        add_chat_message(&pool, project, "user", message).await?;
+        Ok(chat_history(&pool, project)
+            .await?
+            .into_iter()
+            .map(|line| {
+                let role = if line.role == "user" {
+                    Role::User
+                } else {
+                    Role::Assistant
+                };
+                ChatMessage::new(role, line.content)
+            })
+            .collect())
+    }
+    .await;
+    let history = match result {
+        Ok(history) => history,
+        Err(error) => return error.into_response(),
+    };
+
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(256);
+    tokio::spawn(async move {
+        // Sending fails once the page is gone; the reply is finished and saved anyway.
+        let send = |event: Event| {
+            let sender = sender.clone();
+            async move {
+                let _ = sender.send(event).await;
+            }
+        };
+        let mut reply = String::new();
+        let mut failure = None;
+        match state.director.reply(&history).await {
+            Ok(mut tokens) => {
+                while let Some(token) = tokens.next().await {
+                    match token {
+                        Ok(token) => {
+                            reply.push_str(&token);
+                            let data = serde_json::json!({ "text": token }).to_string();
+                            send(Event::default().event("token").data(data)).await;
+                        }
+                        Err(error) => {
+                            failure = Some(error);
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(error) => failure = Some(error),
+        }
+        let reply = reply.trim();
+        if !reply.is_empty() {
+            let reply: String = reply.chars().take(8000).collect();
+            if let Err(error) = add_chat_message(&state.pool, project, "assistant", &reply).await {
+                tracing::error!(%error, "could not save the director's reply");
+            }
+        }
+        if let Some(error) = failure {
+            tracing::warn!(%error, "the director's reply failed");
+            let message = user_message(&error);
+            let data = serde_json::json!({ "message": message }).to_string();
+            send(Event::default().event("error").data(data)).await;
+            return;
+        }
+        let mut full = history;
+        full.push(ChatMessage::new(Role::Assistant, reply));
+        match state.director.extract_brief(&full).await {
+            Ok(brief) => {
+                if let Err(error) = store_brief(&state.pool, owner, project, &brief, false).await {
+                    tracing::error!(%error, "could not save the brief");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "could not extract the brief"),
+        }
+        match brief_state(&state.pool, owner, project, state.director.offline()).await {
+            Ok(brief) => {
+                let data = serde_json::to_string(&brief).unwrap_or_default();
+                send(Event::default().event("done").data(data)).await;
+            }
+            Err(error) => {
+                let data = serde_json::json!({ "message": error.to_string() }).to_string();
+                send(Event::default().event("error").data(data)).await;
+            }
+        }
+    });
+    let mut receiver = receiver;
+    let events = async_stream::stream! {
+        while let Some(event) = receiver.recv().await {
+            yield Ok::<_, Infallible>(event);
+        }
+    };
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}

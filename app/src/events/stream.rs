@@ -1,0 +1,105 @@
+//! One topic's events as Server-Sent Events: what the client missed (everything after
+//! `Last-Event-ID`), then new events as they are committed, read from the table so that
+//! ids never skip or repeat. A comment line every 15 seconds keeps proxies from closing
+//! the connection.
+
+use super::{since, Recorded, Topic, Wake};
+use axum::{
+    http::HeaderMap,
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+};
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use sqlx::PgPool;
+use std::{convert::Infallible, future::Future, time::Duration};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+/// How often a stream re-reads the table without a wake-up (a notification can be lost
+/// while the listener reconnects).
+const FALLBACK_READ: Duration = Duration::from_secs(10);
+
+/// The id of the last event a reconnecting client saw, if it sent a usable one.
+pub fn last_event_id(headers: &HeaderMap) -> Option<i64> {
+    headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<i64>().ok())
+        .filter(|seq| *seq >= 0)
+}
+
+/// An SSE event named `name`, its data the JSON of `payload` (its id is set once, by
+/// whoever knows it: [`follow`], or a snapshot).
+pub fn sse_event(name: &str, payload: &impl Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .json_data(payload)
+        .unwrap_or_else(|_| Event::default().comment("unserialisable event"))
+}
+
+/// What a stream sends for one stored event, and whether it is the last one.
+pub struct Sent {
+    pub event: Event,
+    pub last: bool,
+}
+
+/// The topic's events after `sent`, as they come. `wakes` must be subscribed before the
+/// caller read whatever `sent` stands for, so nothing committed in between is missed.
+/// `present` turns a stored event into what the client gets (fresh links, say).
+pub fn follow<E, F, Fut>(
+    pool: PgPool,
+    mut wakes: broadcast::Receiver<Wake>,
+    topic: Topic,
+    mut sent: i64,
+    present: F,
+) -> impl Stream<Item = Event>
+where
+    E: Recorded,
+    F: Fn(E) -> Fut,
+    Fut: Future<Output = Sent>,
+{
+    async_stream::stream! {
+        loop {
+            loop {
+                let batch = match since::<E>(&pool, topic, sent, 200).await {
+                    Ok(batch) => batch,
+                    Err(error) => {
+                        tracing::warn!(%error, ?topic, "reading events failed");
+                        break;
+                    }
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                for (seq, recorded) in batch {
+                    let Sent { event, last } = present(recorded).await;
+                    yield event.id(seq.to_string());
+                    sent = seq;
+                    if last {
+                        return;
+                    }
+                }
+            }
+            // Wait for news of this topic (or a reason to look anyway).
+            loop {
+                tokio::select! {
+                    wake = wakes.recv() => match wake {
+                        Ok(Wake::Topic(other)) if other != topic => continue,
+                        Ok(_) | Err(RecvError::Lagged(_)) => break,
+                        Err(RecvError::Closed) => return,
+                    },
+                    _ = tokio::time::sleep(FALLBACK_READ) => break,
+                }
+            }
+        }
+    }
+}
+
+/// The response for a stream of events.
+pub fn respond(events: impl Stream<Item = Event> + Send + 'static) -> Response {
+    Sse::new(events.map(Ok::<_, Infallible>))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}

@@ -1,0 +1,338 @@
+//! The worker: claims jobs of every registered kind (up to each kind's concurrency), keeps
+//! them alive by a heartbeat, runs their handler and records how they ended. A job saves
+//! its provider prediction's id before waiting on it (through [`Run::on_started`]), so
+//! that a retry, here or on another instance, resumes that prediction instead of paying
+//! for a new one.
+
+use super::{Failure, Handler, JobContext, Outcome, Registry, CHANNEL};
+use crate::{
+    error::user_message,
+    generation::ssr::{GenerationError, MediaProviders, Run},
+    storage::ssr::Storage,
+};
+use anyhow::Context;
+use sqlx::{postgres::PgListener, PgPool};
+use std::{collections::HashMap, sync::Arc, time::Duration};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    /// How long a claimed job is ours without a heartbeat.
+    pub lease: Duration,
+    /// How often to look for work when no wake-up comes.
+    pub poll: Duration,
+    /// Jobs of one kind running at once in this worker, where not the kind's own default.
+    pub concurrency: HashMap<&'static str, usize>,
+    /// First retry delay; doubled per attempt, with jitter.
+    pub backoff: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(5),
+            concurrency: HashMap::new(),
+            backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What a worker needs to run jobs.
+#[derive(Clone)]
+pub struct Worker {
+    pub pool: PgPool,
+    pub storage: Arc<dyn Storage>,
+    pub media: MediaProviders,
+    pub settings: WorkerSettings,
+    handlers: Registry,
+    /// Names this worker in `locked_by`.
+    pub id: String,
+}
+
+struct Claimed {
+    id: Uuid,
+    kind: &'static str,
+    payload: serde_json::Value,
+    attempts: i32,
+    max_attempts: i32,
+    prediction_id: Option<String>,
+}
+
+impl Worker {
+    pub fn new(
+        pool: PgPool,
+        storage: Arc<dyn Storage>,
+        media: MediaProviders,
+        settings: WorkerSettings,
+        handlers: Registry,
+    ) -> Self {
+        Self {
+            pool,
+            storage,
+            media,
+            settings,
+            handlers,
+            id: format!("worker-{}", Uuid::new_v4().simple()),
+        }
+    }
+
+    fn handler(&self, kind: &str) -> &Arc<dyn Handler> {
+        &self.handlers.handlers[kind]
+    }
+
+    /// Runs jobs until `stop` is cancelled. Jobs still running then are left to their
+    /// leases: another worker (or this one after a restart) picks them up.
+    pub async fn run(self, stop: CancellationToken) {
+        let limits: HashMap<&'static str, Arc<Semaphore>> = self
+            .handlers
+            .kinds()
+            .map(|kind| {
+                let n = self
+                    .settings
+                    .concurrency
+                    .get(kind)
+                    .copied()
+                    .unwrap_or_else(|| self.handler(kind).concurrency())
+                    .max(1);
+                (kind, Arc::new(Semaphore::new(n)))
+            })
+            .collect();
+        let mut listener = match PgListener::connect_with(&self.pool).await {
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => Some(listener),
+                Err(_) => None,
+            },
+            Err(error) => {
+                tracing::warn!(%error, "job wake-ups unavailable; polling");
+                None
+            }
+        };
+        let running = tokio_util::task::TaskTracker::new();
+        tracing::info!(worker = %self.id, "job worker started");
+        while !stop.is_cancelled() {
+            let mut claimed_any = false;
+            for (kind, limit) in &limits {
+                let Ok(permit) = limit.clone().try_acquire_owned() else {
+                    continue;
+                };
+                match self.claim(kind).await {
+                    Ok(Some(job)) => {
+                        claimed_any = true;
+                        let worker = self.clone();
+                        let stop = stop.clone();
+                        running.spawn(async move {
+                            worker.execute(job, stop).await;
+                            drop(permit);
+                        });
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::error!(%error, "claiming a job failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            if claimed_any {
+                continue;
+            }
+            let wake = async {
+                match listener.as_mut() {
+                    Some(listener) => {
+                        let _ = listener.try_recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = wake => {}
+                _ = tokio::time::sleep(self.settings.poll) => {}
+            }
+        }
+        running.close();
+        tracing::info!(worker = %self.id, "job worker stopped");
+    }
+
+    async fn claim(&self, kind: &'static str) -> sqlx::Result<Option<Claimed>> {
+        let row = sqlx::query!(
+            "UPDATE jobs SET status = 'running', locked_by = $1, attempts = attempts + 1,
+                    lease_until = now() + make_interval(secs => $2), updated_at = now()
+             WHERE id = (
+                 SELECT id FROM jobs
+                 WHERE kind = $3
+                   AND ((status = 'queued' AND run_at <= now())
+                        OR (status = 'running' AND lease_until < now()))
+                 ORDER BY run_at, created_at
+                 LIMIT 1
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING id, payload, attempts, max_attempts, prediction_id",
+            self.id,
+            self.settings.lease.as_secs_f64(),
+            kind
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| Claimed {
+            id: row.id,
+            kind,
+            payload: row.payload,
+            attempts: row.attempts,
+            max_attempts: row.max_attempts,
+            prediction_id: row.prediction_id,
+        }))
+    }
+
+    /// Extends the lease while the job runs; cancels it when the job is no longer ours
+    /// (cancelled by a user action, or taken over after a lost lease).
+    async fn heartbeat(&self, job: Uuid, cancel: CancellationToken) {
+        let every = self.settings.lease / 3;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            let still_ours = sqlx::query_scalar!(
+                "UPDATE jobs SET lease_until = now() + make_interval(secs => $3), updated_at = now()
+                 WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id",
+                job,
+                self.id,
+                self.settings.lease.as_secs_f64()
+            )
+            .fetch_optional(&self.pool)
+            .await;
+            match still_ours {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    tracing::info!(%job, "job cancelled or taken over; stopping it");
+                    cancel.cancel();
+                    return;
+                }
+                Err(error) => tracing::warn!(%error, %job, "heartbeat failed"),
+            }
+        }
+    }
+
+    /// A run that saves the provider's prediction id on the job as soon as it exists.
+    fn run_for(&self, job: &Claimed, cancel: &CancellationToken) -> Run {
+        let pool = self.pool.clone();
+        let id = job.id;
+        let me = self.id.clone();
+        Run {
+            cancel: cancel.clone(),
+            resume: job.prediction_id.clone(),
+            on_started: Some(Arc::new(move |prediction: String| {
+                let pool = pool.clone();
+                let me = me.clone();
+                Box::pin(async move {
+                    sqlx::query!(
+                        "UPDATE jobs SET prediction_id = $3, updated_at = now()
+                         WHERE id = $1 AND locked_by = $2",
+                        id,
+                        me,
+                        prediction
+                    )
+                    .execute(&pool)
+                    .await
+                    .context("saving the prediction id")?;
+                    Ok(())
+                })
+            })),
+        }
+    }
+
+    async fn execute(&self, job: Claimed, stop: CancellationToken) {
+        let cancel = stop.child_token();
+        let heartbeat = tokio::spawn({
+            let worker = self.clone();
+            let cancel = cancel.clone();
+            async move { worker.heartbeat(job.id, cancel).await }
+        });
+        let result = if job.attempts > job.max_attempts {
+            Err(GenerationError::Failed(anyhow::anyhow!(
+                "gave up after {} attempts",
+                job.max_attempts
+            )))
+        } else {
+            let context = JobContext {
+                pool: self.pool.clone(),
+                storage: self.storage.clone(),
+                media: self.media.clone(),
+                run: self.run_for(&job, &cancel),
+                job: job.id,
+                worker: self.id.clone(),
+            };
+            self.handler(job.kind).run(&job.payload, &context).await
+        };
+        cancel.cancel();
+        let _ = heartbeat.await;
+        if stop.is_cancelled() {
+            // Shutting down: the lease runs out and the job is picked up again.
+            return;
+        }
+        if let Err(error) = self.settle(&job, result).await {
+            tracing::error!(error = format!("{error:#}"), job = %job.id, "could not record a job's end");
+        }
+    }
+
+    /// Records how a job ended: done, retried later, failed for good, or nothing to do.
+    async fn settle(
+        &self,
+        job: &Claimed,
+        result: Result<Outcome, GenerationError>,
+    ) -> anyhow::Result<()> {
+        let error = match result {
+            Ok(Outcome::Done) => {
+                // Handlers that change nothing in the database leave this to the queue.
+                let mut tx = self.pool.begin().await?;
+                super::mark_succeeded(&mut tx, job.id, &self.id).await?;
+                tx.commit().await?;
+                return Ok(());
+            }
+            Ok(Outcome::Obsolete) | Err(GenerationError::Cancelled) => {
+                sqlx::query!(
+                    "UPDATE jobs SET status = 'cancelled', updated_at = now()
+                     WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+                    job.id,
+                    self.id
+                )
+                .execute(&self.pool)
+                .await?;
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        let handler = self.handler(job.kind);
+        let retry = handler.retryable(&job.payload, &error) && job.attempts < job.max_attempts;
+        tracing::warn!(job = %job.id, kind = job.kind, attempt = job.attempts, retry, error = format!("{error:#}"), "job failed");
+        let mut tx = self.pool.begin().await?;
+        let delay = self.settings.backoff.as_secs_f64() * 2f64.powi(job.attempts.clamp(1, 10) - 1);
+        let jitter = delay * (rand::random::<f64>() * 0.3);
+        let updated = sqlx::query_scalar!(
+            "UPDATE jobs SET status = $3, last_error = $4, locked_by = NULL, lease_until = NULL,
+                    run_at = now() + make_interval(secs => $5), updated_at = now()
+             WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id",
+            job.id,
+            self.id,
+            if retry { "queued" } else { "failed" },
+            format!("{error:#}"),
+            delay + jitter
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if updated.is_none() {
+            return Ok(());
+        }
+        let failure = Failure {
+            message: user_message(&error),
+            retry,
+            attempt: job.attempts,
+            max_attempts: job.max_attempts,
+        };
+        handler.on_failure(&job.payload, &mut tx, &failure).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

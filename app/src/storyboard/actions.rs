@@ -1,0 +1,496 @@
+//! What a user does to scenes: edit, approve, regenerate, re-time, move, add, delete.
+//! A scene's change, the jobs it starts or stops, and its event are written in one
+//! transaction.
+
+use super::{
+    events::{emit, Recorded},
+    jobs::{cancel_scene_jobs, enqueue_scene_job, SceneStage},
+    ssr::{lock_scene, save_scene, scene_not_found, scenes_of, storyboard_not_found, SceneRecord},
+    GenStatus, Stage,
+};
+use crate::{
+    creative::{
+        reachable, rebalance_with, Mood, SceneRole, MAX_SCENES, MAX_SCENE_TEXT_CHARS,
+        MIN_CLIP_SECS, MIN_SCENES,
+    },
+    error::AppError,
+    projects::{ssr::raise_step, Step},
+};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+fn check_text(text: &str) -> Result<String, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(AppError::invalid("A scene needs some text."));
+    }
+    if text.chars().count() > MAX_SCENE_TEXT_CHARS {
+        return Err(AppError::invalid(format!(
+            "Keep a scene's text to {MAX_SCENE_TEXT_CHARS} characters or fewer."
+        )));
+    }
+    Ok(text.to_string())
+}
+
+/// What a user can do to one scene.
+#[derive(Clone, Debug)]
+pub enum SceneAction {
+    EditText {
+        text: String,
+        visual: Option<String>,
+    },
+    ApproveText,
+    RegenerateImage,
+    ApproveImage,
+    RegenerateVideo,
+    ApproveVideo,
+}
+
+/// Applies an action to a locked scene: the new state and the job to start, if any.
+fn apply(scene: &mut SceneRecord, action: &SceneAction) -> Result<Option<SceneStage>, AppError> {
+    let conflict = |message: &str| Err(AppError::Conflict(message.to_string()));
+    match action {
+        SceneAction::EditText { text, visual } => {
+            scene.text = check_text(text)?;
+            if let Some(visual) = visual {
+                scene.visual = visual.trim().chars().take(1000).collect();
+            }
+            scene.back_to_text();
+            Ok(None)
+        }
+        SceneAction::ApproveText => {
+            if scene.text_approved {
+                return Ok(None);
+            }
+            scene.text_approved = true;
+            scene.image_approved = false;
+            scene.video_approved = false;
+            scene.image_status = GenStatus::Queued;
+            scene.error = None;
+            scene.generation += 1;
+            Ok(Some(SceneStage::Image))
+        }
+        SceneAction::RegenerateImage => {
+            if !scene.text_approved {
+                return conflict("Approve the scene's text before making its image.");
+            }
+            scene.image_approved = false;
+            scene.video_approved = false;
+            scene.image_status = GenStatus::Queued;
+            if scene.video_status.busy() {
+                scene.video_status = GenStatus::None;
+            }
+            scene.error = None;
+            scene.generation += 1;
+            Ok(Some(SceneStage::Image))
+        }
+        SceneAction::ApproveImage => {
+            if scene.image_approved {
+                return Ok(None);
+            }
+            if scene.image_status != GenStatus::Ready || scene.image_asset_id.is_none() {
+                return conflict("The scene's image is not ready yet.");
+            }
+            scene.image_approved = true;
+            scene.video_approved = false;
+            scene.video_status = GenStatus::Queued;
+            scene.error = None;
+            scene.generation += 1;
+            Ok(Some(SceneStage::Video))
+        }
+        SceneAction::RegenerateVideo => {
+            if !scene.image_approved {
+                return conflict("Approve the scene's image before making its clip.");
+            }
+            scene.video_approved = false;
+            scene.video_status = GenStatus::Queued;
+            scene.error = None;
+            scene.generation += 1;
+            Ok(Some(SceneStage::Video))
+        }
+        SceneAction::ApproveVideo => {
+            if scene.video_status != GenStatus::Ready || scene.video_asset_id.is_none() {
+                return conflict("The scene's clip is not ready yet.");
+            }
+            scene.video_approved = true;
+            Ok(None)
+        }
+    }
+}
+
+/// Saves an applied action with its jobs and events, in the caller's transaction.
+async fn commit_action(
+    tx: &mut PgConnection,
+    before_generation: i32,
+    scene: &SceneRecord,
+    job: Option<SceneStage>,
+    project: Uuid,
+) -> sqlx::Result<()> {
+    if scene.generation != before_generation {
+        cancel_scene_jobs(tx, scene.id).await?;
+    }
+    save_scene(tx, scene).await?;
+    if let Some(stage) = job {
+        enqueue_scene_job(tx, project, stage, scene).await?;
+    }
+    Ok(())
+}
+
+async fn project_of_storyboard(tx: &mut PgConnection, storyboard: Uuid) -> sqlx::Result<Uuid> {
+    sqlx::query_scalar!(
+        "SELECT project_id FROM storyboards WHERE id = $1",
+        storyboard
+    )
+    .fetch_one(&mut *tx)
+    .await
+}
+
+/// Emits `storyboard_complete` (and opens the final step) when every scene has an
+/// approved clip.
+async fn check_complete(
+    tx: &mut PgConnection,
+    storyboard: Uuid,
+    project: Uuid,
+) -> sqlx::Result<()> {
+    let scenes = scenes_of(tx, storyboard).await?;
+    if !scenes.is_empty() && scenes.iter().all(|s| s.video_approved) {
+        emit(
+            tx,
+            storyboard,
+            &Recorded::StoryboardComplete {
+                storyboard_id: storyboard,
+            },
+        )
+        .await?;
+        raise_step(tx, project, Step::FinalVideo).await?;
+    }
+    Ok(())
+}
+
+pub async fn act_on_scene(
+    pool: &PgPool,
+    owner: Uuid,
+    scene_id: Uuid,
+    action: SceneAction,
+) -> Result<(), AppError> {
+    let mut tx = pool.begin().await?;
+    let mut scene = lock_scene(&mut tx, owner, scene_id).await?;
+    let before = scene.clone();
+    let job = apply(&mut scene, &action)?;
+    let project = project_of_storyboard(&mut tx, scene.storyboard_id).await?;
+    if job.is_none()
+        && before.text == scene.text
+        && before.visual == scene.visual
+        && before.text_approved == scene.text_approved
+        && before.video_approved == scene.video_approved
+    {
+        // Nothing changed (an approval repeated): nothing to record.
+        return Ok(());
+    }
+    commit_action(&mut tx, before.generation, &scene, job, project).await?;
+    if matches!(action, SceneAction::ApproveVideo) {
+        check_complete(&mut tx, scene.storyboard_id, project).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Applies the stage's approval to every scene that can take it.
+pub async fn approve_all(
+    pool: &PgPool,
+    owner: Uuid,
+    storyboard: Uuid,
+    stage: Stage,
+) -> Result<usize, AppError> {
+    let mut tx = pool.begin().await?;
+    let project = sqlx::query_scalar!(
+        "SELECT project_id FROM storyboards WHERE id = $1 AND owner_id = $2 FOR UPDATE",
+        storyboard,
+        owner
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(storyboard_not_found)?;
+    let ids: Vec<Uuid> = scenes_of(&mut tx, storyboard)
+        .await?
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    let mut approved = 0;
+    for id in ids {
+        let mut scene = lock_scene(&mut tx, owner, id).await?;
+        let before = scene.generation;
+        let ready = match stage {
+            Stage::Text => !scene.text_approved,
+            Stage::Image => {
+                scene.text_approved
+                    && !scene.image_approved
+                    && scene.image_status == GenStatus::Ready
+            }
+            Stage::Video | Stage::Done => {
+                scene.image_approved
+                    && !scene.video_approved
+                    && scene.video_status == GenStatus::Ready
+            }
+        };
+        if !ready {
+            continue;
+        }
+        let action = match stage {
+            Stage::Text => SceneAction::ApproveText,
+            Stage::Image => SceneAction::ApproveImage,
+            Stage::Video | Stage::Done => SceneAction::ApproveVideo,
+        };
+        let job = apply(&mut scene, &action)?;
+        commit_action(&mut tx, before, &scene, job, project).await?;
+        approved += 1;
+    }
+    if approved > 0 && matches!(stage, Stage::Video | Stage::Done) {
+        check_complete(&mut tx, storyboard, project).await?;
+    }
+    tx.commit().await?;
+    Ok(approved)
+}
+
+/// A scene whose length changed loses its clip's approval: the clip no longer fits.
+fn set_length(scene: &mut SceneRecord, secs: u32) -> bool {
+    if scene.duration_secs == secs {
+        return false;
+    }
+    scene.duration_secs = secs;
+    if scene.video_status != GenStatus::None || scene.video_approved {
+        scene.video_approved = false;
+        scene.video_status = GenStatus::None;
+        if scene.image_approved {
+            scene.error = Some("The scene's length changed: make its clip again.".into());
+        }
+        scene.generation += 1;
+    }
+    true
+}
+
+async fn lock_storyboard(
+    tx: &mut PgConnection,
+    owner: Uuid,
+    storyboard: Uuid,
+) -> Result<(Uuid, u32), AppError> {
+    let row = sqlx::query!(
+        "SELECT project_id, target_secs FROM storyboards WHERE id = $1 AND owner_id = $2 FOR UPDATE",
+        storyboard,
+        owner
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(storyboard_not_found)?;
+    Ok((row.project_id, row.target_secs.max(0) as u32))
+}
+
+/// Saves every scene whose position, length or state changed.
+async fn save_changed(
+    tx: &mut PgConnection,
+    before: &[SceneRecord],
+    after: &[SceneRecord],
+) -> sqlx::Result<()> {
+    for scene in after {
+        let old = before.iter().find(|s| s.id == scene.id);
+        let changed = old.is_none_or(|old| {
+            old.position != scene.position
+                || old.duration_secs != scene.duration_secs
+                || old.generation != scene.generation
+        });
+        if changed {
+            if old.is_some_and(|old| old.generation != scene.generation) {
+                cancel_scene_jobs(tx, scene.id).await?;
+            }
+            save_scene(tx, scene).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves scenes to positions 0..n in `order` (positions are unique at commit).
+fn renumber(scenes: &mut [SceneRecord]) {
+    for (position, scene) in scenes.iter_mut().enumerate() {
+        scene.position = position as i16;
+    }
+}
+
+/// Sets a scene's length; the others are re-balanced so the total stays the target.
+pub async fn set_duration(
+    pool: &PgPool,
+    owner: Uuid,
+    scene_id: Uuid,
+    secs: u32,
+) -> Result<(), AppError> {
+    let mut tx = pool.begin().await?;
+    let scene = lock_scene(&mut tx, owner, scene_id).await?;
+    let (_, target) = lock_storyboard(&mut tx, owner, scene.storyboard_id).await?;
+    let before = scenes_of(&mut tx, scene.storyboard_id).await?;
+    let index = before
+        .iter()
+        .position(|s| s.id == scene_id)
+        .ok_or_else(scene_not_found)?;
+    let lengths: Vec<u32> = before.iter().map(|s| s.duration_secs).collect();
+    let balanced = rebalance_with(&lengths, index, secs, target)
+        .map_err(|error| AppError::invalid(format!("{error}.")))?;
+    let mut after = before.clone();
+    for (scene, secs) in after.iter_mut().zip(balanced) {
+        set_length(scene, secs);
+    }
+    save_changed(&mut tx, &before, &after).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moves a scene to `position` (0-based), shifting the ones between.
+pub async fn move_scene(
+    pool: &PgPool,
+    owner: Uuid,
+    scene_id: Uuid,
+    position: usize,
+) -> Result<(), AppError> {
+    let mut tx = pool.begin().await?;
+    let scene = lock_scene(&mut tx, owner, scene_id).await?;
+    lock_storyboard(&mut tx, owner, scene.storyboard_id).await?;
+    let before = scenes_of(&mut tx, scene.storyboard_id).await?;
+    if position >= before.len() {
+        return Err(AppError::invalid(format!(
+            "A scene can move to positions 1 to {}.",
+            before.len()
+        )));
+    }
+    let mut after = before.clone();
+    let from = after
+        .iter()
+        .position(|s| s.id == scene_id)
+        .ok_or_else(scene_not_found)?;
+    let moved = after.remove(from);
+    after.insert(position, moved);
+    renumber(&mut after);
+    save_changed(&mut tx, &before, &after).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds a scene after `after` (0-based; none: at the start), re-balancing lengths.
+pub async fn add_scene(
+    pool: &PgPool,
+    owner: Uuid,
+    storyboard: Uuid,
+    after_position: Option<usize>,
+    text: &str,
+) -> Result<Uuid, AppError> {
+    let text = check_text(text)?;
+    let mut tx = pool.begin().await?;
+    let (_, target) = lock_storyboard(&mut tx, owner, storyboard).await?;
+    let before = scenes_of(&mut tx, storyboard).await?;
+    if before.len() >= MAX_SCENES {
+        return Err(AppError::invalid(format!(
+            "A storyboard has at most {MAX_SCENES} scenes."
+        )));
+    }
+    let at = after_position.map_or(0, |p| (p + 1).min(before.len()));
+    let mood: Mood = serde_json::from_value(
+        sqlx::query_scalar!("SELECT mood FROM storyboards WHERE id = $1", storyboard)
+            .fetch_one(&mut *tx)
+            .await?,
+    )
+    .map_err(anyhow::Error::from)?;
+    let id = Uuid::new_v4();
+    let new = SceneRecord {
+        id,
+        storyboard_id: storyboard,
+        position: at as i16,
+        role: SceneRole::Feature,
+        visual: format!(
+            "{text}; {}; {}",
+            mood.style_keywords.join(", "),
+            mood.aesthetic
+        ),
+        text,
+        duration_secs: MIN_CLIP_SECS,
+        text_approved: false,
+        image_status: GenStatus::None,
+        image_asset_id: None,
+        image_key: None,
+        image_approved: false,
+        video_status: GenStatus::None,
+        video_asset_id: None,
+        video_key: None,
+        video_approved: false,
+        error: None,
+        generation: 0,
+    };
+    let mut after = before.clone();
+    after.insert(at, new.clone());
+    renumber(&mut after);
+    let lengths: Vec<u32> = after.iter().map(|s| s.duration_secs).collect();
+    // The new scene gets an average share; the others keep their proportions.
+    let average =
+        (target / after.len() as u32).clamp(MIN_CLIP_SECS, crate::creative::MAX_CLIP_SECS);
+    let balanced = rebalance_with(&lengths, at, average, target)
+        .map_err(|error| AppError::invalid(format!("{error}.")))?;
+    for (scene, secs) in after.iter_mut().zip(balanced) {
+        set_length(scene, secs);
+    }
+    // Make room, then insert: positions are checked at commit.
+    let inserted = after
+        .iter()
+        .find(|s| s.id == id)
+        .cloned()
+        .expect("just added");
+    sqlx::query!(
+        "INSERT INTO scenes (id, storyboard_id, position, role, text, visual, duration_secs)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        id,
+        storyboard,
+        inserted.position,
+        inserted.role.as_str(),
+        inserted.text,
+        inserted.visual,
+        inserted.duration_secs as i32
+    )
+    .execute(&mut *tx)
+    .await?;
+    save_changed(&mut tx, &before, &after).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn delete_scene(pool: &PgPool, owner: Uuid, scene_id: Uuid) -> Result<(), AppError> {
+    let mut tx = pool.begin().await?;
+    let scene = lock_scene(&mut tx, owner, scene_id).await?;
+    let (_, target) = lock_storyboard(&mut tx, owner, scene.storyboard_id).await?;
+    let before = scenes_of(&mut tx, scene.storyboard_id).await?;
+    if before.len() <= MIN_SCENES {
+        return Err(AppError::invalid(format!(
+            "A storyboard has at least {MIN_SCENES} scenes."
+        )));
+    }
+    let mut after: Vec<SceneRecord> = before
+        .iter()
+        .filter(|s| s.id != scene_id)
+        .cloned()
+        .collect();
+    if !reachable(after.len(), target) {
+        return Err(AppError::invalid(format!(
+            "{} scenes cannot fill {target} seconds.",
+            after.len()
+        )));
+    }
+    renumber(&mut after);
+    let weights: Vec<f64> = after.iter().map(|s| s.duration_secs as f64).collect();
+    let balanced = crate::creative::balance(&weights, target)
+        .map_err(|error| AppError::invalid(format!("{error}.")))?;
+    for (scene, secs) in after.iter_mut().zip(balanced) {
+        set_length(scene, secs);
+    }
+    cancel_scene_jobs(&mut tx, scene_id).await?;
+    sqlx::query!("DELETE FROM scenes WHERE id = $1", scene_id)
+        .execute(&mut *tx)
+        .await?;
+    emit(&mut tx, scene.storyboard_id, &Recorded::removed(scene_id)).await?;
+    save_changed(&mut tx, &before, &after).await?;
+    tx.commit().await?;
+    Ok(())
+}

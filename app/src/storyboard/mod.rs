@@ -1,0 +1,185 @@
+//! Step 3, the storyboard: 5–7 scenes that add up to the chosen length, each going text →
+//! seed image → clip, approved or made again by the user. Images and clips are made by
+//! background jobs (`jobs.rs`); every change is an event on the storyboard's live stream
+//! (`events.rs`, `stream.rs`).
+
+#[cfg(feature = "ssr")]
+pub mod actions;
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod events;
+#[cfg(feature = "ssr")]
+pub mod jobs;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod plan;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+#[cfg(feature = "ssr")]
+pub mod stream;
+
+use crate::creative::{Mood, SceneRole};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Where one stage (image or clip) of a scene stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GenStatus {
+    /// Not asked for yet.
+    #[default]
+    None,
+    Queued,
+    Running,
+    Ready,
+    Failed,
+}
+
+impl GenStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "queued" => Self::Queued,
+            "running" => Self::Running,
+            "ready" => Self::Ready,
+            "failed" => Self::Failed,
+            _ => Self::None,
+        }
+    }
+
+    pub fn busy(self) -> bool {
+        matches!(self, Self::Queued | Self::Running)
+    }
+}
+
+/// The stage a scene is at, for badges and "approve all".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Text,
+    Image,
+    Video,
+    Done,
+}
+
+impl Stage {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "text" => Some(Self::Text),
+            "image" => Some(Self::Image),
+            "video" => Some(Self::Video),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SceneView {
+    pub id: Uuid,
+    pub position: i16,
+    pub role: SceneRole,
+    pub text: String,
+    pub visual: String,
+    pub duration_secs: u32,
+    pub text_approved: bool,
+    pub image_status: GenStatus,
+    pub image_url: Option<String>,
+    pub image_approved: bool,
+    pub video_status: GenStatus,
+    pub video_url: Option<String>,
+    pub video_approved: bool,
+    /// Why the last generation failed, or what is being retried.
+    pub error: Option<String>,
+}
+
+impl SceneView {
+    pub fn stage(&self) -> Stage {
+        if !self.text_approved {
+            Stage::Text
+        } else if !self.image_approved {
+            Stage::Image
+        } else if !self.video_approved {
+            Stage::Video
+        } else {
+            Stage::Done
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoryboardView {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub target_secs: u32,
+    pub mood: Mood,
+    pub scenes: Vec<SceneView>,
+    /// The newest event's id: a stream opened with it as `Last-Event-ID` misses nothing.
+    pub last_event_id: i64,
+    /// Estimated spend on this project's generations, in millionths of a dollar.
+    pub cost_microusd: i64,
+    pub offline: bool,
+}
+
+impl StoryboardView {
+    pub fn complete(&self) -> bool {
+        !self.scenes.is_empty() && self.scenes.iter().all(|s| s.video_approved)
+    }
+}
+
+/// What the storyboard stream sends, as JSON in each event's `data`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StoryboardEvent {
+    /// A scene changed (or appeared); `removed` scenes are gone.
+    SceneUpdate {
+        scene: Option<SceneView>,
+        scene_id: Uuid,
+        removed: bool,
+        /// The project's estimated spend once this change was made, in millionths of a
+        /// dollar (a finished generation adds its cost).
+        spent_microusd: i64,
+    },
+    /// Every scene has an approved clip.
+    StoryboardComplete { storyboard_id: Uuid },
+    /// A generation failed for good; the scene says which and why.
+    StoryboardError { scene_id: Uuid, message: String },
+}
+
+impl StoryboardEvent {
+    /// The SSE event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::SceneUpdate { .. } => "scene_update",
+            Self::StoryboardComplete { .. } => "storyboard_complete",
+            Self::StoryboardError { .. } => "storyboard_error",
+        }
+    }
+}
+
+/// "$0.12" from millionths of a dollar.
+pub fn format_cost(microusd: i64) -> String {
+    let cents = (microusd + 5_000) / 10_000;
+    format!("${}.{:02}", cents / 100, cents % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn costs_read_as_dollars_and_cents() {
+        assert_eq!(format_cost(0), "$0.00");
+        assert_eq!(format_cost(3_000), "$0.00");
+        assert_eq!(format_cost(6_000), "$0.01");
+        assert_eq!(format_cost(1_234_567), "$1.23");
+    }
+}

@@ -1,0 +1,409 @@
+//! The storyboard's records and queries. Every function takes the owner and filters by
+//! it, so someone else's storyboard or scene behaves exactly like a missing one.
+
+use super::jobs::{SceneImage, SceneVideo};
+use super::{
+    events::{emit, Recorded},
+    GenStatus, SceneView, StoryboardView,
+};
+use crate::{
+    creative::{Brief, Mood, PlannedScene, SceneRole},
+    error::AppError,
+    events::{self, Topic},
+    jobs,
+    projects::{
+        ssr::{project_cost, project_facts, raise_step},
+        Step,
+    },
+    storage::{links::link, ssr::Storage},
+};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+pub fn storyboard_not_found() -> AppError {
+    AppError::not_found("Storyboard")
+}
+
+pub fn scene_not_found() -> AppError {
+    AppError::not_found("Scene")
+}
+
+/// A scene as stored, with its assets' keys.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SceneRecord {
+    pub id: Uuid,
+    pub storyboard_id: Uuid,
+    pub position: i16,
+    pub role: SceneRole,
+    pub text: String,
+    pub visual: String,
+    pub duration_secs: u32,
+    pub text_approved: bool,
+    pub image_status: GenStatus,
+    pub image_asset_id: Option<Uuid>,
+    pub image_key: Option<String>,
+    pub image_approved: bool,
+    pub video_status: GenStatus,
+    pub video_asset_id: Option<Uuid>,
+    pub video_key: Option<String>,
+    pub video_approved: bool,
+    pub error: Option<String>,
+    pub generation: i32,
+}
+
+impl SceneRecord {
+    pub async fn view(&self, storage: &dyn Storage) -> SceneView {
+        let image_url = match &self.image_key {
+            Some(key) => link(storage, key).await,
+            None => None,
+        };
+        let video_url = match &self.video_key {
+            Some(key) => link(storage, key).await,
+            None => None,
+        };
+        SceneView {
+            id: self.id,
+            position: self.position,
+            role: self.role,
+            text: self.text.clone(),
+            visual: self.visual.clone(),
+            duration_secs: self.duration_secs,
+            text_approved: self.text_approved,
+            image_status: self.image_status,
+            image_url,
+            image_approved: self.image_approved,
+            video_status: self.video_status,
+            video_url,
+            video_approved: self.video_approved,
+            error: self.error.clone(),
+        }
+    }
+
+    /// Clears what depends on the text: approvals downstream, running work.
+    pub(super) fn back_to_text(&mut self) {
+        self.text_approved = false;
+        self.image_approved = false;
+        self.video_approved = false;
+        if self.image_status.busy() {
+            self.image_status = GenStatus::None;
+        }
+        if self.video_status.busy() {
+            self.video_status = GenStatus::None;
+        }
+        self.error = None;
+        self.generation += 1;
+    }
+}
+
+macro_rules! record {
+    ($row:expr) => {{
+        let row = $row;
+        SceneRecord {
+            id: row.id,
+            storyboard_id: row.storyboard_id,
+            position: row.position,
+            role: SceneRole::parse(&row.role).unwrap_or(SceneRole::Feature),
+            text: row.text,
+            visual: row.visual,
+            duration_secs: row.duration_secs.max(0) as u32,
+            text_approved: row.text_approved,
+            image_status: GenStatus::parse(&row.image_status),
+            image_asset_id: row.image_asset_id,
+            image_key: row.image_key,
+            image_approved: row.image_approved,
+            video_status: GenStatus::parse(&row.video_status),
+            video_asset_id: row.video_asset_id,
+            video_key: row.video_key,
+            video_approved: row.video_approved,
+            error: row.error,
+            generation: row.generation,
+        }
+    }};
+}
+
+pub async fn scenes_of(
+    conn: &mut PgConnection,
+    storyboard: Uuid,
+) -> sqlx::Result<Vec<SceneRecord>> {
+    let rows = sqlx::query!(
+        "SELECT s.id, s.storyboard_id, s.position, s.role, s.text, s.visual, s.duration_secs,
+                s.text_approved, s.image_status, s.image_asset_id, ia.storage_key AS \"image_key?\",
+                s.image_approved, s.video_status, s.video_asset_id, va.storage_key AS \"video_key?\",
+                s.video_approved, s.error, s.generation
+         FROM scenes s
+         JOIN storyboards sb ON sb.id = s.storyboard_id
+         LEFT JOIN assets ia ON ia.id = s.image_asset_id
+         LEFT JOIN assets va ON va.id = s.video_asset_id
+         WHERE s.storyboard_id = $1 ORDER BY s.position",
+        storyboard
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|row| record!(row)).collect())
+}
+
+/// The scene, locked for the rest of the transaction, if it is the owner's.
+pub async fn lock_scene(
+    tx: &mut PgConnection,
+    owner: Uuid,
+    scene: Uuid,
+) -> Result<SceneRecord, AppError> {
+    lock_scene_where(tx, scene, Some(owner))
+        .await?
+        .ok_or_else(scene_not_found)
+}
+
+async fn lock_scene_where(
+    tx: &mut PgConnection,
+    scene: Uuid,
+    owner: Option<Uuid>,
+) -> sqlx::Result<Option<SceneRecord>> {
+    // The storyboard first, then the scene: every transaction that changes scenes takes
+    // the locks in this order (events bump the storyboard row too), so none deadlock.
+    let storyboard = sqlx::query_scalar!(
+        "SELECT sb.id FROM storyboards sb JOIN scenes s ON s.storyboard_id = sb.id
+         WHERE s.id = $1 AND ($2::uuid IS NULL OR sb.owner_id = $2) FOR UPDATE OF sb",
+        scene,
+        owner
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if storyboard.is_none() {
+        return Ok(None);
+    }
+    let row = sqlx::query!(
+        "SELECT s.id, s.storyboard_id, s.position, s.role, s.text, s.visual, s.duration_secs,
+                s.text_approved, s.image_status, s.image_asset_id, ia.storage_key AS \"image_key?\",
+                s.image_approved, s.video_status, s.video_asset_id, va.storage_key AS \"video_key?\",
+                s.video_approved, s.error, s.generation
+         FROM scenes s
+         JOIN storyboards sb ON sb.id = s.storyboard_id
+         LEFT JOIN assets ia ON ia.id = s.image_asset_id
+         LEFT JOIN assets va ON va.id = s.video_asset_id
+         WHERE s.id = $1 AND ($2::uuid IS NULL OR sb.owner_id = $2) FOR UPDATE OF s",
+        scene,
+        owner
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(|row| record!(row)))
+}
+
+/// The scene for a job (no owner: the job was made for it), locked.
+pub async fn lock_scene_for_job(
+    tx: &mut PgConnection,
+    scene: Uuid,
+) -> sqlx::Result<Option<SceneRecord>> {
+    lock_scene_where(tx, scene, None).await
+}
+
+/// Writes a scene's state and records the event.
+pub async fn save_scene(tx: &mut PgConnection, scene: &SceneRecord) -> sqlx::Result<i64> {
+    sqlx::query!(
+        "UPDATE scenes SET position = $2, text = $3, visual = $4, duration_secs = $5,
+                text_approved = $6, image_status = $7, image_asset_id = $8, image_approved = $9,
+                video_status = $10, video_asset_id = $11, video_approved = $12, error = $13,
+                generation = $14, updated_at = now()
+         WHERE id = $1",
+        scene.id,
+        scene.position,
+        scene.text,
+        scene.visual,
+        scene.duration_secs as i32,
+        scene.text_approved,
+        scene.image_status.as_str(),
+        scene.image_asset_id,
+        scene.image_approved,
+        scene.video_status.as_str(),
+        scene.video_asset_id,
+        scene.video_approved,
+        scene.error,
+        scene.generation
+    )
+    .execute(&mut *tx)
+    .await?;
+    emit(tx, scene.storyboard_id, &Recorded::scene(scene)).await
+}
+
+struct StoryboardRow {
+    id: Uuid,
+    project_id: Uuid,
+    target_secs: i32,
+    mood: serde_json::Value,
+    last_seq: i64,
+}
+
+async fn storyboard_row(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    project: Uuid,
+) -> Result<Option<StoryboardRow>, AppError> {
+    Ok(sqlx::query_as!(
+        StoryboardRow,
+        "SELECT sb.id, sb.project_id, sb.target_secs, sb.mood, COALESCE(es.last_seq, 0) AS \"last_seq!\"
+         FROM storyboards sb
+         LEFT JOIN event_streams es ON es.topic = 'storyboard' AND es.topic_id = sb.id
+         WHERE sb.project_id = $1 AND sb.owner_id = $2",
+        project,
+        owner
+    )
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// The project's storyboard with fresh links, if it has one.
+pub async fn storyboard_view(
+    pool: &PgPool,
+    storage: &dyn Storage,
+    owner: Uuid,
+    project: Uuid,
+    offline: bool,
+) -> Result<Option<StoryboardView>, AppError> {
+    let mut conn = pool.acquire().await?;
+    let Some(row) = storyboard_row(&mut conn, owner, project).await? else {
+        return Ok(None);
+    };
+    let records = scenes_of(&mut conn, row.id).await?;
+    drop(conn);
+    let mut scenes = Vec::with_capacity(records.len());
+    for record in &records {
+        scenes.push(record.view(storage).await);
+    }
+    Ok(Some(StoryboardView {
+        id: row.id,
+        project_id: row.project_id,
+        target_secs: row.target_secs.max(0) as u32,
+        mood: serde_json::from_value(row.mood).map_err(anyhow::Error::from)?,
+        scenes,
+        last_event_id: row.last_seq,
+        cost_microusd: project_cost(pool, project).await?,
+        offline,
+    }))
+}
+
+/// The storyboard's owner and project, if `owner` owns it.
+pub async fn storyboard_of_owner(
+    pool: &PgPool,
+    owner: Uuid,
+    storyboard: Uuid,
+) -> Result<(Uuid, i64), AppError> {
+    let row = sqlx::query!(
+        "SELECT project_id FROM storyboards WHERE id = $1 AND owner_id = $2",
+        storyboard,
+        owner
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(storyboard_not_found)?;
+    let last = events::last_seq(pool, Topic::Storyboard(storyboard)).await?;
+    Ok((row.project_id, last))
+}
+
+/// Replaces the project's storyboard with a new plan.
+pub async fn store_storyboard(
+    pool: &PgPool,
+    owner: Uuid,
+    project: Uuid,
+    mood: &Mood,
+    target_secs: u32,
+    plan: &[PlannedScene],
+) -> Result<Uuid, AppError> {
+    crate::creative::validate(plan, target_secs).map_err(|e| AppError::invalid(e.to_string()))?;
+    let mut tx = pool.begin().await?;
+    project_facts(&mut tx, owner, project).await?;
+    // Work for the old storyboard's scenes stops with it, and its events go.
+    jobs::cancel_for_project::<SceneImage>(&mut tx, project).await?;
+    jobs::cancel_for_project::<SceneVideo>(&mut tx, project).await?;
+    let old = sqlx::query_scalar!(
+        "DELETE FROM storyboards WHERE project_id = $1 RETURNING id",
+        project
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(old) = old {
+        events::forget(&mut tx, Topic::Storyboard(old)).await?;
+    }
+    let id = Uuid::new_v4();
+    sqlx::query!(
+        "INSERT INTO storyboards (id, project_id, owner_id, mood, target_secs) VALUES ($1, $2, $3, $4, $5)",
+        id,
+        project,
+        owner,
+        serde_json::to_value(mood).map_err(anyhow::Error::from)?,
+        target_secs as i32
+    )
+    .execute(&mut *tx)
+    .await?;
+    for (position, scene) in plan.iter().enumerate() {
+        insert_scene(&mut tx, id, position as i16, scene).await?;
+    }
+    raise_step(&mut tx, project, Step::Storyboard).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn insert_scene(
+    tx: &mut PgConnection,
+    storyboard: Uuid,
+    position: i16,
+    scene: &PlannedScene,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::new_v4();
+    sqlx::query!(
+        "INSERT INTO scenes (id, storyboard_id, position, role, text, visual, duration_secs)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        id,
+        storyboard,
+        position,
+        scene.role.as_str(),
+        scene.text,
+        scene.visual,
+        scene.duration_secs as i32
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(id)
+}
+
+/// The brief, mood and plan a scene belongs to (for rewriting its text).
+pub async fn scene_context(
+    pool: &PgPool,
+    owner: Uuid,
+    scene_id: Uuid,
+) -> Result<(Brief, Mood, Vec<PlannedScene>, usize), AppError> {
+    let mut conn = pool.acquire().await?;
+    let row = sqlx::query!(
+        "SELECT sb.id, sb.mood, p.brief FROM scenes s
+         JOIN storyboards sb ON sb.id = s.storyboard_id
+         JOIN projects p ON p.id = sb.project_id
+         WHERE s.id = $1 AND sb.owner_id = $2",
+        scene_id,
+        owner
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(scene_not_found)?;
+    let scenes = scenes_of(&mut conn, row.id).await?;
+    let index = scenes
+        .iter()
+        .position(|s| s.id == scene_id)
+        .ok_or_else(scene_not_found)?;
+    let plan = scenes
+        .iter()
+        .map(|s| PlannedScene {
+            role: s.role,
+            text: s.text.clone(),
+            visual: s.visual.clone(),
+            duration_secs: s.duration_secs,
+        })
+        .collect();
+    Ok((
+        row.brief
+            .and_then(|b| serde_json::from_value(b).ok())
+            .unwrap_or_default(),
+        serde_json::from_value(row.mood).map_err(anyhow::Error::from)?,
+        plan,
+        index,
+    ))
+}

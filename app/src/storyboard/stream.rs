@@ -1,0 +1,85 @@
+//! `GET /api/storyboards/{id}/stream`: the storyboard's events as Server-Sent Events
+//! (`scene_update`, `storyboard_complete`, `storyboard_error`). A fresh page first gets a
+//! snapshot of every scene; a reconnecting one (with `Last-Event-ID`) gets exactly what
+//! it missed.
+
+use super::{
+    events::Recorded,
+    ssr::{storyboard_not_found, storyboard_of_owner, storyboard_view},
+    StoryboardEvent,
+};
+use crate::{
+    auth::ssr::AuthUser,
+    error::parse_id,
+    events::{
+        stream::{follow, last_event_id, respond, sse_event, Sent},
+        Topic,
+    },
+    state::AppState,
+};
+use axum::{
+    extract::{Path, State},
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+};
+use futures::StreamExt;
+
+fn named(event: &StoryboardEvent) -> axum::response::sse::Event {
+    sse_event(event.name(), event)
+}
+
+pub async fn storyboard_stream(
+    State(state): State<AppState>,
+    AuthUser(owner): AuthUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let storyboard = match parse_id(&id, "Storyboard") {
+        Ok(id) => id,
+        Err(_) => return storyboard_not_found().into_response(),
+    };
+    let project = match storyboard_of_owner(&state.pool, owner, storyboard).await {
+        Ok((project, _)) => project,
+        Err(error) => return error.into_response(),
+    };
+    let resume_after = last_event_id(&headers);
+    // Subscribe before reading, so nothing committed in between is missed.
+    let wakes = state.notifier.subscribe();
+    let events = async_stream::stream! {
+        let sent = match resume_after {
+            Some(seq) => seq,
+            None => {
+                match storyboard_view(&state.pool, &*state.storage, owner, project, state.media.offline).await {
+                    Ok(Some(view)) if view.id == storyboard => {
+                        let id = view.last_event_id.to_string();
+                        for scene in &view.scenes {
+                            yield named(&StoryboardEvent::SceneUpdate {
+                                scene: Some(scene.clone()),
+                                scene_id: scene.id,
+                                removed: false,
+                                spent_microusd: view.cost_microusd,
+                            }).id(&id);
+                        }
+                        if view.complete() {
+                            yield named(&StoryboardEvent::StoryboardComplete { storyboard_id: storyboard }).id(&id);
+                        }
+                        view.last_event_id
+                    }
+                    _ => return,
+                }
+            }
+        };
+        let storage = state.storage.clone();
+        let live = follow(state.pool.clone(), wakes, Topic::Storyboard(storyboard), sent, move |recorded: Recorded| {
+            let storage = storage.clone();
+            async move {
+                Sent { event: named(&recorded.to_event(&*storage).await), last: false }
+            }
+        });
+        futures::pin_mut!(live);
+        while let Some(event) = live.next().await {
+            yield event;
+        }
+    };
+    respond(events)
+}
