@@ -76,11 +76,13 @@ diff -u target/site-files.build-site target/site-files.cargo-leptos
 
 step "All checks and tests passed in $(( $(date +%s) - started )) s"
 # Totals from the runners' own summaries: Rust's "test result:" lines and Playwright's.
-rust_passed=$(grep -oE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$results" | awk '{sum += $4} END {print sum + 0}')
-rust_failed=$(grep -oE '; [0-9]+ failed' "$results" | awk '{sum += $2} END {print sum + 0}')
-rust_ignored=$(grep -oE '; [0-9]+ ignored' "$results" | awk '{sum += $2} END {print sum + 0}')
-browser_passed=$(grep -oE '^ +[0-9]+ passed \(' "$results" | awk '{sum += $1} END {print sum + 0}')
-browser_failed=$(grep -oE '^ +[0-9]+ failed$' "$results" | awk '{sum += $1} END {print sum + 0}')
+# (awk alone: a grep that finds nothing would end the script under pipefail.)
+total() { awk -v pattern="$1" -v field="$2" '$0 ~ pattern { sum += $field } END { print sum + 0 }' "$results"; }
+rust_passed=$(total '^test result: ' 4)
+rust_failed=$(total '^test result: ' 6)
+rust_ignored=$(total '^test result: ' 8)
+browser_passed=$(total '^ +[0-9]+ passed [(]' 1)
+browser_failed=$(total '^ +[0-9]+ failed$' 1)
 failed=$((rust_failed + browser_failed))
 echo "$((rust_passed + browser_passed)) passed, $failed failed, $rust_ignored ignored (need API keys)"
 [ "$failed" = 0 ]

@@ -1,8 +1,15 @@
 //! Pieces of UI shared by several pages.
 
-use crate::auth::{api::get_current_user, api::LogOut, pages::reload_at};
+use crate::auth::api::{get_current_user, LogOut};
 use crate::projects::Step;
 use leptos::prelude::*;
+
+/// A full page load, so that everything tied to the previous session is dropped.
+pub fn reload_at(path: &str) {
+    if let Err(error) = window().location().assign(path) {
+        leptos::logging::error!("navigation to {path} failed: {error:?}");
+    }
+}
 
 #[component]
 pub fn Brand() -> impl IntoView {

@@ -86,6 +86,20 @@ pub fn user_message(error: &crate::generation::ssr::GenerationError) -> String {
     }
 }
 
+/// Refuses text with NUL or other control characters (newlines and tabs pass): nothing a
+/// person types has them, and PostgreSQL cannot store a NUL.
+pub fn check_plain_text(text: &str, what: &str) -> Result<(), AppError> {
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(AppError::invalid(format!(
+            "{what} cannot contain control characters."
+        )));
+    }
+    Ok(())
+}
+
 /// Ids arrive as text so that a malformed one is a 404 like any other.
 #[cfg(feature = "ssr")]
 pub fn parse_id(id: &str, what: &str) -> Result<uuid::Uuid, AppError> {

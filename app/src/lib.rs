@@ -13,6 +13,8 @@ pub mod projects;
 pub mod render;
 pub mod share;
 pub mod storyboard;
+/// The wizard's shell above the steps.
+pub mod studio;
 
 // What the parts stand on: the creative director's rules, the media providers, storage.
 pub mod creative;
@@ -51,7 +53,8 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
 };
-use projects::pages::{DashboardPage, ProjectPage};
+use projects::pages::DashboardPage;
+use studio::pages::ProjectPage;
 
 /// The name cargo-leptos and the build script give the WASM, JS and CSS bundles.
 pub const SITE_NAME: &str = "reelsmith";

@@ -280,6 +280,55 @@ async fn a_saved_prediction_is_resumed_without_creating_another() {
 }
 
 #[tokio::test]
+async fn a_resumed_prediction_that_was_cancelled_is_replaced_by_a_new_one() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/dead"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(prediction(&server, "dead", "canceled")),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/v1/models/black-forest-labs/flux-schnell/predictions",
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(prediction(
+            &server,
+            "p7",
+            "succeeded",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    serve_output(&server, "p7", b"made again").await;
+    let saved = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let run = Run {
+        resume: Some("dead".into()),
+        on_started: Some(std::sync::Arc::new({
+            let saved = saved.clone();
+            move |id: String| {
+                saved.lock().unwrap().push(id);
+                Box::pin(async { Ok(()) })
+            }
+        })),
+        ..Run::default()
+    };
+    let media = client(&server, dir.path())
+        .generate_image(&image_request(), &run)
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(media.path()).unwrap(), b"made again");
+    assert_eq!(media.prediction_id.as_deref(), Some("p7"));
+    assert_eq!(
+        *saved.lock().unwrap(),
+        ["p7"],
+        "the new id is saved for a later resume"
+    );
+}
+
+#[tokio::test]
 async fn music_asks_the_music_model_for_the_whole_duration() {
     let server = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();

@@ -60,6 +60,7 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   await page.getByRole("button", { name: "Create mood boards" }).click();
   const moods = page.locator(".mood-card");
   await expect(moods).toHaveCount(3, { timeout: 60_000 });
+  await snap(page, "2-moods-arriving");
   // Each board shows a hero image and two more, all loaded.
   const boardImages = moods.first().locator("img");
   await expect(boardImages).toHaveCount(3);

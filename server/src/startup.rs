@@ -8,7 +8,11 @@ use axum::{middleware, routing::get, Router};
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sqlx::{postgres::PgPoolOptions, PgPool};
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{
+    future::{Future, IntoFuture},
+    net::SocketAddr,
+    time::Duration,
+};
 use tokio::net::TcpListener;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
@@ -163,6 +167,10 @@ impl Application {
             .layer(middleware::from_fn(http::require_login_for_pages))
             .layer(session_layer)
             .layer(middleware::from_fn(http::reject_cross_site))
+            .layer(middleware::from_fn_with_state(
+                settings.secure_cookies(),
+                http::security_headers,
+            ))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(|request: &axum::http::Request<_>| {
@@ -215,13 +223,38 @@ impl Application {
                 .run(stop_worker.clone()),
             )
         });
-        let served = axum::serve(
+        // At the signal the worker stops at once (handing its jobs over) rather than
+        // after the last connection closes: open live streams never close by themselves,
+        // so they get a short grace period and are then dropped.
+        let (signalled, mut on_signal) = tokio::sync::watch::channel(false);
+        let shutdown = {
+            let stop_worker = stop_worker.clone();
+            async move {
+                shutdown.await;
+                stop_worker.cancel();
+                let _ = signalled.send(true);
+            }
+        };
+        let serving = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await;
+        .into_future();
+        let grace = async {
+            if on_signal.wait_for(|signalled| *signalled).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        let served = tokio::select! {
+            served = serving => served,
+            () = grace => {
+                tracing::info!("closing the connections still open (live streams)");
+                Ok(())
+            }
+        };
         housekeeping.abort();
         stop_worker.cancel();
         if let Some(worker) = worker {
@@ -230,6 +263,9 @@ impl Application {
         served
     }
 }
+
+/// How long, after the signal to stop, connections still open may go on.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {

@@ -21,7 +21,15 @@ pub struct CurrentUser {
 /// `?next=` cannot send a user elsewhere.
 pub fn safe_next_path(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        // Browsers drop tabs and newlines from addresses ("/\t/evil.example" is
+        // "//evil.example" to them) and read a backslash as a slash: none may pass.
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path
+                    .chars()
+                    .any(|c| c == '\\' || c.is_control() || c.is_whitespace()) =>
+        {
             path.to_string()
         }
         _ => "/".to_string(),
@@ -38,6 +46,9 @@ mod tests {
         assert_eq!(safe_next_path(Some("//evil.example")), "/");
         assert_eq!(safe_next_path(Some("https://evil.example")), "/");
         assert_eq!(safe_next_path(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next_path(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next_path(Some("/\n/evil.example")), "/");
+        assert_eq!(safe_next_path(Some("/ /evil.example")), "/");
         assert_eq!(safe_next_path(None), "/");
     }
 }

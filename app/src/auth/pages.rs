@@ -2,18 +2,11 @@
 
 use super::api::{LogIn, SignUp};
 use super::{safe_next_path, MIN_PASSWORD_CHARS};
-use crate::components::{Brand, FormError};
+use crate::components::{reload_at, Brand, FormError};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-
-/// A full page load, so that everything tied to the previous session is dropped.
-pub fn reload_at(path: &str) {
-    if let Err(error) = window().location().assign(path) {
-        leptos::logging::error!("navigation to {path} failed: {error:?}");
-    }
-}
 
 fn error_message(value: Option<Result<(), AppError>>) -> Option<String> {
     value.and_then(Result::err).map(|error| error.to_string())

@@ -42,6 +42,9 @@ pub async fn chat(
     if message.is_empty() {
         return AppError::invalid("Write a message first.").into_response();
     }
+    if let Err(error) = crate::error::check_plain_text(message, "A message") {
+        return error.into_response();
+    }
     if message.chars().count() > MAX_CHAT_CHARS {
         return AppError::invalid(format!(
             "Keep a message to {MAX_CHAT_CHARS} characters or fewer."

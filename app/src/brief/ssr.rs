@@ -3,7 +3,7 @@
 use super::{BriefState, ChatLine};
 use crate::{
     creative::Brief,
-    error::AppError,
+    error::{check_plain_text, AppError},
     projects::{
         ssr::{project_facts, raise_step},
         Step,
@@ -98,6 +98,21 @@ pub async fn store_brief(
 
 /// Checks a brief typed by the user.
 pub fn check_brief(brief: Brief) -> Result<Brief, AppError> {
+    for (field, text) in [
+        ("The product name", &brief.product_name),
+        ("The audience", &brief.audience),
+        ("The call to action", &brief.call_to_action),
+    ] {
+        check_plain_text(text, field)?;
+    }
+    for item in brief
+        .emotional_tone
+        .iter()
+        .chain(&brief.visual_style)
+        .chain(&brief.key_messages)
+    {
+        check_plain_text(item, "The brief")?;
+    }
     let brief = brief.tidy();
     let too_long = |text: &str, max: usize| text.chars().count() > max;
     if too_long(&brief.product_name, 80)

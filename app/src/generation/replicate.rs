@@ -240,9 +240,9 @@ impl Replicate {
                     )))
                 }
             }
-            _ => Err(GenerationError::Failed(anyhow!(
-                "the prediction was canceled"
-            ))),
+            _ => Err(GenerationError::Failed(anyhow::Error::new(DeadPrediction(
+                current.id.clone(),
+            )))),
         }
     }
 
@@ -319,6 +319,23 @@ impl Replicate {
         }
     }
 
+    /// Creates a prediction and reports its id through `run.on_started` (cancelling it if
+    /// the id cannot be saved: an unsaved prediction could be paid for twice).
+    async fn start(
+        &self,
+        model: &str,
+        input: &Value,
+        run: &Run,
+    ) -> Result<Prediction, GenerationError> {
+        let created = run.cancellable(self.create(model, input.clone())).await?;
+        tracing::info!(prediction = %created.id, model, "Replicate prediction created");
+        if let Err(error) = run.started(&created.id).await {
+            self.cancel(&created.id).await;
+            return Err(error);
+        }
+        Ok(created)
+    }
+
     /// Runs a prediction to its output file: resumes `run.resume` (a prediction an earlier
     /// attempt paid for) or creates one and reports its id through `run.on_started` before
     /// waiting on it. Cancelling the run cancels the prediction.
@@ -347,19 +364,25 @@ impl Replicate {
                     error: Value::Null,
                 }
             }
-            None => {
-                let created = run.cancellable(self.create(model, input)).await?;
-                tracing::info!(prediction = %created.id, model, "Replicate prediction created");
-                if let Err(error) = run.started(&created.id).await {
-                    self.cancel(&created.id).await;
-                    return Err(error);
-                }
-                created
-            }
+            None => self.start(model, &input, run).await?,
         };
-        let id = pending.id.clone();
+        let mut id = pending.id.clone();
+        let finished = match run.cancellable(self.finish(pending)).await {
+            // The prediction an earlier attempt saved was cancelled on Replicate's side (by
+            // a person, or an older version of this app shutting down): it will never
+            // deliver, so this attempt pays for a new one.
+            Err(GenerationError::Failed(error))
+                if run.resume.is_some() && error.is::<DeadPrediction>() =>
+            {
+                tracing::warn!(prediction = %id, model, "the resumed prediction is dead; creating a new one");
+                let fresh = self.start(model, &input, run).await?;
+                id = fresh.id.clone();
+                run.cancellable(self.finish(fresh)).await
+            }
+            other => other,
+        };
         let work = async {
-            let (done, output) = self.finish(pending).await?;
+            let (done, output) = finished?;
             let mut media = self.download(&output, extension).await?;
             media.prediction_id = Some(done.id);
             Ok(media)
@@ -373,6 +396,11 @@ impl Replicate {
         }
     }
 }
+
+/// A prediction that was cancelled on Replicate's side: it will never deliver.
+#[derive(Debug, thiserror::Error)]
+#[error("the prediction {0} was canceled")]
+struct DeadPrediction(String);
 
 /// The first URL in an output: a string, or a list whose first item is one.
 fn first_url(output: &Value) -> Option<String> {

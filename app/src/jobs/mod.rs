@@ -13,8 +13,11 @@ mod worker;
 pub use worker::{Worker, WorkerSettings};
 
 use crate::{
-    generation::ssr::{GenerationError, MediaProviders, Run},
-    storage::ssr::Storage,
+    generation::ssr::{keep, GeneratedMedia, GenerationError, MediaProviders, Run},
+    storage::{
+        ssr::{Storage, StoredAsset},
+        AssetKind,
+    },
 };
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
@@ -41,6 +44,27 @@ impl JobContext {
     /// cancelled or taken over), and the caller should then drop its change.
     pub async fn finish(&self, tx: &mut PgConnection) -> sqlx::Result<bool> {
         mark_succeeded(tx, self.job, &self.worker).await
+    }
+
+    /// Keeps what a provider made in storage, with its asset row (and its cost).
+    pub async fn keep(
+        &self,
+        owner: Uuid,
+        project: Uuid,
+        kind: AssetKind,
+        prompt: &str,
+        media: GeneratedMedia,
+    ) -> anyhow::Result<StoredAsset> {
+        keep(
+            &self.pool,
+            &*self.storage,
+            owner,
+            project,
+            kind,
+            prompt,
+            media,
+        )
+        .await
     }
 }
 

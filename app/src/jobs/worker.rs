@@ -83,8 +83,9 @@ impl Worker {
         &self.handlers.handlers[kind]
     }
 
-    /// Runs jobs until `stop` is cancelled. Jobs still running then are left to their
-    /// leases: another worker (or this one after a restart) picks them up.
+    /// Runs jobs until `stop` is cancelled. Jobs still running then are handed back to
+    /// the queue, their provider predictions left running: another worker (or this one
+    /// after a restart) resumes them.
     pub async fn run(self, stop: CancellationToken) {
         let limits: HashMap<&'static str, Arc<Semaphore>> = self
             .handlers
@@ -153,6 +154,14 @@ impl Worker {
             }
         }
         running.close();
+        // Handing over is one quick update per job; a stuck database is not waited on
+        // for long (the leases then run out instead).
+        if tokio::time::timeout(Duration::from_secs(10), running.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(worker = %self.id, "jobs not handed over in time; their leases will run out");
+        }
         tracing::info!(worker = %self.id, "job worker stopped");
     }
 
@@ -244,17 +253,20 @@ impl Worker {
     }
 
     async fn execute(&self, job: Claimed, stop: CancellationToken) {
-        let cancel = stop.child_token();
+        // Cancelling this stops the work and tells the provider (a user's action, or a
+        // lost lease). Shutting down is not that: the work is dropped where it stands and
+        // handed over, and the provider's prediction runs on for the next worker.
+        let cancel = CancellationToken::new();
         let heartbeat = tokio::spawn({
             let worker = self.clone();
             let cancel = cancel.clone();
             async move { worker.heartbeat(job.id, cancel).await }
         });
         let result = if job.attempts > job.max_attempts {
-            Err(GenerationError::Failed(anyhow::anyhow!(
+            Some(Err(GenerationError::Failed(anyhow::anyhow!(
                 "gave up after {} attempts",
                 job.max_attempts
-            )))
+            ))))
         } else {
             let context = JobContext {
                 pool: self.pool.clone(),
@@ -264,17 +276,36 @@ impl Worker {
                 job: job.id,
                 worker: self.id.clone(),
             };
-            self.handler(job.kind).run(&job.payload, &context).await
+            tokio::select! {
+                result = self.handler(job.kind).run(&job.payload, &context) => Some(result),
+                _ = stop.cancelled() => None,
+            }
         };
         cancel.cancel();
         let _ = heartbeat.await;
-        if stop.is_cancelled() {
-            // Shutting down: the lease runs out and the job is picked up again.
-            return;
-        }
-        if let Err(error) = self.settle(&job, result).await {
+        let outcome = match result {
+            Some(result) => self.settle(&job, result).await,
+            None => self.hand_over(&job).await,
+        };
+        if let Err(error) = outcome {
             tracing::error!(error = format!("{error:#}"), job = %job.id, "could not record a job's end");
         }
+    }
+
+    /// Gives a job back to the queue at shutdown, at once and without counting the
+    /// attempt, keeping its prediction id for whoever resumes it.
+    async fn hand_over(&self, job: &Claimed) -> anyhow::Result<()> {
+        sqlx::query!(
+            "UPDATE jobs SET status = 'queued', locked_by = NULL, lease_until = NULL,
+                    attempts = GREATEST(attempts - 1, 0), run_at = now(), updated_at = now()
+             WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+            job.id,
+            self.id
+        )
+        .execute(&self.pool)
+        .await?;
+        tracing::info!(job = %job.id, kind = job.kind, "job handed over at shutdown");
+        Ok(())
     }
 
     /// Records how a job ended: done, retried later, failed for good, or nothing to do.

@@ -2,10 +2,9 @@
 //! moment or a detail), kept in the board's slot for it. The board may have been remade
 //! meanwhile; the image is then dropped.
 
-use super::ssr::MOOD_SHOTS;
 use crate::{
     creative::Mood,
-    generation::ssr::{keep, GenerationError, ImageRequest, Rgb},
+    generation::ssr::{GenerationError, ImageRequest, Rgb},
     jobs::{BackgroundJob, Failure, JobContext, Outcome},
     projects::{events::changed, ProjectEvent, VideoFormat},
     storage::AssetKind,
@@ -14,6 +13,14 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+/// The sample images of a board: how each is framed, and its offline caption (the
+/// mood's name, or one of its style keywords by index).
+pub const MOOD_SHOTS: [(&str, Option<usize>); 3] = [
+    ("a hero shot", None),
+    ("a lifestyle moment with people using it", Some(0)),
+    ("a close-up detail and texture study", Some(1)),
+];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MoodImage {
@@ -80,16 +87,15 @@ impl BackgroundJob for MoodImage {
             .image
             .generate_image(&request, &context.run)
             .await?;
-        let stored = keep(
-            &context.pool,
-            &*context.storage,
-            row.owner_id,
-            row.id,
-            AssetKind::Image,
-            &request.prompt,
-            image,
-        )
-        .await?;
+        let stored = context
+            .keep(
+                row.owner_id,
+                row.id,
+                AssetKind::Image,
+                &request.prompt,
+                image,
+            )
+            .await?;
         let mut tx = context.pool.begin().await.map_err(anyhow::Error::from)?;
         let placed = sqlx::query_scalar!(
             "UPDATE moods SET image_asset_ids[$2] = $3 WHERE id = $1 RETURNING project_id",

@@ -1,7 +1,10 @@
 //! The mood boards' queries: the three boards of a project, their images as they
 //! arrive, the choice; and starting a round of boards, whose images background jobs make.
 
-use super::{jobs::MoodImage, MoodBoard};
+use super::{
+    jobs::{MoodImage, MOOD_SHOTS},
+    MoodBoard,
+};
 use crate::{
     creative::{Mood, MOOD_COUNT},
     error::AppError,
@@ -16,14 +19,6 @@ use crate::{
 };
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
-
-/// The sample images of a board: how each is framed, and its offline caption (the
-/// mood's name, or one of its style keywords by index).
-pub const MOOD_SHOTS: [(&str, Option<usize>); 3] = [
-    ("a hero shot", None),
-    ("a lifestyle moment with people using it", Some(0)),
-    ("a close-up detail and texture study", Some(1)),
-];
 
 pub async fn mood_boards(
     pool: &PgPool,

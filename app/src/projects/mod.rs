@@ -1,7 +1,7 @@
-//! Projects: one ad each, owned by one user, moving through the wizard's steps. The
-//! dashboard and the project page (the wizard's shell: its steps header and the routing
-//! between steps) live here; each step is its own domain (`brief`, `moods`,
-//! `storyboard`, `render`). A project's live news stream is `stream.rs`.
+//! Projects: one ad each, owned by one user, moving through the wizard's steps (each
+//! step is its own part: `brief`, `moods`, `storyboard`, `render`; `studio` is the
+//! page that holds them). Here: the dashboard, the project rows the steps build on, the
+//! project's live news stream (`stream.rs`) and the file sweep after a deletion.
 
 pub mod api;
 #[cfg(feature = "ssr")]

@@ -1,14 +1,12 @@
 //! The projects dashboard and the project page.
 
-use super::api::{
-    get_project, list_projects, CreateProject, DeleteProject, DuplicateProject, RenameProject,
-};
-use super::{format_timestamp, Project, Step, VideoFormat, MAX_NAME_CHARS};
-use crate::components::{AppHeader, FormError, NotFound, ReachedStep, StepIndicator};
+use super::api::{list_projects, CreateProject, DeleteProject, DuplicateProject, RenameProject};
+use super::{format_timestamp, Project, VideoFormat, MAX_NAME_CHARS};
+use crate::components::{AppHeader, FormError};
 use crate::error::AppError;
 use leptos::{ev, html, prelude::*};
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_navigate;
 
 /// Shows the error of an action's last run, if it failed.
 fn action_error<I, O>(action: ServerAction<I>) -> Signal<Option<String>>
@@ -384,87 +382,5 @@ fn DeleteProjectDialog(
                 </button>
             </div>
         </dialog>
-    }
-}
-
-#[component]
-pub fn ProjectPage() -> impl IntoView {
-    let params = use_params_map();
-    // Keyed on the step too: moving on re-reads how far the project has got.
-    let project = Resource::new(
-        move || {
-            let params = params.read();
-            (
-                params.get("id").unwrap_or_default(),
-                params.get("step").unwrap_or_default(),
-            )
-        },
-        |(id, _)| get_project(id),
-    );
-
-    view! {
-        <AppHeader />
-        <Transition fallback=|| {
-            view! { <p class="container muted">"Loading the project…"</p> }
-        }>
-            {move || {
-                project
-                    .get()
-                    .map(|result| match result {
-                        Ok(project) => {
-                            let asked = params
-                                .read()
-                                .get("step")
-                                .and_then(|slug| Step::from_slug(&slug));
-                            // A step not reached yet opens the furthest one reached.
-                            let current = asked.filter(|step| *step <= project.step).unwrap_or(project.step);
-                            view! { <ProjectView project current /> }.into_any()
-                        }
-                        Err(AppError::NotFound(_)) => view! { <NotFound /> }.into_any(),
-                        Err(error) => {
-                            view! {
-                                <main class="container">
-                                    <p class="form-error" role="alert">
-                                        {error.to_string()}
-                                    </p>
-                                </main>
-                            }
-                                .into_any()
-                        }
-                    })
-            }}
-        </Transition>
-    }
-}
-
-#[component]
-fn ProjectView(project: Project, current: Step) -> impl IntoView {
-    use crate::{
-        brief::pages::BriefStep, moods::pages::MoodStep, render::pages::FinalStep,
-        storyboard::pages::StoryboardStep,
-    };
-    let id = project.id;
-    let reached = RwSignal::new(project.step);
-    provide_context(ReachedStep(reached));
-    view! {
-        <Title text=format!("{} · {} · Reelsmith", current.title(), project.name) />
-        <main class="container">
-            <nav class="breadcrumb" aria-label="Breadcrumb">
-                <a href="/">"All projects"</a>
-                <span aria-hidden="true">" / "</span>
-                <span aria-current="page">{project.name.clone()}</span>
-            </nav>
-            <div class="page-head project-head">
-                <h1>{project.name.clone()}</h1>
-                <span class="badge">{project.format.label()}</span>
-            </div>
-            <StepIndicator project=id current reached />
-            {match current {
-                Step::VisionBrief => view! { <BriefStep project=id /> }.into_any(),
-                Step::Mood => view! { <MoodStep project=id /> }.into_any(),
-                Step::Storyboard => view! { <StoryboardStep project=id /> }.into_any(),
-                Step::FinalVideo => view! { <FinalStep project=id /> }.into_any(),
-            }}
-        </main>
     }
 }

@@ -1,13 +1,8 @@
-//! What a render's live stream reports, as stored in the event log; `Complete` is turned
-//! into the render's view (fresh links) when sent.
+//! What a render's live stream reports, as stored in the event log.
 
-use super::{ssr::render_view, RenderEvent};
-use crate::{
-    events::{self, Topic},
-    storage::ssr::Storage,
-};
+use crate::events::{self, Topic};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -34,25 +29,4 @@ pub async fn emit(tx: &mut PgConnection, render: Uuid, event: &Recorded) -> sqlx
         .fetch_one(&mut *tx)
         .await?;
     events::emit(tx, project, Topic::Render(render), event).await
-}
-
-/// The event a client gets.
-pub async fn to_event(
-    pool: &PgPool,
-    storage: &dyn Storage,
-    render: Uuid,
-    recorded: Recorded,
-) -> RenderEvent {
-    match recorded {
-        Recorded::Progress { percent, stage } => RenderEvent::Progress { percent, stage },
-        Recorded::Error { message } => RenderEvent::Error { message },
-        Recorded::Complete => match render_view(pool, storage, None, render).await {
-            Ok(view) => RenderEvent::Complete {
-                render: Box::new(view),
-            },
-            Err(error) => RenderEvent::Error {
-                message: error.to_string(),
-            },
-        },
-    }
 }

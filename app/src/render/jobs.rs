@@ -10,7 +10,7 @@ use super::{
 use crate::{
     generation::{
         ffmpeg,
-        ssr::{keep, GeneratedMedia, GenerationError},
+        ssr::{GeneratedMedia, GenerationError},
     },
     jobs::{BackgroundJob, Failure, JobContext, Outcome},
     projects::VideoFormat,
@@ -226,32 +226,30 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
     ])
     .await?;
     let poster = GeneratedMedia::new(poster_dir, "poster.jpg".into(), "jpg", "reelsmith");
-    let poster = keep(
-        &context.pool,
-        &*context.storage,
-        row.owner_id,
-        row.project_id,
-        AssetKind::Image,
-        &format!("Poster of the final video, version {}", row.version),
-        poster,
-    )
-    .await?;
+    let poster = context
+        .keep(
+            row.owner_id,
+            row.project_id,
+            AssetKind::Image,
+            &format!("Poster of the final video, version {}", row.version),
+            poster,
+        )
+        .await?;
     let mut media = GeneratedMedia::new(dir, "final.mp4".into(), "mp4", "reelsmith");
     let (width, height) = composition.format.dimensions();
     media.width = Some(width as i32);
     media.height = Some(height as i32);
     media.duration_ms = probed.duration_secs.map(|d| (d * 1000.0).round() as i32);
     let duration_ms = media.duration_ms;
-    let stored = keep(
-        &context.pool,
-        &*context.storage,
-        row.owner_id,
-        row.project_id,
-        AssetKind::Render,
-        &format!("Final video, version {}", row.version),
-        media,
-    )
-    .await?;
+    let stored = context
+        .keep(
+            row.owner_id,
+            row.project_id,
+            AssetKind::Render,
+            &format!("Final video, version {}", row.version),
+            media,
+        )
+        .await?;
     let mut tx = context.pool.begin().await.map_err(anyhow::Error::from)?;
     let ours = context.finish(&mut tx).await.map_err(anyhow::Error::from)?;
     let done = sqlx::query_scalar!(

@@ -6,7 +6,7 @@
 use crate::{
     creative::Mood,
     error::AppError,
-    generation::ssr::{keep, GenerationError, MusicRequest},
+    generation::ssr::{GenerationError, MusicRequest},
     jobs::{self, BackgroundJob, Failure, JobContext, Outcome},
     projects::{events::changed, ssr::not_found, ProjectEvent},
     storage::AssetKind,
@@ -112,16 +112,15 @@ impl BackgroundJob for MakeMusic {
             .music
             .generate_music(&request, &context.run)
             .await?;
-        let stored = keep(
-            &context.pool,
-            &*context.storage,
-            owner,
-            self.project_id,
-            AssetKind::Audio,
-            &self.prompt,
-            music,
-        )
-        .await?;
+        let stored = context
+            .keep(
+                owner,
+                self.project_id,
+                AssetKind::Audio,
+                &self.prompt,
+                music,
+            )
+            .await?;
         let mut tx = context.pool.begin().await.map_err(anyhow::Error::from)?;
         if !context.finish(&mut tx).await.map_err(anyhow::Error::from)? {
             return Ok(Outcome::Obsolete);

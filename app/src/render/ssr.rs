@@ -251,17 +251,26 @@ pub async fn start_render(
     Ok(id)
 }
 
-/// Stops a queued or running render; the worker's heartbeat notices and kills FFmpeg.
-pub async fn cancel_render(pool: &PgPool, owner: Uuid, render: Uuid) -> Result<(), AppError> {
-    let mut tx = pool.begin().await?;
-    let status = sqlx::query_scalar!(
+/// A render's status, its row locked for the rest of the transaction, if `owner` owns it.
+pub async fn lock_render(
+    tx: &mut PgConnection,
+    owner: Uuid,
+    render: Uuid,
+) -> Result<String, AppError> {
+    sqlx::query_scalar!(
         "SELECT status FROM compositions WHERE id = $1 AND owner_id = $2 FOR UPDATE",
         render,
         owner
     )
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(render_not_found)?;
+    .ok_or_else(render_not_found)
+}
+
+/// Stops a queued or running render; the worker's heartbeat notices and kills FFmpeg.
+pub async fn cancel_render(pool: &PgPool, owner: Uuid, render: Uuid) -> Result<(), AppError> {
+    let mut tx = pool.begin().await?;
+    let status = lock_render(&mut tx, owner, render).await?;
     if !matches!(status.as_str(), "queued" | "running") {
         return Ok(());
     }

@@ -3,7 +3,7 @@
 //! `Last-Event-ID` like the storyboard's stream; it ends after `complete` or `error`.
 
 use super::{
-    events::{to_event, Recorded},
+    events::Recorded,
     ssr::{render_not_found, render_view},
     RenderEvent,
 };
@@ -15,12 +15,15 @@ use crate::{
         Topic,
     },
     state::AppState,
+    storage::ssr::Storage,
 };
 use axum::{
     extract::{Path, State},
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
+use sqlx::PgPool;
+use uuid::Uuid;
 
 pub async fn render_stream(
     State(state): State<AppState>,
@@ -53,4 +56,25 @@ pub async fn render_stream(
             }
         },
     ))
+}
+
+/// The event a client gets: `Complete` becomes the render's view, with fresh links.
+async fn to_event(
+    pool: &PgPool,
+    storage: &dyn Storage,
+    render: Uuid,
+    recorded: Recorded,
+) -> RenderEvent {
+    match recorded {
+        Recorded::Progress { percent, stage } => RenderEvent::Progress { percent, stage },
+        Recorded::Error { message } => RenderEvent::Error { message },
+        Recorded::Complete => match render_view(pool, storage, None, render).await {
+            Ok(view) => RenderEvent::Complete {
+                render: Box::new(view),
+            },
+            Err(error) => RenderEvent::Error {
+                message: error.to_string(),
+            },
+        },
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::{
     error::AppError,
-    render::ssr::render_not_found,
+    render::ssr::lock_render,
     storage::{links::link, ssr::Storage},
 };
 use sqlx::PgPool;
@@ -17,14 +17,7 @@ pub fn new_token() -> String {
 /// The render's live link, made if it has none. Only finished renders can be shared.
 pub async fn share(pool: &PgPool, owner: Uuid, render: Uuid) -> Result<String, AppError> {
     let mut tx = pool.begin().await?;
-    let status = sqlx::query_scalar!(
-        "SELECT status FROM compositions WHERE id = $1 AND owner_id = $2 FOR UPDATE",
-        render,
-        owner
-    )
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(render_not_found)?;
+    let status = lock_render(&mut tx, owner, render).await?;
     if status != "succeeded" {
         return Err(AppError::Conflict(
             "Only a finished render can be shared.".into(),

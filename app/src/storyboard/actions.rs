@@ -5,7 +5,8 @@
 use super::{
     events::{emit, Recorded},
     jobs::{cancel_scene_jobs, enqueue_scene_job, SceneStage},
-    ssr::{lock_scene, save_scene, scene_not_found, scenes_of, storyboard_not_found, SceneRecord},
+    record::SceneRecord,
+    ssr::{lock_scene, save_scene, scene_not_found, scenes_of, storyboard_not_found},
     GenStatus, Stage,
 };
 use crate::{
@@ -24,6 +25,7 @@ fn check_text(text: &str) -> Result<String, AppError> {
     if text.is_empty() {
         return Err(AppError::invalid("A scene needs some text."));
     }
+    crate::error::check_plain_text(text, "A scene's text")?;
     if text.chars().count() > MAX_SCENE_TEXT_CHARS {
         return Err(AppError::invalid(format!(
             "Keep a scene's text to {MAX_SCENE_TEXT_CHARS} characters or fewer."

@@ -1,7 +1,7 @@
 //! What the storyboard's live stream reports, as stored in the event log: scenes with
 //! their asset keys, turned into fresh links when sent.
 
-use super::{ssr::SceneRecord, StoryboardEvent};
+use super::{record::SceneRecord, StoryboardEvent};
 use crate::{
     events::{self, Topic},
     projects::ssr::project_cost,

@@ -4,11 +4,12 @@
 
 use super::{
     events::{emit, Recorded},
-    ssr::{lock_scene_for_job, save_scene, SceneRecord},
+    record::SceneRecord,
+    ssr::{lock_scene_for_job, save_scene},
     GenStatus,
 };
 use crate::{
-    generation::ssr::{keep, GenerationError, ImageRequest, Rgb, VideoRequest},
+    generation::ssr::{GenerationError, ImageRequest, Rgb, VideoRequest},
     jobs::{self, BackgroundJob, Failure, JobContext, Outcome},
     projects::VideoFormat,
     storage::{ssr::ObjectKey, AssetKind},
@@ -205,16 +206,9 @@ async fn make(
     };
     let stored = run
         .cancellable(async {
-            Ok(keep(
-                &context.pool,
-                &*context.storage,
-                job.owner,
-                job.project,
-                kind,
-                &prompt,
-                media,
-            )
-            .await?)
+            Ok(context
+                .keep(job.owner, job.project, kind, &prompt, media)
+                .await?)
         })
         .await?;
     finish(

@@ -14,6 +14,8 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod plan;
 #[cfg(feature = "ssr")]
+pub mod record;
+#[cfg(feature = "ssr")]
 pub mod ssr;
 #[cfg(feature = "ssr")]
 pub mod stream;

@@ -1,14 +1,24 @@
 //! The creative director's part of the storyboard: planning the scenes from the brief and
 //! the chosen mood, and rewriting one scene's text.
 
-use super::{actions::SceneAction, ssr, StoryboardView};
+use super::{
+    actions::SceneAction,
+    jobs::{SceneImage, SceneVideo},
+    ssr, StoryboardView,
+};
 use crate::{
-    creative::{reachable, DEFAULT_TARGET_SECS, MAX_SCENES, MIN_SCENES},
+    creative::{reachable, Mood, PlannedScene, DEFAULT_TARGET_SECS, MAX_SCENES, MIN_SCENES},
     error::AppError,
+    events::{self, Topic},
+    jobs,
     moods::ssr::chosen_mood,
-    projects::ssr::project_facts,
+    projects::{
+        ssr::{project_facts, raise_step},
+        Step,
+    },
     state::Caller,
 };
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// The project's storyboard, if it has one (404 for someone else's project).
@@ -66,7 +76,7 @@ pub async fn plan(
         .director
         .plan(&brief, &mood, target, rand::random())
         .await?;
-    ssr::store_storyboard(&state.pool, me.owner, project, &mood, target, &plan).await?;
+    store_storyboard(&state.pool, me.owner, project, &mood, target, &plan).await?;
     storyboard_of_project(me, project)
         .await?
         .ok_or(AppError::Internal)
@@ -109,4 +119,70 @@ pub async fn scene_action(
             )))
         }
     })
+}
+
+/// Replaces the project's storyboard with a new plan.
+pub async fn store_storyboard(
+    pool: &PgPool,
+    owner: Uuid,
+    project: Uuid,
+    mood: &Mood,
+    target_secs: u32,
+    plan: &[PlannedScene],
+) -> Result<Uuid, AppError> {
+    crate::creative::validate(plan, target_secs).map_err(|e| AppError::invalid(e.to_string()))?;
+    let mut tx = pool.begin().await?;
+    project_facts(&mut tx, owner, project).await?;
+    // Work for the old storyboard's scenes stops with it, and its events go.
+    jobs::cancel_for_project::<SceneImage>(&mut tx, project).await?;
+    jobs::cancel_for_project::<SceneVideo>(&mut tx, project).await?;
+    let old = sqlx::query_scalar!(
+        "DELETE FROM storyboards WHERE project_id = $1 RETURNING id",
+        project
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(old) = old {
+        events::forget(&mut tx, Topic::Storyboard(old)).await?;
+    }
+    let id = Uuid::new_v4();
+    sqlx::query!(
+        "INSERT INTO storyboards (id, project_id, owner_id, mood, target_secs) VALUES ($1, $2, $3, $4, $5)",
+        id,
+        project,
+        owner,
+        serde_json::to_value(mood).map_err(anyhow::Error::from)?,
+        target_secs as i32
+    )
+    .execute(&mut *tx)
+    .await?;
+    for (position, scene) in plan.iter().enumerate() {
+        insert_scene(&mut tx, id, position as i16, scene).await?;
+    }
+    raise_step(&mut tx, project, Step::Storyboard).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn insert_scene(
+    tx: &mut PgConnection,
+    storyboard: Uuid,
+    position: i16,
+    scene: &PlannedScene,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::new_v4();
+    sqlx::query!(
+        "INSERT INTO scenes (id, storyboard_id, position, role, text, visual, duration_secs)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        id,
+        storyboard,
+        position,
+        scene.role.as_str(),
+        scene.text,
+        scene.visual,
+        scene.duration_secs as i32
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(id)
 }

@@ -1,23 +1,18 @@
-//! The storyboard's records and queries. Every function takes the owner and filters by
+//! The storyboard's queries. Every function takes the owner and filters by
 //! it, so someone else's storyboard or scene behaves exactly like a missing one.
 
-use super::jobs::{SceneImage, SceneVideo};
 use super::{
     events::{emit, Recorded},
-    GenStatus, SceneView, StoryboardView,
+    record::SceneRecord,
+    GenStatus, StoryboardView,
 };
 use crate::{
     creative::{Brief, Mood, PlannedScene, SceneRole},
     error::AppError,
     events::{self, Topic},
-    jobs,
-    projects::{
-        ssr::{project_cost, project_facts, raise_step},
-        Step,
-    },
-    storage::{links::link, ssr::Storage},
+    projects::ssr::project_cost,
+    storage::ssr::Storage,
 };
-use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -27,73 +22,6 @@ pub fn storyboard_not_found() -> AppError {
 
 pub fn scene_not_found() -> AppError {
     AppError::not_found("Scene")
-}
-
-/// A scene as stored, with its assets' keys.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SceneRecord {
-    pub id: Uuid,
-    pub storyboard_id: Uuid,
-    pub position: i16,
-    pub role: SceneRole,
-    pub text: String,
-    pub visual: String,
-    pub duration_secs: u32,
-    pub text_approved: bool,
-    pub image_status: GenStatus,
-    pub image_asset_id: Option<Uuid>,
-    pub image_key: Option<String>,
-    pub image_approved: bool,
-    pub video_status: GenStatus,
-    pub video_asset_id: Option<Uuid>,
-    pub video_key: Option<String>,
-    pub video_approved: bool,
-    pub error: Option<String>,
-    pub generation: i32,
-}
-
-impl SceneRecord {
-    pub async fn view(&self, storage: &dyn Storage) -> SceneView {
-        let image_url = match &self.image_key {
-            Some(key) => link(storage, key).await,
-            None => None,
-        };
-        let video_url = match &self.video_key {
-            Some(key) => link(storage, key).await,
-            None => None,
-        };
-        SceneView {
-            id: self.id,
-            position: self.position,
-            role: self.role,
-            text: self.text.clone(),
-            visual: self.visual.clone(),
-            duration_secs: self.duration_secs,
-            text_approved: self.text_approved,
-            image_status: self.image_status,
-            image_url,
-            image_approved: self.image_approved,
-            video_status: self.video_status,
-            video_url,
-            video_approved: self.video_approved,
-            error: self.error.clone(),
-        }
-    }
-
-    /// Clears what depends on the text: approvals downstream, running work.
-    pub(super) fn back_to_text(&mut self) {
-        self.text_approved = false;
-        self.image_approved = false;
-        self.video_approved = false;
-        if self.image_status.busy() {
-            self.image_status = GenStatus::None;
-        }
-        if self.video_status.busy() {
-            self.video_status = GenStatus::None;
-        }
-        self.error = None;
-        self.generation += 1;
-    }
 }
 
 macro_rules! record {
@@ -298,72 +226,6 @@ pub async fn storyboard_of_owner(
     .ok_or_else(storyboard_not_found)?;
     let last = events::last_seq(pool, Topic::Storyboard(storyboard)).await?;
     Ok((row.project_id, last))
-}
-
-/// Replaces the project's storyboard with a new plan.
-pub async fn store_storyboard(
-    pool: &PgPool,
-    owner: Uuid,
-    project: Uuid,
-    mood: &Mood,
-    target_secs: u32,
-    plan: &[PlannedScene],
-) -> Result<Uuid, AppError> {
-    crate::creative::validate(plan, target_secs).map_err(|e| AppError::invalid(e.to_string()))?;
-    let mut tx = pool.begin().await?;
-    project_facts(&mut tx, owner, project).await?;
-    // Work for the old storyboard's scenes stops with it, and its events go.
-    jobs::cancel_for_project::<SceneImage>(&mut tx, project).await?;
-    jobs::cancel_for_project::<SceneVideo>(&mut tx, project).await?;
-    let old = sqlx::query_scalar!(
-        "DELETE FROM storyboards WHERE project_id = $1 RETURNING id",
-        project
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(old) = old {
-        events::forget(&mut tx, Topic::Storyboard(old)).await?;
-    }
-    let id = Uuid::new_v4();
-    sqlx::query!(
-        "INSERT INTO storyboards (id, project_id, owner_id, mood, target_secs) VALUES ($1, $2, $3, $4, $5)",
-        id,
-        project,
-        owner,
-        serde_json::to_value(mood).map_err(anyhow::Error::from)?,
-        target_secs as i32
-    )
-    .execute(&mut *tx)
-    .await?;
-    for (position, scene) in plan.iter().enumerate() {
-        insert_scene(&mut tx, id, position as i16, scene).await?;
-    }
-    raise_step(&mut tx, project, Step::Storyboard).await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
-async fn insert_scene(
-    tx: &mut PgConnection,
-    storyboard: Uuid,
-    position: i16,
-    scene: &PlannedScene,
-) -> sqlx::Result<Uuid> {
-    let id = Uuid::new_v4();
-    sqlx::query!(
-        "INSERT INTO scenes (id, storyboard_id, position, role, text, visual, duration_secs)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        id,
-        storyboard,
-        position,
-        scene.role.as_str(),
-        scene.text,
-        scene.visual,
-        scene.duration_secs as i32
-    )
-    .execute(&mut *tx)
-    .await?;
-    Ok(id)
 }
 
 /// The brief, mood and plan a scene belongs to (for rewriting its text).

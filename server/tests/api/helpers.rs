@@ -199,6 +199,29 @@ impl TestApp {
         response.json().await.expect("projects")
     }
 
+    /// Fails the test when background jobs are still queued or running half a minute on:
+    /// for tests after which every job should have ended (one left behind is paid work
+    /// that never lands, or a kind no worker runs).
+    pub async fn assert_no_jobs_left(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let left: Vec<(String, String)> = sqlx::query_as(
+                "SELECT kind, status FROM jobs WHERE status IN ('queued', 'running') ORDER BY kind",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .expect("jobs");
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "jobs left queued or running: {left:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
             .fetch_one(&self.pool)

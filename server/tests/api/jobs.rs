@@ -285,3 +285,97 @@ async fn a_refusal_fails_one_scene_with_its_reason_and_the_others_carry_on() {
     stop.cancel();
     running.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_worker_shutting_down_hands_its_job_over_without_cancelling_the_prediction() {
+    let app = TestApp::spawn_with(TestSettings {
+        no_worker: true,
+        ..TestSettings::default()
+    })
+    .await;
+    let ada = app.new_user("ada@example.com").await;
+    let (project, view) = app.planned_project(&ada).await;
+    let scene = view.scenes[0].id.to_string();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(prediction(&server, "starting")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/p-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(&server, "processing")))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/predictions/p-1/cancel"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(&server, "canceled")))
+        .mount(&server)
+        .await;
+    let _: () = app
+        .studio(
+            &ada,
+            "scene",
+            &[("scene", &scene), ("action", "approve_text")],
+        )
+        .await;
+    let work = tempfile::tempdir().unwrap();
+    let stop = CancellationToken::new();
+    let worker_a = tokio::spawn(
+        worker(&app, app.pool.clone(), &server, &work.path().join("a")).run(stop.clone()),
+    );
+    let started = std::time::Instant::now();
+    while job_row(&app).await.2.is_none() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no prediction");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SIGTERM, as far as the worker is concerned.
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(15), worker_a)
+        .await
+        .expect("the worker stops promptly")
+        .unwrap();
+    let requests = server.received_requests().await.unwrap();
+    assert!(
+        !requests.iter().any(|r| r.url.path().ends_with("/cancel")),
+        "the paid prediction is left running"
+    );
+    assert_eq!(
+        job_row(&app).await,
+        ("queued".to_string(), 0, Some("p-1".to_string())),
+        "handed back at once, the attempt not counted, the prediction kept"
+    );
+
+    // The next worker resumes it without creating another.
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/p-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(&server, "succeeded")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/files/p-1.png"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(&b"\x89PNG"[..]))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(prediction(&server, "starting")))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let stop = CancellationToken::new();
+    let worker_b = tokio::spawn(
+        worker(&app, app.pool.clone(), &server, &work.path().join("b")).run(stop.clone()),
+    );
+    app.wait_for(&ada, &project, "the image", |v| {
+        v.scenes[0].image_status == GenStatus::Ready
+    })
+    .await;
+    stop.cancel();
+    worker_b.await.unwrap();
+    assert_eq!(
+        job_row(&app).await,
+        ("succeeded".to_string(), 1, Some("p-1".to_string()))
+    );
+}

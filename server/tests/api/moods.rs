@@ -206,6 +206,7 @@ async fn a_worker_killed_mid_mood_is_replaced_without_paying_twice() {
     .await
     .unwrap();
     assert_eq!(paid, 9);
+    app.assert_no_jobs_left().await;
 }
 
 #[tokio::test]

@@ -262,3 +262,118 @@ async fn the_site_bundle_is_served_gzipped_to_browsers_that_accept_it() {
     }
     assert!(fresh_copy, "a fresh compressed copy within 10 s");
 }
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in ["/login", "/healthz", "/no-such-page"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        assert_eq!(
+            header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{path}");
+        assert_eq!(
+            header("content-security-policy").as_deref(),
+            Some("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert!(header("referrer-policy").is_some(), "{path}");
+        assert_eq!(
+            header("strict-transport-security"),
+            None,
+            "plain http: no HSTS"
+        );
+    }
+    drop(app);
+    let https = TestApp::spawn_with(TestSettings {
+        public_url: Some("https://reelsmith.example".into()),
+        ..TestSettings::default()
+    })
+    .await;
+    let response = https.client.get(https.url("/login")).send().await.unwrap();
+    assert!(response.headers().contains_key("strict-transport-security"));
+}
+
+#[tokio::test]
+async fn sigterm_with_a_live_stream_open_still_exits_promptly() {
+    let data_dir =
+        std::env::temp_dir().join(format!("own-postgres-{}", uuid::Uuid::new_v4().simple()));
+    let mut server = Server::start(&data_dir).await;
+    let browser = crate::helpers::browser();
+    let form = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let post = |endpoint: &str, pairs: Vec<(String, String)>| {
+        browser
+            .post(format!("{}/api/{endpoint}", server.address))
+            .header("accept", "application/json")
+            .header("sec-fetch-site", "same-origin")
+            .form(&pairs)
+            .send()
+    };
+    let signup = post(
+        "signup",
+        form(&[
+            ("email", "ada@example.com"),
+            ("password", crate::helpers::PASSWORD),
+        ]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(signup.status(), StatusCode::OK);
+    let project: app::projects::Project = post(
+        "projects/create",
+        form(&[("name", "Lumen"), ("format", "9:16")]),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    // A page following the project live: a connection that never ends by itself.
+    let mut stream = browser
+        .get(format!(
+            "{}/api/projects/{}/stream",
+            server.address, project.id
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert!(
+        stream.chunk().await.unwrap().is_some(),
+        "the stream is open"
+    );
+
+    let asked = std::time::Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        if asked.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = server.child.kill();
+            panic!("still running 30 s after SIGTERM with a live stream open");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "a clean exit: {status}");
+    drop(stream);
+    let _ = std::fs::remove_dir_all(&data_dir);
+}

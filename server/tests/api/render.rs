@@ -197,6 +197,7 @@ async fn a_render_streams_its_progress_and_is_stored_as_a_playable_version() {
         vec![2, 1]
     );
     assert_eq!(state.renders[1].status, "succeeded");
+    app.assert_no_jobs_left().await;
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! The storyboard pipeline on the offline provider: chat → brief → moods → storyboard →
 //! every scene approved to a clip, with its live event stream.
 
-use crate::helpers::{error_of, TestApp};
+use crate::helpers::{error_of, TestApp, TestSettings};
 use app::{
     brief::BriefState,
     moods::MoodBoard,
@@ -450,6 +450,7 @@ async fn a_storyboard_goes_from_chat_to_approved_clips_with_live_events() {
         9 + 2 * view.scenes.len(),
         "three images for each of three moods, seed images, clips"
     );
+    app.assert_no_jobs_left().await;
 }
 
 #[tokio::test]
@@ -754,5 +755,63 @@ async fn changing_a_duration_rebalances_the_others() {
     assert_eq!(
         after.scenes.iter().map(|s| s.duration_secs).sum::<u32>(),
         30
+    );
+}
+
+#[tokio::test]
+async fn control_characters_in_a_brief_a_message_or_a_scene_are_refused_and_change_nothing() {
+    let app = TestApp::spawn_with(TestSettings {
+        no_worker: true,
+        ..TestSettings::default()
+    })
+    .await;
+    let ada = app.new_user("ada@example.com").await;
+    let (project, view) = app.planned_project(&ada).await;
+    let before: BriefState = app.studio(&ada, "brief", &[("project", &project)]).await;
+    let (status, error) = error_of(
+        app.call_as(
+            &ada,
+            "studio/save_brief",
+            &[
+                ("project", &project),
+                ("product_name", "Lumen\0Pro"),
+                ("audience", "Designers"),
+                ("emotional_tone", "calm"),
+                ("visual_style", ""),
+                ("key_messages", "Glare-free"),
+                ("call_to_action", "Pre-order now"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error.to_string().contains("control characters"), "{error}");
+    let after: BriefState = app.studio(&ada, "brief", &[("project", &project)]).await;
+    assert_eq!(after, before);
+
+    let response = app.chat(&ada, &project, "hello\u{0}there").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let after: BriefState = app.studio(&ada, "brief", &[("project", &project)]).await;
+    assert_eq!(after.messages.len(), before.messages.len());
+
+    let scene = view.scenes[0].id.to_string();
+    let (status, _) = error_of(
+        app.call_as(
+            &ada,
+            "studio/scene",
+            &[
+                ("scene", &scene),
+                ("action", "edit_text"),
+                ("text", "bad\u{7}bell"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.storyboard(&ada, &project).await.scenes[0].text,
+        view.scenes[0].text
     );
 }

@@ -1,0 +1,77 @@
+//! A scene as stored, with its assets' keys: what the storyboard's queries, jobs and
+//! events pass around, turned into a [`SceneView`] (fresh links) for pages.
+
+use super::{GenStatus, SceneView};
+use crate::{
+    creative::SceneRole,
+    storage::{links::link, ssr::Storage},
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A scene as stored, with its assets' keys.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SceneRecord {
+    pub id: Uuid,
+    pub storyboard_id: Uuid,
+    pub position: i16,
+    pub role: SceneRole,
+    pub text: String,
+    pub visual: String,
+    pub duration_secs: u32,
+    pub text_approved: bool,
+    pub image_status: GenStatus,
+    pub image_asset_id: Option<Uuid>,
+    pub image_key: Option<String>,
+    pub image_approved: bool,
+    pub video_status: GenStatus,
+    pub video_asset_id: Option<Uuid>,
+    pub video_key: Option<String>,
+    pub video_approved: bool,
+    pub error: Option<String>,
+    pub generation: i32,
+}
+
+impl SceneRecord {
+    pub async fn view(&self, storage: &dyn Storage) -> SceneView {
+        let image_url = match &self.image_key {
+            Some(key) => link(storage, key).await,
+            None => None,
+        };
+        let video_url = match &self.video_key {
+            Some(key) => link(storage, key).await,
+            None => None,
+        };
+        SceneView {
+            id: self.id,
+            position: self.position,
+            role: self.role,
+            text: self.text.clone(),
+            visual: self.visual.clone(),
+            duration_secs: self.duration_secs,
+            text_approved: self.text_approved,
+            image_status: self.image_status,
+            image_url,
+            image_approved: self.image_approved,
+            video_status: self.video_status,
+            video_url,
+            video_approved: self.video_approved,
+            error: self.error.clone(),
+        }
+    }
+
+    /// Clears what depends on the text: approvals downstream, running work.
+    pub(super) fn back_to_text(&mut self) {
+        self.text_approved = false;
+        self.image_approved = false;
+        self.video_approved = false;
+        if self.image_status.busy() {
+            self.image_status = GenStatus::None;
+        }
+        if self.video_status.busy() {
+            self.video_status = GenStatus::None;
+        }
+        self.error = None;
+        self.generation += 1;
+    }
+}
