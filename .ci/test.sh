@@ -52,7 +52,17 @@ step "Unit and integration tests"
 cargo test -p app --features ssr 2>&1 | tee -a "$results"
 cargo test -p server 2>&1 | tee -a "$results"
 
-step "End-to-end tests in Chromium"
+step "Checking that cargo-leptos builds the same site"
+# Into a site root and a server target of its own: the checkout's target/site and
+# target/debug/reelsmith stay the pair .ci/build-site.sh made (a server serving another
+# build's site refuses to start; see app/build.rs).
+(cd target/site && find . -type f ! -name '*.gz' | sort) > target/site-files.build-site
+rm -rf target/site-cargo-leptos
+LEPTOS_SITE_ROOT=target/site-cargo-leptos LEPTOS_BIN_TARGET_DIR="$root/target/cargo-leptos" cargo leptos build
+(cd target/site-cargo-leptos && find . -type f ! -name '*.gz' | sort) > target/site-files.cargo-leptos
+diff -u target/site-files.build-site target/site-files.cargo-leptos
+
+step "End-to-end tests in Chromium (the checkout's own server and site)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 e2e_db="e2e_$(date +%s)_$$"
 psql -q "$DATABASE_URL" -c "CREATE DATABASE $e2e_db"
@@ -67,12 +77,6 @@ for _ in $(seq 1 100); do
 done
 (cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test) 2>&1 | tee -a "$results"
 kill "$app_pid"; wait "$app_pid" 2>/dev/null || true; app_pid=""
-
-step "Checking that cargo-leptos builds the same site"
-(cd target/site && find . -type f ! -name '*.gz' | sort) > target/site-files.build-site
-cargo leptos build
-(cd target/site && find . -type f ! -name '*.gz' | sort) > target/site-files.cargo-leptos
-diff -u target/site-files.build-site target/site-files.cargo-leptos
 
 step "All checks and tests passed in $(( $(date +%s) - started )) s"
 # Totals from the runners' own summaries: Rust's "test result:" lines and Playwright's.

@@ -30,6 +30,8 @@ pub mod events;
 pub mod jobs;
 #[cfg(feature = "hydrate")]
 pub mod live;
+#[cfg(feature = "hydrate")]
+pub mod page_start;
 #[cfg(feature = "ssr")]
 pub mod state;
 
@@ -59,6 +61,17 @@ use studio::pages::ProjectPage;
 /// The name cargo-leptos and the build script give the WASM, JS and CSS bundles.
 pub const SITE_NAME: &str = "reelsmith";
 
+/// This build's id as it stands in the WASM's data, where the server finds it (see
+/// `build.rs`): the server refuses a site from another build, whose pages would not start.
+pub const BUILD_MARKER: &str = concat!("reelsmith-build-id:", env!("REELSMITH_BUILD_ID"), ";");
+
+/// This build's id.
+pub fn build_id() -> &'static str {
+    BUILD_MARKER
+        .trim_start_matches("reelsmith-build-id:")
+        .trim_end_matches(';')
+}
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
@@ -68,6 +81,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <meta name="reelsmith-build" content=build_id() />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />

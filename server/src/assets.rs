@@ -176,3 +176,53 @@ mod tests {
         assert_eq!(text, "new ".repeat(10_000));
     }
 }
+
+/// How the site on disk stands against this server's build (see `app/build.rs`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum SiteBuild {
+    Matches,
+    /// The site's WASM carries another build's id, or none.
+    Other,
+    /// There is no WASM where the site should be.
+    Missing,
+}
+
+/// Looks for this build's marker in the site's WASM: pages served with a WASM from
+/// another build render but never start in the browser.
+pub fn site_build(site_root: &Path) -> SiteBuild {
+    let wasm = site_root
+        .join("pkg")
+        .join(format!("{}.wasm", app::SITE_NAME));
+    match std::fs::read(&wasm) {
+        Ok(bytes) => {
+            if memchr::memmem::find(&bytes, app::BUILD_MARKER.as_bytes()).is_some() {
+                SiteBuild::Matches
+            } else {
+                SiteBuild::Other
+            }
+        }
+        Err(_) => SiteBuild::Missing,
+    }
+}
+
+/// Refuses to serve a site that is not this server's build (unless `allow_stale`, which
+/// only warns), naming the command that rebuilds it.
+pub fn check_site(site_root: &Path, allow_stale: bool) -> anyhow::Result<()> {
+    let problem = match site_build(site_root) {
+        SiteBuild::Matches => return Ok(()),
+        SiteBuild::Other => format!(
+            "the site in {} is from another build than this server (build {}): its pages would not start in the browser",
+            site_root.display(),
+            app::build_id()
+        ),
+        SiteBuild::Missing => format!("there is no built site in {}", site_root.display()),
+    };
+    let fix = "rebuild the site and the server together with `bash .ci/build-site.sh` (or `cargo leptos build`)";
+    if allow_stale {
+        tracing::warn!("{problem}; serving it anyway (REELSMITH_ALLOW_STALE_SITE): {fix}");
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{problem}. To fix it, {fix}; to serve it anyway, set REELSMITH_ALLOW_STALE_SITE=true."
+    )
+}

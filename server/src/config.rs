@@ -93,6 +93,11 @@ pub struct Settings {
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 
+    /// Serve a site built from other sources or settings than this server (its pages
+    /// will not start in the browser), with a loud warning, instead of refusing to start.
+    #[arg(long, env = "REELSMITH_ALLOW_STALE_SITE", action = clap::ArgAction::Set, default_value_t = false)]
+    pub allow_stale_site: bool,
+
     /// Directory for the private PostgreSQL cluster and local files.
     #[arg(long, env = "REELSMITH_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,

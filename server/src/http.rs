@@ -208,6 +208,27 @@ pub async fn security_headers(State(https): State<bool>, request: Request, next:
     response
 }
 
+/// What a page reports when it cannot start (see `app/src/page_start.rs`).
+#[derive(serde::Deserialize)]
+pub struct ClientProblem {
+    kind: String,
+    detail: String,
+    page: String,
+}
+
+/// `POST /api/client-problems`: a page that could not start says so, once; the operator
+/// reads it in the log.
+pub async fn client_problem(axum::Json(problem): axum::Json<ClientProblem>) -> StatusCode {
+    let cut = |text: &str, max: usize| text.chars().take(max).collect::<String>();
+    tracing::error!(
+        kind = cut(&problem.kind, 40),
+        page = cut(&problem.page, 200),
+        detail = cut(&problem.detail, 2000),
+        "a page could not start in the browser"
+    );
+    StatusCode::NO_CONTENT
+}
+
 #[cfg(test)]
 mod tests {
     use super::encode_query_value;

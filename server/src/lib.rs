@@ -1,6 +1,6 @@
 //! The Reelsmith server: settings, the private Postgres cluster, the router and start-up.
 
-mod assets;
+pub mod assets;
 pub mod bench;
 pub mod config;
 mod housekeeping;

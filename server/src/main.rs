@@ -45,6 +45,8 @@ async fn main() -> anyhow::Result<()> {
         return server::sample::sample_media(&settings, email, format, *seconds).await;
     }
 
+    // Before anything starts: a site from another build would serve dead pages.
+    server::assets::check_site(&settings.site_root, settings.allow_stale_site)?;
     let database = Database::connect(&settings).await?;
     let application = Application::build(&settings, database.pool.clone()).await?;
     tracing::info!(

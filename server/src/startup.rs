@@ -97,6 +97,10 @@ pub struct Application {
 impl Application {
     /// Binds the listener (port 0 picks a free port) and builds the router.
     pub async fn build(settings: &Settings, pool: PgPool) -> anyhow::Result<Self> {
+        if !settings.allow_stale_site {
+            // (Allowed, it was warned about once already, by main.)
+            crate::assets::check_site(&settings.site_root, false)?;
+        }
         let listener = TcpListener::bind(settings.site_addr)
             .await
             .with_context(|| format!("binding {}", settings.site_addr))?;
@@ -142,6 +146,11 @@ impl Application {
             .route("/healthz", get(http::healthz))
             .route("/readyz", get(http::readyz))
             .route("/files/{*key}", get(http::serve_local_file))
+            .route(
+                "/api/client-problems",
+                axum::routing::post(http::client_problem)
+                    .layer(axum::extract::DefaultBodyLimit::max(16 * 1024)),
+            )
             .route(
                 "/api/storyboards/{id}/stream",
                 get(app::storyboard::stream::storyboard_stream),

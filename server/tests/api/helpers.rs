@@ -66,11 +66,23 @@ pub struct TestSettings {
     pub providers: Option<ProviderSettings>,
     /// The built site to serve; the workspace's target/site by default.
     pub site_root: Option<PathBuf>,
+    /// Serve a site from another build (with a warning); by default only for a
+    /// `site_root` of the test's own.
+    pub allow_stale_site: Option<bool>,
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(TestSettings::default()).await
+    }
+
+    /// An app whose background jobs are left to workers the test runs itself.
+    pub async fn spawn_without_worker() -> Self {
+        Self::spawn_with(TestSettings {
+            no_worker: true,
+            ..TestSettings::default()
+        })
+        .await
     }
 
     pub async fn spawn_with(test: TestSettings) -> Self {
@@ -94,6 +106,7 @@ impl TestApp {
             .expect("a data directory");
         let settings = Settings {
             site_addr: "127.0.0.1:0".parse().unwrap(),
+            allow_stale_site: test.allow_stale_site.unwrap_or(test.site_root.is_some()),
             site_root: test
                 .site_root
                 .unwrap_or_else(|| workspace_dir().join("target/site")),

@@ -1,7 +1,7 @@
 //! Durable jobs with the Replicate client against an in-test server speaking its wire
 //! format: a worker that dies mid-job, a refusal, and a retry.
 
-use crate::helpers::{replicate_worker, TestApp, TestSettings};
+use crate::helpers::{replicate_worker, TestApp};
 use app::{generation::replicate::ReplicateSettings, jobs::Worker, storyboard::GenStatus};
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
@@ -40,6 +40,51 @@ fn worker(
     replicate_worker(pool, app.storage.clone(), &server.uri(), work, scene_jobs())
 }
 
+/// Replicate takes a prediction (p-1) and is still working on it.
+async fn in_flight(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(prediction(server, "starting")))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/p-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(server, "processing")))
+        .mount(server)
+        .await;
+}
+
+/// Replicate has finished p-1 and serves its image; creating another is a test failure.
+async fn finished_and_no_new_ones(server: &MockServer, image: &'static [u8]) {
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/p-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(server, "succeeded")))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/files/p-1.png"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(image))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with(ResponseTemplate::new(201).set_body_json(prediction(server, "starting")))
+        .expect(0)
+        .mount(server)
+        .await;
+}
+
+async fn approve_text(app: &TestApp, client: &reqwest::Client, scene: &str) {
+    let _: () = app
+        .studio(
+            client,
+            "scene",
+            &[("scene", scene), ("action", "approve_text")],
+        )
+        .await;
+}
+
 async fn job_row(app: &TestApp) -> (String, i32, Option<String>) {
     sqlx::query_as("SELECT status, attempts, prediction_id FROM jobs WHERE kind = 'scene_image'")
         .fetch_one(&app.pool)
@@ -49,35 +94,16 @@ async fn job_row(app: &TestApp) -> (String, i32, Option<String>) {
 
 #[tokio::test]
 async fn a_worker_killed_mid_job_is_replaced_without_paying_twice() {
-    let app = TestApp::spawn_with(TestSettings {
-        no_worker: true,
-        ..TestSettings::default()
-    })
-    .await;
+    let app = TestApp::spawn_without_worker().await;
     let ada = app.new_user("ada@example.com").await;
     let (project, view) = app.planned_project(&ada).await;
     let scene = view.scenes[0].id.to_string();
     let work = tempfile::tempdir().unwrap();
 
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CREATE))
-        .respond_with(ResponseTemplate::new(201).set_body_json(prediction(&server, "starting")))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/predictions/p-1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(&server, "processing")))
-        .mount(&server)
-        .await;
+    in_flight(&server).await;
 
-    let _: () = app
-        .studio(
-            &ada,
-            "scene",
-            &[("scene", &scene), ("action", "approve_text")],
-        )
-        .await;
+    approve_text(&app, &ada, &scene).await;
 
     // Worker A runs on a runtime of its own, which is then shut down: a crash, as far as
     // the database and Replicate can tell.
@@ -133,23 +159,7 @@ async fn a_worker_killed_mid_job_is_replaced_without_paying_twice() {
         .filter(|r| r.method.as_str() == "POST" && r.url.path() == CREATE)
         .count();
     assert_eq!(creates_before, 1);
-    server.reset().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/predictions/p-1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(&server, "succeeded")))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/files/p-1.png"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(&b"\x89PNG the paid-for image"[..]))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(CREATE))
-        .respond_with(ResponseTemplate::new(201).set_body_json(prediction(&server, "starting")))
-        .expect(0)
-        .mount(&server)
-        .await;
+    finished_and_no_new_ones(&server, &b"\x89PNG the paid-for image"[..]).await;
 
     // Worker B takes the job over once A's lease has run out, and resumes A's prediction.
     let stop = CancellationToken::new();
@@ -186,11 +196,7 @@ async fn a_worker_killed_mid_job_is_replaced_without_paying_twice() {
 
 #[tokio::test]
 async fn a_refusal_fails_one_scene_with_its_reason_and_the_others_carry_on() {
-    let app = TestApp::spawn_with(TestSettings {
-        no_worker: true,
-        ..TestSettings::default()
-    })
-    .await;
+    let app = TestApp::spawn_without_worker().await;
     let ada = app.new_user("ada@example.com").await;
     let (project, view) = app.planned_project(&ada).await;
     let server = MockServer::start().await;
@@ -288,37 +294,18 @@ async fn a_refusal_fails_one_scene_with_its_reason_and_the_others_carry_on() {
 
 #[tokio::test]
 async fn a_worker_shutting_down_hands_its_job_over_without_cancelling_the_prediction() {
-    let app = TestApp::spawn_with(TestSettings {
-        no_worker: true,
-        ..TestSettings::default()
-    })
-    .await;
+    let app = TestApp::spawn_without_worker().await;
     let ada = app.new_user("ada@example.com").await;
     let (project, view) = app.planned_project(&ada).await;
     let scene = view.scenes[0].id.to_string();
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CREATE))
-        .respond_with(ResponseTemplate::new(201).set_body_json(prediction(&server, "starting")))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/predictions/p-1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(&server, "processing")))
-        .mount(&server)
-        .await;
+    in_flight(&server).await;
     Mock::given(method("POST"))
         .and(path("/v1/predictions/p-1/cancel"))
         .respond_with(ResponseTemplate::new(200).set_body_json(prediction(&server, "canceled")))
         .mount(&server)
         .await;
-    let _: () = app
-        .studio(
-            &ada,
-            "scene",
-            &[("scene", &scene), ("action", "approve_text")],
-        )
-        .await;
+    approve_text(&app, &ada, &scene).await;
     let work = tempfile::tempdir().unwrap();
     let stop = CancellationToken::new();
     let worker_a = tokio::spawn(
@@ -347,23 +334,7 @@ async fn a_worker_shutting_down_hands_its_job_over_without_cancelling_the_predic
     );
 
     // The next worker resumes it without creating another.
-    server.reset().await;
-    Mock::given(method("GET"))
-        .and(path("/v1/predictions/p-1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(&server, "succeeded")))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/files/p-1.png"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(&b"\x89PNG"[..]))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(CREATE))
-        .respond_with(ResponseTemplate::new(201).set_body_json(prediction(&server, "starting")))
-        .expect(0)
-        .mount(&server)
-        .await;
+    finished_and_no_new_ones(&server, &b"\x89PNG"[..]).await;
     let stop = CancellationToken::new();
     let worker_b = tokio::spawn(
         worker(&app, app.pool.clone(), &server, &work.path().join("b")).run(stop.clone()),

@@ -1,7 +1,7 @@
 //! Mood boards are made by durable jobs, one per image: a worker that dies mid-round is
 //! replaced without paying twice for an image, and two clicks start one round.
 
-use crate::helpers::{error_of, replicate_worker, TestApp, TestSettings};
+use crate::helpers::{error_of, replicate_worker, TestApp};
 use app::{
     jobs::{Registry, Worker},
     moods::{jobs::MoodImage, MoodBoard},
@@ -76,11 +76,7 @@ async fn started_predictions(app: &TestApp) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_worker_killed_mid_mood_is_replaced_without_paying_twice() {
-    let app = TestApp::spawn_with(TestSettings {
-        no_worker: true,
-        ..TestSettings::default()
-    })
-    .await;
+    let app = TestApp::spawn_without_worker().await;
     let ada = app.new_user("ada@example.com").await;
     let project = app.briefed_project(&ada, "9:16").await;
     let server = MockServer::start().await;
@@ -211,11 +207,7 @@ async fn a_worker_killed_mid_mood_is_replaced_without_paying_twice() {
 
 #[tokio::test]
 async fn two_clicks_on_create_mood_boards_start_one_round() {
-    let app = TestApp::spawn_with(TestSettings {
-        no_worker: true,
-        ..TestSettings::default()
-    })
-    .await;
+    let app = TestApp::spawn_without_worker().await;
     let ada = app.new_user("ada@example.com").await;
     let project = app.briefed_project(&ada, "9:16").await;
     let form = [("project", project.as_str())];

@@ -73,6 +73,10 @@ impl Server {
             .env_remove("DATABASE_URL")
             .env("REELSMITH_DATA_DIR", data_dir)
             .env("LEPTOS_SITE_ADDR", &address)
+            .env(
+                "LEPTOS_SITE_ROOT",
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site"),
+            )
             .env("LOG_FORMAT", "json")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -376,4 +380,79 @@ async fn sigterm_with_a_live_stream_open_still_exits_promptly() {
     assert!(status.success(), "a clean exit: {status}");
     drop(stream);
     let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+/// A site whose WASM carries `marker` (a real one carries its build's).
+fn site_with(marker: &str) -> tempfile::TempDir {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+    let mut wasm = b"\0asm\x01\0\0\0 some code ".to_vec();
+    wasm.extend_from_slice(marker.as_bytes());
+    wasm.extend_from_slice(b" more code");
+    std::fs::write(site.path().join("pkg/reelsmith.wasm"), wasm).unwrap();
+    site
+}
+
+#[tokio::test]
+async fn a_server_refuses_a_site_from_another_build_and_names_the_fix() {
+    let stale = site_with("reelsmith-build-id:0123456789abcdef;");
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_reelsmith"))
+            .env("LEPTOS_SITE_ROOT", stale.path())
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env_remove("REELSMITH_ALLOW_STALE_SITE")
+            .output(),
+    )
+    .await
+    .expect("it stops at once")
+    .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("from another build"), "{said}");
+    assert!(said.contains("bash .ci/build-site.sh"), "{said}");
+
+    let missing = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_reelsmith"))
+        .env("LEPTOS_SITE_ROOT", missing.path())
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", free_port()))
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no built site"));
+}
+
+#[tokio::test]
+async fn a_site_of_this_build_is_served_and_its_pages_name_the_build() {
+    let own = site_with(app::BUILD_MARKER);
+    let app = TestApp::spawn_with(TestSettings {
+        site_root: Some(own.path().to_path_buf()),
+        allow_stale_site: Some(false),
+        ..TestSettings::default()
+    })
+    .await;
+    let page = app.client.get(app.url("/login")).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(&format!(
+            "<meta name=\"reelsmith-build\" content=\"{}\"",
+            app::build_id()
+        )),
+        "the page says which build rendered it, for its script to compare"
+    );
+    let reported = app
+        .client
+        .post(app.url("/api/client-problems"))
+        .header("origin", &app.address)
+        .header("sec-fetch-site", "same-origin")
+        .json(&serde_json::json!({ "kind": "panic", "detail": "hydration failed", "page": "/" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reported.status(),
+        StatusCode::NO_CONTENT,
+        "the server hears of it"
+    );
 }

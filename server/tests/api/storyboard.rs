@@ -1,7 +1,7 @@
 //! The storyboard pipeline on the offline provider: chat → brief → moods → storyboard →
 //! every scene approved to a clip, with its live event stream.
 
-use crate::helpers::{error_of, TestApp, TestSettings};
+use crate::helpers::{error_of, TestApp};
 use app::{
     brief::BriefState,
     moods::MoodBoard,
@@ -760,11 +760,7 @@ async fn changing_a_duration_rebalances_the_others() {
 
 #[tokio::test]
 async fn control_characters_in_a_brief_a_message_or_a_scene_are_refused_and_change_nothing() {
-    let app = TestApp::spawn_with(TestSettings {
-        no_worker: true,
-        ..TestSettings::default()
-    })
-    .await;
+    let app = TestApp::spawn_without_worker().await;
     let ada = app.new_user("ada@example.com").await;
     let (project, view) = app.planned_project(&ada).await;
     let before: BriefState = app.studio(&ada, "brief", &[("project", &project)]).await;
