@@ -97,10 +97,6 @@ pub struct Application {
 impl Application {
     /// Binds the listener (port 0 picks a free port) and builds the router.
     pub async fn build(settings: &Settings, pool: PgPool) -> anyhow::Result<Self> {
-        if !settings.allow_stale_site {
-            // (Allowed, it was warned about once already, by main.)
-            crate::assets::check_site(&settings.site_root, false)?;
-        }
         let listener = TcpListener::bind(settings.site_addr)
             .await
             .with_context(|| format!("binding {}", settings.site_addr))?;
