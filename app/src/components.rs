@@ -66,6 +66,7 @@ pub fn AppHeader() -> impl IntoView {
                     <Brand />
                 </a>
                 <div class="header-user">
+                    <a href="/account" class="header-link">"Spending"</a>
                     <Transition fallback=|| ()>
                         {move || {
                             user.get()

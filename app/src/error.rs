@@ -22,6 +22,9 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The work would pass a budget; the message says what is left and what it costs.
+    #[error("{0}")]
+    OverBudget(String),
     #[error("Too many failed attempts. Try again in {retry_after_secs} seconds.")]
     TooManyAttempts { retry_after_secs: u64 },
     #[error("Something went wrong on our side. Please try again.")]
@@ -46,6 +49,8 @@ impl AppError {
             Self::Unauthenticated => 401,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
+            // Payment Required: the budget, not the request, is what stands in the way.
+            Self::OverBudget(_) => 402,
             Self::TooManyAttempts { .. } => 429,
             Self::Internal => 500,
             Self::Network(_) => 502,

@@ -8,6 +8,8 @@
 // functions), `pages.rs` (views), `ssr.rs` (queries and services, server-only).
 pub mod auth;
 pub mod brief;
+/// What work costs and the budgets that limit it.
+pub mod budget;
 pub mod moods;
 pub mod projects;
 pub mod render;
@@ -105,6 +107,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=DashboardPage ssr=SsrMode::Async />
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/signup") view=SignupPage />
+                <Route path=path!("/account") view=budget::pages::AccountPage ssr=SsrMode::Async />
                 <Route path=path!("/projects/:id") view=ProjectPage ssr=SsrMode::Async />
                 <Route path=path!("/projects/:id/:step") view=ProjectPage ssr=SsrMode::Async />
                 <Route path=path!("/s/:token") view=share::pages::SharePage ssr=SsrMode::Async />

@@ -17,6 +17,8 @@ pub struct AppState {
     /// Set when storage is the local directory, whose signed links the app serves itself.
     pub local_files: Option<Arc<LocalStorage>>,
     pub media: MediaProviders,
+    /// The models' prices and the default budget: every paid call is reserved with it.
+    pub spending: Arc<crate::budget::ssr::Spending>,
     /// Brief chat, moods and scene plans.
     pub director: Arc<dyn Director>,
     /// Wake-ups for storyboard streams, from every instance.

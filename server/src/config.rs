@@ -1,6 +1,7 @@
 //! Settings, from the command line or the environment (and `.env`).
 
 use anyhow::Context;
+use app::budget::ssr::Spending;
 use app::creative::{
     offline::OfflineDirector,
     ssr::{Director, LlmDirector},
@@ -8,7 +9,8 @@ use app::creative::{
 use app::generation::{
     llm::{OpenAiCompatible, OpenAiSettings},
     offline::OfflineMedia,
-    replicate::{Replicate, ReplicateSettings},
+    pricing::{PriceTable, Priced},
+    replicate::{Replicate, ReplicateSettings, PROVIDER as REPLICATE},
     retry::RetryPolicy,
     ssr::MediaProviders,
 };
@@ -46,6 +48,11 @@ pub enum Command {
         #[command(subcommand)]
         action: PostgresAction,
     },
+    /// Manage accounts.
+    Accounts {
+        #[command(subcommand)]
+        action: AccountsAction,
+    },
     /// Ask the configured providers for an image, a clip and a music track, store them in
     /// a new project of the given user, and print where they are.
     SampleMedia {
@@ -68,6 +75,18 @@ pub enum Command {
         /// Keep inputs and outputs in this directory.
         #[arg(long)]
         keep: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AccountsAction {
+    /// Set an account's monthly budget in US dollars (`default` for the default,
+    /// REELSMITH_MONTHLY_BUDGET_USD).
+    SetBudget {
+        /// The account's email.
+        email: String,
+        /// US dollars a month, e.g. 50 or 12.50, or `default`.
+        usd: String,
     },
 }
 
@@ -165,6 +184,23 @@ pub struct ProviderSettings {
     /// Replicate music model.
     #[arg(long, env = "REELSMITH_MUSIC_MODEL", default_value = "meta/musicgen")]
     pub music_model: String,
+
+    /// Replicate's API, or a proxy in front of it. [default: https://api.replicate.com/v1]
+    #[arg(long, env = "REPLICATE_BASE_URL")]
+    pub replicate_base_url: Option<String>,
+
+    /// Prices of models, overriding or adding to the built-in table: `model=price` pairs
+    /// separated by `;`, a price being `run:USD` (per prediction), `second:USD` (per second
+    /// of output), `compute:USD_PER_SECOND:SECONDS_PER_UNIT` (billed by compute time) or
+    /// `tokens:USD_IN:USD_OUT` (per million tokens). A configured model without a price
+    /// stops the app from starting.
+    #[arg(long, env = "REELSMITH_PRICES")]
+    pub prices: Option<String>,
+
+    /// Every account's monthly budget in US dollars, unless set for the account with
+    /// `reelsmith accounts set-budget`. Work that would pass it is refused.
+    #[arg(long, env = "REELSMITH_MONTHLY_BUDGET_USD", default_value_t = 20.0)]
+    pub monthly_budget_usd: f64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -217,6 +253,9 @@ impl Default for ProviderSettings {
             image_model: "black-forest-labs/flux-schnell".into(),
             video_model: "bytedance/seedance-1-pro-fast".into(),
             music_model: "meta/musicgen".into(),
+            replicate_base_url: None,
+            prices: None,
+            monthly_budget_usd: 20.0,
         }
     }
 }
@@ -266,10 +305,17 @@ impl Settings {
         let providers = &self.providers;
         match &providers.replicate_api_token {
             Some(token) => {
+                let prices = self.prices()?;
                 let mut settings = ReplicateSettings::new(token.clone(), work_dir);
+                if let Some(base_url) = &providers.replicate_base_url {
+                    settings.base_url = base_url.trim_end_matches('/').to_string();
+                }
                 settings.image_model = providers.image_model.clone();
                 settings.video_model = providers.video_model.clone();
                 settings.music_model = providers.music_model.clone();
+                settings.image_price = prices.price(&settings.image_model)?;
+                settings.video_price = prices.price(&settings.video_model)?;
+                settings.music_price = prices.price(&settings.music_model)?;
                 let replicate = Arc::new(Replicate::new(settings)?);
                 Ok(MediaProviders {
                     image: replicate.clone(),
@@ -290,11 +336,41 @@ impl Settings {
         }
     }
 
+    fn prices(&self) -> anyhow::Result<PriceTable> {
+        PriceTable::with_overrides(self.providers.prices.as_deref())
+    }
+
+    fn uses_llm(&self) -> bool {
+        self.providers.openai_api_key.is_some() || self.providers.openai_base_url.is_some()
+    }
+
+    /// What the configured models cost, and the default monthly budget.
+    pub fn spending(&self) -> anyhow::Result<Spending> {
+        let providers = &self.providers;
+        let budget = providers.monthly_budget_usd;
+        anyhow::ensure!(
+            budget.is_finite() && budget >= 0.0,
+            "REELSMITH_MONTHLY_BUDGET_USD must be an amount of US dollars, not {budget}"
+        );
+        let mut spending = Spending::offline((budget * 1_000_000.0).round() as i64);
+        let prices = self.prices()?;
+        if providers.replicate_api_token.is_some() {
+            let pricing = &mut spending.pricing;
+            pricing.image = Priced::of(&prices, REPLICATE, &providers.image_model)?;
+            pricing.video = Priced::of(&prices, REPLICATE, &providers.video_model)?;
+            pricing.music = Priced::of(&prices, REPLICATE, &providers.music_model)?;
+        }
+        if self.uses_llm() {
+            spending.pricing.director = Priced::of(&prices, "openai", &providers.llm_model)?;
+        }
+        Ok(spending)
+    }
+
     /// The language model when a key or an endpoint is configured, otherwise the offline
     /// creative director.
     pub fn director(&self) -> anyhow::Result<Arc<dyn Director>> {
         let providers = &self.providers;
-        if providers.openai_api_key.is_none() && providers.openai_base_url.is_none() {
+        if !self.uses_llm() {
             return Ok(Arc::new(OfflineDirector::new()));
         }
         let llm = OpenAiCompatible::new(OpenAiSettings {

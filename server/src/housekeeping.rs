@@ -1,5 +1,6 @@
-//! Hourly clean-up of rows that only matter for a while: expired sessions and old
-//! failed log-in counts. Any instance may run it; the deletes are idempotent.
+//! Hourly clean-up of rows that only matter for a while: expired sessions, old failed
+//! log-in counts, and director calls a crash left reserved. Any instance may run it;
+//! every step is idempotent.
 
 use sqlx::PgPool;
 use std::time::Duration;
@@ -27,6 +28,11 @@ pub async fn run(pool: PgPool, sessions: PostgresStore) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "could not delete old failed log-ins"),
+        }
+        match app::budget::ssr::settle_abandoned(&pool).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "settled director calls cut off by a crash"),
+            Err(error) => tracing::warn!(%error, "could not settle abandoned director calls"),
         }
     }
 }

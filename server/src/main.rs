@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::Parser;
 use server::{
-    config::{Cli, Command, PostgresAction},
+    config::{AccountsAction, Cli, Command, PostgresAction},
     postgres::LocalCluster,
     startup::{shutdown_signal, Application, Database},
     telemetry,
@@ -31,6 +31,34 @@ async fn main() -> anyhow::Result<()> {
             }
             PostgresAction::Stop => LocalCluster::new(dir)?.stop(),
         };
+    }
+
+    if let Some(Command::Accounts { action }) = &cli.command {
+        let AccountsAction::SetBudget { email, usd } = action;
+        let budget = match usd.trim() {
+            "default" => None,
+            text => Some(app::budget::parse_dollars(text).with_context(|| {
+                format!("{text} is not an amount of US dollars (or `default`)")
+            })?),
+        };
+        // The private cluster may be serving a running app: it is stopped again only if
+        // this command started it.
+        let was_running = settings.database_url.is_some()
+            || LocalCluster::new(settings.data_dir.join("postgres"))?.is_running()?;
+        let database = Database::connect(&settings).await?;
+        let found = app::budget::ssr::set_monthly_budget(&database.pool, email, budget).await?;
+        database.pool.close().await;
+        if let (Some(cluster), false) = (database.cluster, was_running) {
+            tokio::task::spawn_blocking(move || cluster.stop()).await??;
+        }
+        anyhow::ensure!(found, "no account has the email {email}");
+        match budget {
+            Some(microusd) => {
+                println!("{email}: monthly budget {}", app::budget::dollars(microusd))
+            }
+            None => println!("{email}: the default monthly budget"),
+        }
+        return Ok(());
     }
 
     if let Some(Command::BenchCompose { runs, keep }) = &cli.command {

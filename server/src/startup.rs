@@ -11,6 +11,7 @@ use sqlx::{postgres::PgPoolOptions, PgPool};
 use std::{
     future::{Future, IntoFuture},
     net::SocketAddr,
+    sync::Arc,
     time::Duration,
 };
 use tokio::net::TcpListener;
@@ -124,6 +125,7 @@ impl Application {
             storage: storage.storage,
             local_files: storage.local_files,
             media: settings.media_providers()?,
+            spending: Arc::new(settings.spending()?),
             director: settings.director()?,
             notifier: app::events::Notifier::start(pool.clone()),
             public_url: settings.public_url.clone().unwrap_or_else(|| {

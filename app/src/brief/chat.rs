@@ -6,6 +6,7 @@
 use super::ssr::{add_chat_message, brief_state, chat_history, store_brief, MAX_CHAT_CHARS};
 use crate::{
     auth::ssr::AuthUser,
+    budget::ssr::settle,
     error::{parse_id, user_message, AppError},
     generation::llm::{ChatMessage, Role},
     projects::ssr::project_facts,
@@ -22,6 +23,7 @@ use axum::{
 use futures::StreamExt;
 use serde::Deserialize;
 use std::{convert::Infallible, time::Duration};
+use uuid::Uuid;
 
 #[derive(Deserialize)]
 pub struct ChatRequest {
@@ -52,12 +54,11 @@ pub async fn chat(
         .into_response();
     }
     let pool = state.pool.clone();
-    let result: Result<Vec<ChatMessage>, AppError> = async {
+    let result: Result<(Vec<ChatMessage>, Vec<Uuid>, i64), AppError> = async {
         let mut conn = pool.acquire().await?;
         project_facts(&mut conn, owner, project).await?;
         drop(conn);
-        add_chat_message(&pool, project, "user", message).await?;
-        Ok(chat_history(&pool, project)
+        let mut history: Vec<ChatMessage> = chat_history(&pool, project)
             .await?
             .into_iter()
             .map(|line| {
@@ -68,12 +69,42 @@ pub async fn chat(
                 };
                 ChatMessage::new(role, line.content)
             })
-            .collect())
+            .collect();
+        history.push(ChatMessage::new(Role::User, message));
+        // Two director calls per message (the reply, then the brief drawn from the chat),
+        // reserved before the message is kept: a refusal changes nothing.
+        let chars: usize = history.iter().map(|m| m.content.len()).sum();
+        let estimate = state.spending.pricing.director(chars);
+        let cost = estimate.microusd;
+        let mut tab = state.spending.tab(owner, Some(project));
+        tab.add(None, estimate.clone());
+        tab.add(None, estimate);
+        let mut tx = pool.begin().await?;
+        let reservations = tab.reserve(&mut tx).await?;
+        tx.commit().await?;
+        add_chat_message(&pool, project, "user", message).await?;
+        Ok((history, reservations, cost))
     }
     .await;
-    let history = match result {
-        Ok(history) => history,
+    let (history, reservations, cost) = match result {
+        Ok(found) => found,
         Err(error) => return error.into_response(),
+    };
+    // Each call settles at its estimate once the model answered, at nothing if it failed.
+    let settle = {
+        let pool = pool.clone();
+        move |index: usize, answered: bool| {
+            let pool = pool.clone();
+            let reservation = reservations.get(index).copied();
+            async move {
+                if let Some(id) = reservation {
+                    let actual = if answered { cost } else { 0 };
+                    if let Err(error) = settle(&pool, id, actual).await {
+                        tracing::error!(%error, "could not settle a director call");
+                    }
+                }
+            }
+        }
     };
 
     let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(256);
@@ -106,6 +137,7 @@ pub async fn chat(
             Err(error) => failure = Some(error),
         }
         let reply = reply.trim();
+        settle(0, !reply.is_empty()).await;
         if !reply.is_empty() {
             let reply: String = reply.chars().take(8000).collect();
             if let Err(error) = add_chat_message(&state.pool, project, "assistant", &reply).await {
@@ -113,6 +145,7 @@ pub async fn chat(
             }
         }
         if let Some(error) = failure {
+            settle(1, false).await;
             tracing::warn!(%error, "the director's reply failed");
             let message = user_message(&error);
             let data = serde_json::json!({ "message": message }).to_string();
@@ -121,7 +154,9 @@ pub async fn chat(
         }
         let mut full = history;
         full.push(ChatMessage::new(Role::Assistant, reply));
-        match state.director.extract_brief(&full).await {
+        let extracted = state.director.extract_brief(&full).await;
+        settle(1, extracted.is_ok()).await;
+        match extracted {
             Ok(brief) => {
                 if let Err(error) = store_brief(&state.pool, owner, project, &brief, false).await {
                     tracing::error!(%error, "could not save the brief");

@@ -33,6 +33,7 @@ pub fn BriefStep(project: Uuid) -> impl IntoView {
 
 #[component]
 fn BriefWorkspace(project: Uuid, initial: BriefState) -> impl IntoView {
+    let prices = crate::budget::pages::use_prices(project);
     let messages = RwSignal::new(initial.messages.clone());
     let brief = RwSignal::new(initial.brief.clone());
     let missing = RwSignal::new(initial.missing.clone());
@@ -149,7 +150,15 @@ fn BriefWorkspace(project: Uuid, initial: BriefState) -> impl IntoView {
                         class="btn btn-primary"
                         disabled=move || partial.get().is_some()
                     >
-                        {move || if partial.get().is_some() { "Writing…" } else { "Send" }}
+                        {move || {
+                            if partial.get().is_some() {
+                                "Writing…".to_string()
+                            } else {
+                                // A reply and the brief drawn from it: two director calls.
+                                let prices = prices.get();
+                                crate::budget::priced("Send", 2 * prices.director_microusd, &prices)
+                            }
+                        }}
                     </button>
                 </form>
             </section>

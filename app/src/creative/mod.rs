@@ -52,6 +52,19 @@ impl Brief {
         missing
     }
 
+    /// How long the brief is in a director's prompt, for estimating what a call costs.
+    pub fn prompt_chars(&self) -> usize {
+        let lists = [&self.emotional_tone, &self.visual_style, &self.key_messages];
+        self.product_name.len()
+            + self.audience.len()
+            + self.call_to_action.len()
+            + lists
+                .iter()
+                .flat_map(|l| l.iter())
+                .map(String::len)
+                .sum::<usize>()
+    }
+
     /// Trims every field and drops empty list items.
     pub fn tidy(mut self) -> Self {
         fn list(items: Vec<String>) -> Vec<String> {

@@ -9,6 +9,8 @@ pub mod llm;
 #[cfg(feature = "ssr")]
 pub mod offline;
 #[cfg(feature = "ssr")]
+pub mod pricing;
+#[cfg(feature = "ssr")]
 pub mod replicate;
 #[cfg(feature = "ssr")]
 pub mod retry;

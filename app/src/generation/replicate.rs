@@ -5,6 +5,7 @@
 //! honouring `Retry-After`), server errors and network failures are retried with
 //! exponential backoff and jitter; invalid input and content-policy refusals are not.
 
+use super::pricing::Price;
 use super::retry::{retry_after, with_retries, Attempt, RetryPolicy};
 use super::ssr::{
     GeneratedMedia, GenerationError, ImageGenerator, ImageRequest, MusicGenerator, MusicRequest,
@@ -28,10 +29,11 @@ pub struct ReplicateSettings {
     pub image_model: String,
     pub video_model: String,
     pub music_model: String,
-    /// Estimated cost of one prediction per model kind, in millionths of a dollar.
-    pub image_cost_microusd: i64,
-    pub video_cost_microusd_per_second: i64,
-    pub music_cost_microusd_per_second: i64,
+    /// What each model costs: a prediction's cost is worked out from it (and from the
+    /// compute time Replicate reports, for models billed by time).
+    pub image_price: Price,
+    pub video_price: Price,
+    pub music_price: Price,
     pub poll_interval: Duration,
     /// Give up on a prediction that has not settled after this long.
     pub max_wait: Duration,
@@ -50,9 +52,12 @@ impl ReplicateSettings {
             image_model: "black-forest-labs/flux-schnell".into(),
             video_model: "bytedance/seedance-1-pro-fast".into(),
             music_model: "meta/musicgen".into(),
-            image_cost_microusd: 3_000,
-            video_cost_microusd_per_second: 30_000,
-            music_cost_microusd_per_second: 2_000,
+            image_price: Price::PerRun(3_000),
+            video_price: Price::PerOutputSecond(30_000),
+            music_price: Price::PerComputeSecond {
+                microusd: 1_400,
+                seconds_per_unit: 2.0,
+            },
             poll_interval: Duration::from_secs(2),
             max_wait: Duration::from_secs(15 * 60),
             max_attempts: 5,
@@ -72,6 +77,15 @@ pub struct Prediction {
     pub output: Value,
     #[serde(default)]
     pub error: Value,
+    #[serde(default)]
+    pub metrics: Option<Metrics>,
+}
+
+/// What Replicate measured of a prediction.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Metrics {
+    /// Seconds of compute, which models billed by time are billed for.
+    pub predict_time: Option<f64>,
 }
 
 impl Prediction {
@@ -362,6 +376,7 @@ impl Replicate {
                     status: "starting".into(),
                     output: Value::Null,
                     error: Value::Null,
+                    metrics: None,
                 }
             }
             None => self.start(model, &input, run).await?,
@@ -385,6 +400,7 @@ impl Replicate {
             let (done, output) = finished?;
             let mut media = self.download(&output, extension).await?;
             media.prediction_id = Some(done.id);
+            media.predict_secs = done.metrics.and_then(|m| m.predict_time);
             Ok(media)
         };
         match run.cancellable(work).await {
@@ -431,7 +447,7 @@ impl ImageGenerator for Replicate {
         let (width, height) = request.format.dimensions();
         media.width = Some(width as i32);
         media.height = Some(height as i32);
-        media.cost_microusd = self.settings.image_cost_microusd;
+        media.cost_microusd = self.settings.image_price.actual(1.0, media.predict_secs);
         Ok(media)
     }
 }
@@ -458,7 +474,10 @@ impl VideoGenerator for Replicate {
             .run(&self.settings.video_model, input, "mp4", run)
             .await?;
         media.duration_ms = Some((seconds * 1000) as i32);
-        media.cost_microusd = self.settings.video_cost_microusd_per_second * seconds;
+        media.cost_microusd = self
+            .settings
+            .video_price
+            .actual(seconds as f64, media.predict_secs);
         Ok(media)
     }
 }
@@ -481,7 +500,10 @@ impl MusicGenerator for Replicate {
             .run(&self.settings.music_model, input, "mp3", run)
             .await?;
         media.duration_ms = Some((seconds * 1000) as i32);
-        media.cost_microusd = self.settings.music_cost_microusd_per_second * seconds;
+        media.cost_microusd = self
+            .settings
+            .music_price
+            .actual(seconds as f64, media.predict_secs);
         Ok(media)
     }
 }

@@ -69,6 +69,8 @@ pub struct GeneratedMedia {
     pub duration_ms: Option<i32>,
     pub provider: &'static str,
     pub prediction_id: Option<String>,
+    /// Compute seconds the provider reported, where it bills by them.
+    pub predict_secs: Option<f64>,
     pub cost_microusd: i64,
 }
 
@@ -88,6 +90,7 @@ impl GeneratedMedia {
             duration_ms: None,
             provider,
             prediction_id: None,
+            predict_secs: None,
             cost_microusd: 0,
         }
     }

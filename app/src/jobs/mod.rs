@@ -13,7 +13,11 @@ mod worker;
 pub use worker::{Worker, WorkerSettings};
 
 use crate::{
-    generation::ssr::{keep, GeneratedMedia, GenerationError, MediaProviders, Run},
+    budget::ssr::{settle_cancelled, settle_job, Tab},
+    generation::{
+        pricing::Estimate,
+        ssr::{keep, GeneratedMedia, GenerationError, MediaProviders, Run},
+    },
     storage::{
         ssr::{Storage, StoredAsset},
         AssetKind,
@@ -22,7 +26,14 @@ use crate::{
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
 use sqlx::{PgConnection, PgPool};
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 use uuid::Uuid;
 
 pub const CHANNEL: &str = "jobs";
@@ -36,17 +47,29 @@ pub struct JobContext {
     pub run: Run,
     job: Uuid,
     worker: String,
+    /// What this run's provider calls cost, settled with the job's end.
+    cost: Arc<AtomicI64>,
 }
 
 impl JobContext {
     /// Marks the job done inside the caller's transaction, so that the domain's change
-    /// and the job's end are one; false when the job is no longer this worker's (it was
-    /// cancelled or taken over), and the caller should then drop its change.
+    /// and the job's end are one (its reservation settled to what it cost); false when
+    /// the job is no longer this worker's (it was cancelled or taken over), and the
+    /// caller should then drop its change.
     pub async fn finish(&self, tx: &mut PgConnection) -> sqlx::Result<bool> {
-        mark_succeeded(tx, self.job, &self.worker).await
+        let ours = mark_succeeded(tx, self.job, &self.worker).await?;
+        if ours {
+            settle_job(tx, self.job, self.cost()).await?;
+        }
+        Ok(ours)
     }
 
-    /// Keeps what a provider made in storage, with its asset row (and its cost).
+    fn cost(&self) -> i64 {
+        self.cost.load(Ordering::Relaxed)
+    }
+
+    /// Keeps what a provider made in storage, with its asset row (and its cost, which
+    /// the job's reservation settles to).
     pub async fn keep(
         &self,
         owner: Uuid,
@@ -55,6 +78,7 @@ impl JobContext {
         prompt: &str,
         media: GeneratedMedia,
     ) -> anyhow::Result<StoredAsset> {
+        self.cost.fetch_add(media.cost_microusd, Ordering::Relaxed);
         keep(
             &self.pool,
             &*self.storage,
@@ -114,18 +138,19 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
     }
 }
 
-/// Queues a job in the caller's transaction, unless one with its key exists.
+/// Queues a job that pays no provider in the caller's transaction, unless one with its
+/// key exists; returns the new job's id.
 pub async fn enqueue<J: BackgroundJob>(
     tx: &mut PgConnection,
     project: Option<Uuid>,
     job: &J,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Option<Uuid>> {
     let payload =
         serde_json::to_value(job).map_err(|error| sqlx::Error::Encode(Box::new(error)))?;
-    sqlx::query!(
+    let id = sqlx::query_scalar!(
         "INSERT INTO jobs (id, kind, payload, idempotency_key, project_id, max_attempts, run_at)
          VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))
-         ON CONFLICT (idempotency_key) DO NOTHING",
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
         Uuid::new_v4(),
         J::KIND,
         payload,
@@ -134,11 +159,28 @@ pub async fn enqueue<J: BackgroundJob>(
         J::MAX_ATTEMPTS,
         J::DELAY.as_secs_f64()
     )
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    sqlx::query!("SELECT pg_notify($1, $2)", CHANNEL, J::KIND)
-        .execute(&mut *tx)
-        .await?;
+    if id.is_some() {
+        sqlx::query!("SELECT pg_notify($1, $2)", CHANNEL, J::KIND)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(id)
+}
+
+/// Queues a paid job and puts its estimate on the action's tab (reserved when the action
+/// reserves its tab, in the same transaction); a job already queued costs nothing new.
+pub async fn enqueue_paid<J: BackgroundJob>(
+    tx: &mut PgConnection,
+    tab: &mut Tab,
+    project: Uuid,
+    job: &J,
+    estimate: Estimate,
+) -> sqlx::Result<()> {
+    if let Some(id) = enqueue(tx, Some(project), job).await? {
+        tab.add(Some(id), estimate);
+    }
     Ok(())
 }
 
@@ -149,16 +191,32 @@ pub async fn cancel<J: BackgroundJob>(
     field: &str,
     value: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE jobs SET status = 'cancelled', updated_at = now()
-         WHERE kind = $1 AND status IN ('queued', 'running') AND payload->>$2 = $3",
+    let stopped = sqlx::query!(
+        "WITH target AS (SELECT id, status FROM jobs
+                         WHERE kind = $1 AND status IN ('queued', 'running') AND payload->>$2 = $3
+                         FOR UPDATE)
+         UPDATE jobs j SET status = 'cancelled', updated_at = now() FROM target t
+         WHERE j.id = t.id RETURNING j.id, t.status AS was",
         J::KIND,
         field,
         value
     )
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    Ok(())
+    settle_stopped(tx, stopped.into_iter().map(|row| (row.id, row.was))).await
+}
+
+/// Settles the reservations of jobs just cancelled, by whether they were running.
+async fn settle_stopped(
+    tx: &mut PgConnection,
+    stopped: impl Iterator<Item = (Uuid, String)>,
+) -> sqlx::Result<()> {
+    let (running, queued): (Vec<_>, Vec<_>) = stopped.partition(|(_, was)| was == "running");
+    if running.is_empty() && queued.is_empty() {
+        return Ok(());
+    }
+    let ids = |jobs: Vec<(Uuid, String)>| jobs.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    settle_cancelled(tx, &ids(running), &ids(queued)).await
 }
 
 /// Cancels the unfinished jobs of kind `J` of a project.
@@ -166,15 +224,18 @@ pub async fn cancel_for_project<J: BackgroundJob>(
     tx: &mut PgConnection,
     project: Uuid,
 ) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE jobs SET status = 'cancelled', updated_at = now()
-         WHERE kind = $1 AND status IN ('queued', 'running') AND project_id = $2",
+    let stopped = sqlx::query!(
+        "WITH target AS (SELECT id, status FROM jobs
+                         WHERE kind = $1 AND status IN ('queued', 'running') AND project_id = $2
+                         FOR UPDATE)
+         UPDATE jobs j SET status = 'cancelled', updated_at = now() FROM target t
+         WHERE j.id = t.id RETURNING j.id, t.status AS was",
         J::KIND,
         project
     )
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    Ok(())
+    settle_stopped(tx, stopped.into_iter().map(|row| (row.id, row.was))).await
 }
 
 /// Whether a job of kind `J` for `project` is queued or running.

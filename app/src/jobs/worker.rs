@@ -6,6 +6,7 @@
 
 use super::{Failure, Handler, JobContext, Outcome, Registry, CHANNEL};
 use crate::{
+    budget::ssr::settle_job,
     error::user_message,
     generation::ssr::{GenerationError, MediaProviders, Run},
     storage::ssr::Storage,
@@ -262,6 +263,7 @@ impl Worker {
             let cancel = cancel.clone();
             async move { worker.heartbeat(job.id, cancel).await }
         });
+        let cost = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let result = if job.attempts > job.max_attempts {
             Some(Err(GenerationError::Failed(anyhow::anyhow!(
                 "gave up after {} attempts",
@@ -275,6 +277,7 @@ impl Worker {
                 run: self.run_for(&job, &cancel),
                 job: job.id,
                 worker: self.id.clone(),
+                cost: cost.clone(),
             };
             tokio::select! {
                 result = self.handler(job.kind).run(&job.payload, &context) => Some(result),
@@ -284,7 +287,10 @@ impl Worker {
         cancel.cancel();
         let _ = heartbeat.await;
         let outcome = match result {
-            Some(result) => self.settle(&job, result).await,
+            Some(result) => {
+                let cost = cost.load(std::sync::atomic::Ordering::Relaxed);
+                self.settle(&job, result, cost).await
+            }
             None => self.hand_over(&job).await,
         };
         if let Err(error) = outcome {
@@ -308,29 +314,39 @@ impl Worker {
         Ok(())
     }
 
-    /// Records how a job ended: done, retried later, failed for good, or nothing to do.
+    /// Records how a job ended: done, retried later, failed for good, or nothing to do;
+    /// a job that ended settles its reservation to `cost`, what its run paid for.
     async fn settle(
         &self,
         job: &Claimed,
         result: Result<Outcome, GenerationError>,
+        cost: i64,
     ) -> anyhow::Result<()> {
         let error = match result {
             Ok(Outcome::Done) => {
-                // Handlers that change nothing in the database leave this to the queue.
+                // Handlers that change nothing in the database leave this to the queue
+                // (the others have done it already, and this changes nothing).
                 let mut tx = self.pool.begin().await?;
-                super::mark_succeeded(&mut tx, job.id, &self.id).await?;
+                if super::mark_succeeded(&mut tx, job.id, &self.id).await? {
+                    settle_job(&mut tx, job.id, cost).await?;
+                }
                 tx.commit().await?;
                 return Ok(());
             }
             Ok(Outcome::Obsolete) | Err(GenerationError::Cancelled) => {
-                sqlx::query!(
+                let mut tx = self.pool.begin().await?;
+                let ours = sqlx::query_scalar!(
                     "UPDATE jobs SET status = 'cancelled', updated_at = now()
-                     WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+                     WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id",
                     job.id,
                     self.id
                 )
-                .execute(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
+                if ours.is_some() {
+                    settle_job(&mut tx, job.id, cost).await?;
+                }
+                tx.commit().await?;
                 return Ok(());
             }
             Err(error) => error,
@@ -355,6 +371,9 @@ impl Worker {
         .await?;
         if updated.is_none() {
             return Ok(());
+        }
+        if !retry {
+            settle_job(&mut tx, job.id, cost).await?;
         }
         let failure = Failure {
             message: user_message(&error),

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 /// The sample images of a board: how each is framed, and its offline caption (the
 /// mood's name, or one of its style keywords by index).
-pub const MOOD_SHOTS: [(&str, Option<usize>); 3] = [
+pub const MOOD_SHOTS: [(&str, Option<usize>); super::SHOTS_PER_MOOD] = [
     ("a hero shot", None),
     ("a lifestyle moment with people using it", Some(0)),
     ("a close-up detail and texture study", Some(1)),

@@ -2,6 +2,9 @@
 //! direction and three sample images each), made by background jobs, one per image, so
 //! that they survive a closed page or a restart; the user picks one.
 
+/// Sample images per board: a hero shot, a lifestyle moment, a detail.
+pub const SHOTS_PER_MOOD: usize = 3;
+
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod jobs;

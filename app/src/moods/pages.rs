@@ -9,6 +9,8 @@ use uuid::Uuid;
 #[component]
 pub fn MoodStep(project: Uuid) -> impl IntoView {
     let loaded = Resource::new(move || project, |project| get_moods(project.to_string()));
+    let prices = crate::budget::pages::use_prices(project);
+    let shots = super::SHOTS_PER_MOOD;
     let boards = RwSignal::new(Vec::<MoodBoard>::new());
     let generate = ServerAction::<GenerateMoods>::new();
     let choose = ServerAction::<ChooseMood>::new();
@@ -73,7 +75,11 @@ pub fn MoodStep(project: Uuid) -> impl IntoView {
             <div class="card-head">
                 <h2 id="mood-title" class="card-title">"Pick a mood"</h2>
                 <button type="button" class="btn btn-ghost" disabled=busy on:click=move |_| regenerate(None)>
-                    {move || if boards.get().is_empty() { "Create mood boards" } else { "Regenerate all" }}
+                    {move || {
+                        let label = if boards.get().is_empty() { "Create mood boards" } else { "Regenerate all" };
+                        let prices = prices.get();
+                        crate::budget::priced(label, prices.moods(crate::creative::MOOD_COUNT, shots), &prices)
+                    }}
                 </button>
             </div>
             {move || problem().map(|p| view! { <p class="form-error" role="alert">{p}</p> })}
@@ -181,7 +187,10 @@ pub fn MoodStep(project: Uuid) -> impl IntoView {
                                                             aria-label=format!("Regenerate the mood {}", board.mood.name)
                                                             on:click=move |_| regenerate(Some(position))
                                                         >
-                                                            "Regenerate"
+                                                            {move || {
+                                                                let prices = prices.get();
+                                                                crate::budget::priced("Regenerate", prices.moods(1, shots), &prices)
+                                                            }}
                                                         </button>
                                                     </div>
                                                 </div>

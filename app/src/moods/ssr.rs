@@ -6,6 +6,7 @@ use super::{
     MoodBoard,
 };
 use crate::{
+    budget::ssr::{check, metered},
     creative::{Mood, MOOD_COUNT},
     error::AppError,
     jobs,
@@ -102,10 +103,35 @@ pub async fn start_moods(
         ),
     };
     let seed = rand::random::<u64>();
-    let moods = state
-        .director
-        .moods(&brief, positions.len(), &avoid, seed)
-        .await?;
+    // The whole round is checked before the director is asked, so that a round whose
+    // images could not be paid for costs nothing; each part then reserves its own share.
+    let spending = &state.spending;
+    let pricing = &spending.pricing;
+    let director_estimate = pricing.director(brief.prompt_chars());
+    let images = pricing.image().microusd * (positions.len() * MOOD_SHOTS.len()) as i64;
+    check(
+        &state.pool,
+        spending,
+        owner,
+        project,
+        director_estimate.microusd + images,
+    )
+    .await?;
+    let moods = metered(
+        &state.pool,
+        spending,
+        owner,
+        project,
+        director_estimate,
+        async {
+            Ok(state
+                .director
+                .moods(&brief, positions.len(), &avoid, seed)
+                .await?)
+        },
+    )
+    .await?;
+    let mut tab = spending.tab(owner, Some(project));
     let mut tx = state.pool.begin().await?;
     // Clicks race here: the project's row lock lets one round through.
     sqlx::query!("SELECT id FROM projects WHERE id = $1 FOR UPDATE", project)
@@ -122,10 +148,11 @@ pub async fn start_moods(
                 shot: shot as i16,
                 seed: seed ^ ((position as u64) << 8) ^ shot as u64,
             };
-            jobs::enqueue(&mut tx, Some(project), &job).await?;
+            jobs::enqueue_paid(&mut tx, &mut tab, project, &job, pricing.image()).await?;
         }
     }
     changed(&mut tx, project, ProjectEvent::MoodsChanged).await?;
+    tab.reserve(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -181,6 +181,8 @@ pub async fn delete(
 ) -> Result<(), AppError> {
     let prefix = ObjectKey::project_prefix(owner, id);
     let mut tx = pool.begin().await?;
+    // Its jobs go with it: what they had reserved is settled first.
+    crate::budget::ssr::close_project(&mut tx, owner, id).await?;
     let deleted = sqlx::query!(
         "DELETE FROM projects WHERE id = $1 AND owner_id = $2",
         id,
@@ -209,16 +211,6 @@ pub async fn delete(
         );
     }
     Ok(())
-}
-
-/// What the project's generations cost so far, in millionths of a dollar.
-pub async fn project_cost(db: impl sqlx::PgExecutor<'_>, project: Uuid) -> sqlx::Result<i64> {
-    sqlx::query_scalar!(
-        "SELECT COALESCE(SUM(cost_microusd), 0)::bigint AS \"cost!\" FROM assets WHERE project_id = $1",
-        project
-    )
-    .fetch_one(db)
-    .await
 }
 
 /// Opens the wizard up to `step` (never closes one already reached).

@@ -41,7 +41,14 @@ pub async fn make_music(project: String) -> Result<FinalState, AppError> {
     signed_in(|me| async move {
         let project = parse_id(&project, "Project")?;
         let before = state_of(&me, project).await?;
-        super::music::start_music(&me.state.pool, me.owner, project, before.seconds).await?;
+        super::music::start_music(
+            &me.state.pool,
+            &me.state.spending,
+            me.owner,
+            project,
+            before.seconds,
+        )
+        .await?;
         state_of(&me, project).await
     })
     .await

@@ -4,6 +4,7 @@
 //! on the project's live stream.
 
 use crate::{
+    budget::ssr::Spending,
     creative::Mood,
     error::AppError,
     generation::ssr::{GenerationError, MusicRequest},
@@ -27,9 +28,11 @@ pub struct MakeMusic {
     pub request_id: Uuid,
 }
 
-/// Queues the project's music (replacing the current track when it is done).
+/// Queues the project's music (replacing the current track when it is done), its
+/// estimate reserved against the budgets.
 pub async fn start_music(
     pool: &PgPool,
+    spending: &Spending,
     owner: Uuid,
     project: Uuid,
     video_secs: f64,
@@ -75,8 +78,11 @@ pub async fn start_music(
     )
     .execute(&mut *tx)
     .await?;
-    jobs::enqueue(&mut tx, Some(project), &job).await?;
+    let mut tab = spending.tab(owner, Some(project));
+    let estimate = spending.pricing.music(job.duration_secs);
+    jobs::enqueue_paid(&mut tx, &mut tab, project, &job, estimate).await?;
     changed(&mut tx, project, ProjectEvent::MusicChanged).await?;
+    tab.reserve(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -38,6 +38,7 @@ pub fn FinalStep(project: Uuid) -> impl IntoView {
 
 #[component]
 fn FinalVideo(project: Uuid, initial: FinalState) -> impl IntoView {
+    let prices = crate::budget::pages::use_prices(project);
     use crate::render::{
         api::{CancelRender, MakeMusic, StartRender},
         download_name,
@@ -207,11 +208,12 @@ fn FinalVideo(project: Uuid, initial: FinalState) -> impl IntoView {
                     >
                         {move || {
                             if music_busy() {
-                                "Making music…"
-                            } else if state.with(|s| s.soundtrack_url.is_some()) {
-                                "New music"
+                                "Making music…".to_string()
                             } else {
-                                "Make music"
+                                let label = if state.with(|s| s.soundtrack_url.is_some()) { "New music" } else { "Make music" };
+                                let prices = prices.get();
+                                let seconds = state.with(|s| s.seconds.max(5.0).ceil() as u32);
+                                crate::budget::priced(label, prices.music(seconds), &prices)
                             }
                         }}
                     </button>

@@ -10,12 +10,15 @@ use super::{
     GenStatus, Stage,
 };
 use crate::{
+    budget::ssr::Tab,
     creative::{
         reachable, rebalance_with, Mood, SceneRole, MAX_SCENES, MAX_SCENE_TEXT_CHARS,
         MIN_CLIP_SECS, MIN_SCENES,
     },
     error::AppError,
+    generation::pricing::Pricing,
     projects::{ssr::raise_step, Step},
+    state::Caller,
 };
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -120,9 +123,12 @@ fn apply(scene: &mut SceneRecord, action: &SceneAction) -> Result<Option<SceneSt
     }
 }
 
-/// Saves an applied action with its jobs and events, in the caller's transaction.
+/// Saves an applied action with its jobs (their estimates on `tab`) and events, in the
+/// caller's transaction.
 async fn commit_action(
     tx: &mut PgConnection,
+    tab: &mut Tab,
+    pricing: &Pricing,
     before_generation: i32,
     scene: &SceneRecord,
     job: Option<SceneStage>,
@@ -133,7 +139,7 @@ async fn commit_action(
     }
     save_scene(tx, scene).await?;
     if let Some(stage) = job {
-        enqueue_scene_job(tx, project, stage, scene).await?;
+        enqueue_scene_job(tx, tab, pricing, project, stage, scene).await?;
     }
     Ok(())
 }
@@ -170,12 +176,13 @@ async fn check_complete(
 }
 
 pub async fn act_on_scene(
-    pool: &PgPool,
-    owner: Uuid,
+    me: &Caller,
     scene_id: Uuid,
     action: SceneAction,
 ) -> Result<(), AppError> {
-    let mut tx = pool.begin().await?;
+    let owner = me.owner;
+    let spending = &me.state.spending;
+    let mut tx = me.state.pool.begin().await?;
     let mut scene = lock_scene(&mut tx, owner, scene_id).await?;
     let before = scene.clone();
     let job = apply(&mut scene, &action)?;
@@ -189,22 +196,32 @@ pub async fn act_on_scene(
         // Nothing changed (an approval repeated): nothing to record.
         return Ok(());
     }
-    commit_action(&mut tx, before.generation, &scene, job, project).await?;
+    let mut tab = spending.tab(owner, Some(project));
+    let pricing = &spending.pricing;
+    commit_action(
+        &mut tx,
+        &mut tab,
+        pricing,
+        before.generation,
+        &scene,
+        job,
+        project,
+    )
+    .await?;
     if matches!(action, SceneAction::ApproveVideo) {
         check_complete(&mut tx, scene.storyboard_id, project).await?;
     }
+    tab.reserve(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Applies the stage's approval to every scene that can take it.
-pub async fn approve_all(
-    pool: &PgPool,
-    owner: Uuid,
-    storyboard: Uuid,
-    stage: Stage,
-) -> Result<usize, AppError> {
-    let mut tx = pool.begin().await?;
+/// Applies the stage's approval to every scene that can take it: all of them, or none
+/// when their jobs together would pass a budget.
+pub async fn approve_all(me: &Caller, storyboard: Uuid, stage: Stage) -> Result<usize, AppError> {
+    let owner = me.owner;
+    let spending = &me.state.spending;
+    let mut tx = me.state.pool.begin().await?;
     let project = sqlx::query_scalar!(
         "SELECT project_id FROM storyboards WHERE id = $1 AND owner_id = $2 FOR UPDATE",
         storyboard,
@@ -219,6 +236,7 @@ pub async fn approve_all(
         .map(|s| s.id)
         .collect();
     let mut approved = 0;
+    let mut tab = spending.tab(owner, Some(project));
     for id in ids {
         let mut scene = lock_scene(&mut tx, owner, id).await?;
         let before = scene.generation;
@@ -244,12 +262,14 @@ pub async fn approve_all(
             Stage::Video | Stage::Done => SceneAction::ApproveVideo,
         };
         let job = apply(&mut scene, &action)?;
-        commit_action(&mut tx, before, &scene, job, project).await?;
+        let pricing = &spending.pricing;
+        commit_action(&mut tx, &mut tab, pricing, before, &scene, job, project).await?;
         approved += 1;
     }
     if approved > 0 && matches!(stage, Stage::Video | Stage::Done) {
         check_complete(&mut tx, storyboard, project).await?;
     }
+    tab.reserve(&mut tx).await?;
     tx.commit().await?;
     Ok(approved)
 }

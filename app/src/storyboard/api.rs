@@ -44,7 +44,7 @@ pub async fn scene_action(
     signed_in(|me| async move {
         let scene = parse_id(&scene, "Scene")?;
         let action = super::plan::scene_action(&me, scene, &action, text).await?;
-        super::actions::act_on_scene(&me.state.pool, me.owner, scene, action).await
+        super::actions::act_on_scene(&me, scene, action).await
     })
     .await
 }
@@ -55,7 +55,7 @@ pub async fn approve_all(storyboard: String, stage: String) -> Result<usize, App
         let storyboard = parse_id(&storyboard, "Storyboard")?;
         let stage = super::Stage::parse(&stage)
             .ok_or_else(|| AppError::invalid("Approve all of: text, image or video."))?;
-        super::actions::approve_all(&me.state.pool, me.owner, storyboard, stage).await
+        super::actions::approve_all(&me, storyboard, stage).await
     })
     .await
 }

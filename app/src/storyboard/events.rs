@@ -3,8 +3,8 @@
 
 use super::{record::SceneRecord, StoryboardEvent};
 use crate::{
+    budget::ssr::project_spend,
     events::{self, Topic},
-    projects::ssr::project_cost,
     storage::ssr::Storage,
 };
 use serde::{Deserialize, Serialize};
@@ -15,12 +15,15 @@ use uuid::Uuid;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Recorded {
     SceneUpdate {
-        scene: Option<SceneRecord>,
+        // Boxed: a scene is far larger than the other events.
+        scene: Option<Box<SceneRecord>>,
         scene_id: Uuid,
         removed: bool,
         /// Filled in by [`emit`]; absent from events stored before it was added.
         #[serde(default)]
         spent_microusd: i64,
+        #[serde(default)]
+        reserved_microusd: i64,
     },
     StoryboardComplete {
         storyboard_id: Uuid,
@@ -44,10 +47,11 @@ impl events::Recorded for Recorded {
 impl Recorded {
     pub fn scene(scene: &SceneRecord) -> Self {
         Self::SceneUpdate {
-            scene: Some(scene.clone()),
+            scene: Some(Box::new(scene.clone())),
             scene_id: scene.id,
             removed: false,
             spent_microusd: 0,
+            reserved_microusd: 0,
         }
     }
 
@@ -57,6 +61,7 @@ impl Recorded {
             scene_id,
             removed: true,
             spent_microusd: 0,
+            reserved_microusd: 0,
         }
     }
 
@@ -68,6 +73,7 @@ impl Recorded {
                 scene_id,
                 removed,
                 spent_microusd,
+                reserved_microusd,
             } => StoryboardEvent::SceneUpdate {
                 scene: match scene {
                     Some(scene) => Some(scene.view(storage).await),
@@ -76,6 +82,7 @@ impl Recorded {
                 scene_id: *scene_id,
                 removed: *removed,
                 spent_microusd: *spent_microusd,
+                reserved_microusd: *reserved_microusd,
             },
             Self::StoryboardComplete { storyboard_id } => StoryboardEvent::StoryboardComplete {
                 storyboard_id: *storyboard_id,
@@ -98,8 +105,13 @@ pub async fn emit(tx: &mut PgConnection, storyboard: Uuid, event: &Recorded) -> 
     .fetch_one(&mut *tx)
     .await?;
     let mut event = event.clone();
-    if let Recorded::SceneUpdate { spent_microusd, .. } = &mut event {
-        *spent_microusd = project_cost(&mut *tx, project).await?;
+    if let Recorded::SceneUpdate {
+        spent_microusd,
+        reserved_microusd,
+        ..
+    } = &mut event
+    {
+        (*spent_microusd, *reserved_microusd) = project_spend(&mut *tx, project).await?;
     }
     events::emit(tx, project, Topic::Storyboard(storyboard), &event).await
 }

@@ -9,7 +9,11 @@ use super::{
     GenStatus,
 };
 use crate::{
-    generation::ssr::{GenerationError, ImageRequest, Rgb, VideoRequest},
+    budget::ssr::Tab,
+    generation::{
+        pricing::Pricing,
+        ssr::{GenerationError, ImageRequest, Rgb, VideoRequest},
+    },
     jobs::{self, BackgroundJob, Failure, JobContext, Outcome},
     projects::VideoFormat,
     storage::{ssr::ObjectKey, AssetKind},
@@ -91,9 +95,11 @@ impl BackgroundJob for SceneVideo {
 }
 
 /// Queues the job making `stage` of the scene, in the caller's transaction (once per
-/// scene generation and stage).
+/// scene generation and stage), with its estimate on the action's tab.
 pub async fn enqueue_scene_job(
     tx: &mut PgConnection,
+    tab: &mut Tab,
+    pricing: &Pricing,
     project: Uuid,
     stage: SceneStage,
     scene: &SceneRecord,
@@ -101,26 +107,19 @@ pub async fn enqueue_scene_job(
     let (scene_id, generation) = (scene.id, scene.generation);
     match stage {
         SceneStage::Image => {
-            jobs::enqueue(
-                tx,
-                Some(project),
-                &SceneImage {
-                    scene_id,
-                    generation,
-                },
-            )
-            .await
+            let job = SceneImage {
+                scene_id,
+                generation,
+            };
+            jobs::enqueue_paid(tx, tab, project, &job, pricing.image()).await
         }
         SceneStage::Video => {
-            jobs::enqueue(
-                tx,
-                Some(project),
-                &SceneVideo {
-                    scene_id,
-                    generation,
-                },
-            )
-            .await
+            let job = SceneVideo {
+                scene_id,
+                generation,
+            };
+            let estimate = pricing.clip(f64::from(scene.duration_secs));
+            jobs::enqueue_paid(tx, tab, project, &job, estimate).await
         }
     }
 }

@@ -126,8 +126,10 @@ pub struct StoryboardView {
     pub scenes: Vec<SceneView>,
     /// The newest event's id: a stream opened with it as `Last-Event-ID` misses nothing.
     pub last_event_id: i64,
-    /// Estimated spend on this project's generations, in millionths of a dollar.
-    pub cost_microusd: i64,
+    /// What the project spent and has reserved, and what is left of its budgets.
+    pub standing: crate::budget::Standing,
+    /// For the estimates on the buttons.
+    pub prices: crate::budget::Prices,
     pub offline: bool,
 }
 
@@ -146,9 +148,12 @@ pub enum StoryboardEvent {
         scene: Option<SceneView>,
         scene_id: Uuid,
         removed: bool,
-        /// The project's estimated spend once this change was made, in millionths of a
-        /// dollar (a finished generation adds its cost).
+        /// The project's settled spend and open reservations once this change was made,
+        /// in millionths of a dollar (a finished generation turns its reservation into
+        /// its cost).
         spent_microusd: i64,
+        #[serde(default)]
+        reserved_microusd: i64,
     },
     /// Every scene has an approved clip.
     StoryboardComplete { storyboard_id: Uuid },
@@ -164,24 +169,5 @@ impl StoryboardEvent {
             Self::StoryboardComplete { .. } => "storyboard_complete",
             Self::StoryboardError { .. } => "storyboard_error",
         }
-    }
-}
-
-/// "$0.12" from millionths of a dollar.
-pub fn format_cost(microusd: i64) -> String {
-    let cents = (microusd + 5_000) / 10_000;
-    format!("${}.{:02}", cents / 100, cents % 100)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn costs_read_as_dollars_and_cents() {
-        assert_eq!(format_cost(0), "$0.00");
-        assert_eq!(format_cost(3_000), "$0.00");
-        assert_eq!(format_cost(6_000), "$0.01");
-        assert_eq!(format_cost(1_234_567), "$1.23");
     }
 }

@@ -7,6 +7,7 @@ use super::{
     ssr, StoryboardView,
 };
 use crate::{
+    budget::ssr::metered,
     creative::{reachable, Mood, PlannedScene, DEFAULT_TARGET_SECS, MAX_SCENES, MIN_SCENES},
     error::AppError,
     events::{self, Topic},
@@ -30,14 +31,7 @@ pub async fn storyboard_of_project(
     let mut conn = state.pool.acquire().await?;
     project_facts(&mut conn, me.owner, project).await?;
     drop(conn);
-    ssr::storyboard_view(
-        &state.pool,
-        &*state.storage,
-        me.owner,
-        project,
-        state.media.offline,
-    )
-    .await
+    ssr::storyboard_view(state, me.owner, project).await
 }
 
 /// Plans a storyboard of `target_secs` (30 by default), replacing one only if `replace`.
@@ -72,10 +66,21 @@ pub async fn plan(
             "This project already has a storyboard; confirm to replace it.".into(),
         ));
     }
-    let plan = state
-        .director
-        .plan(&brief, &mood, target, rand::random())
-        .await?;
+    let estimate = state.spending.pricing.director(brief.prompt_chars());
+    let plan = metered(
+        &state.pool,
+        &state.spending,
+        me.owner,
+        project,
+        estimate,
+        async {
+            Ok(state
+                .director
+                .plan(&brief, &mood, target, rand::random())
+                .await?)
+        },
+    )
+    .await?;
     store_storyboard(&state.pool, me.owner, project, &mood, target, &plan).await?;
     storyboard_of_project(me, project)
         .await?
@@ -96,13 +101,32 @@ pub async fn scene_action(
             visual: None,
         },
         "regenerate_text" => {
-            let (brief, mood, plan, index) =
-                ssr::scene_context(&me.state.pool, me.owner, scene).await?;
-            let rewritten = me
-                .state
-                .director
-                .rewrite(&brief, &mood, &plan, index, rand::random())
-                .await?;
+            let context = ssr::scene_context(&me.state.pool, me.owner, scene).await?;
+            let state = &me.state;
+            let estimate = state
+                .spending
+                .pricing
+                .director(context.brief.prompt_chars());
+            let rewritten = metered(
+                &state.pool,
+                &state.spending,
+                me.owner,
+                context.project,
+                estimate,
+                async {
+                    Ok(state
+                        .director
+                        .rewrite(
+                            &context.brief,
+                            &context.mood,
+                            &context.plan,
+                            context.index,
+                            rand::random(),
+                        )
+                        .await?)
+                },
+            )
+            .await?;
             SceneAction::EditText {
                 text: rewritten.text,
                 visual: Some(rewritten.visual),

@@ -7,11 +7,11 @@ use super::{
     GenStatus, StoryboardView,
 };
 use crate::{
+    budget::ssr::standing,
     creative::{Brief, Mood, PlannedScene, SceneRole},
     error::AppError,
     events::{self, Topic},
-    projects::ssr::project_cost,
-    storage::ssr::Storage,
+    state::AppState,
 };
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -182,12 +182,11 @@ async fn storyboard_row(
 
 /// The project's storyboard with fresh links, if it has one.
 pub async fn storyboard_view(
-    pool: &PgPool,
-    storage: &dyn Storage,
+    state: &AppState,
     owner: Uuid,
     project: Uuid,
-    offline: bool,
 ) -> Result<Option<StoryboardView>, AppError> {
+    let (pool, storage) = (&state.pool, &*state.storage);
     let mut conn = pool.acquire().await?;
     let Some(row) = storyboard_row(&mut conn, owner, project).await? else {
         return Ok(None);
@@ -205,8 +204,9 @@ pub async fn storyboard_view(
         mood: serde_json::from_value(row.mood).map_err(anyhow::Error::from)?,
         scenes,
         last_event_id: row.last_seq,
-        cost_microusd: project_cost(pool, project).await?,
-        offline,
+        standing: standing(pool, &state.spending, owner, project).await?,
+        prices: state.spending.pricing.for_pages(),
+        offline: state.media.offline,
     }))
 }
 
@@ -229,14 +229,24 @@ pub async fn storyboard_of_owner(
 }
 
 /// The brief, mood and plan a scene belongs to (for rewriting its text).
+/// What the director needs to rewrite one scene.
+pub struct SceneContext {
+    pub project: Uuid,
+    pub brief: Brief,
+    pub mood: Mood,
+    pub plan: Vec<PlannedScene>,
+    /// The scene's place in `plan`.
+    pub index: usize,
+}
+
 pub async fn scene_context(
     pool: &PgPool,
     owner: Uuid,
     scene_id: Uuid,
-) -> Result<(Brief, Mood, Vec<PlannedScene>, usize), AppError> {
+) -> Result<SceneContext, AppError> {
     let mut conn = pool.acquire().await?;
     let row = sqlx::query!(
-        "SELECT sb.id, sb.mood, p.brief FROM scenes s
+        "SELECT sb.id, sb.mood, p.brief, p.id AS project FROM scenes s
          JOIN storyboards sb ON sb.id = s.storyboard_id
          JOIN projects p ON p.id = sb.project_id
          WHERE s.id = $1 AND sb.owner_id = $2",
@@ -260,12 +270,14 @@ pub async fn scene_context(
             duration_secs: s.duration_secs,
         })
         .collect();
-    Ok((
-        row.brief
+    Ok(SceneContext {
+        project: row.project,
+        brief: row
+            .brief
             .and_then(|b| serde_json::from_value(b).ok())
             .unwrap_or_default(),
-        serde_json::from_value(row.mood).map_err(anyhow::Error::from)?,
+        mood: serde_json::from_value(row.mood).map_err(anyhow::Error::from)?,
         plan,
         index,
-    ))
+    })
 }

@@ -49,7 +49,7 @@ pub async fn storyboard_stream(
         let sent = match resume_after {
             Some(seq) => seq,
             None => {
-                match storyboard_view(&state.pool, &*state.storage, owner, project, state.media.offline).await {
+                match storyboard_view(&state, owner, project).await {
                     Ok(Some(view)) if view.id == storyboard => {
                         let id = view.last_event_id.to_string();
                         for scene in &view.scenes {
@@ -57,7 +57,8 @@ pub async fn storyboard_stream(
                                 scene: Some(scene.clone()),
                                 scene_id: scene.id,
                                 removed: false,
-                                spent_microusd: view.cost_microusd,
+                                spent_microusd: view.standing.spent_microusd,
+                                reserved_microusd: view.standing.reserved_microusd,
                             }).id(&id);
                         }
                         if view.complete() {

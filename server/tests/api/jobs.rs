@@ -271,8 +271,10 @@ async fn a_refusal_fails_one_scene_with_its_reason_and_the_others_carry_on() {
     assert_eq!(retried.scenes[0].error, None);
     // Two images were paid for (the refusal was not); the spend shown says so, and the
     // scene's last live update carried it to open pages.
-    let image_cost = ReplicateSettings::new(String::new(), work.path().into()).image_cost_microusd;
-    assert_eq!(retried.cost_microusd, 2 * image_cost);
+    let image_cost = ReplicateSettings::new(String::new(), work.path().into())
+        .image_price
+        .estimate(1.0);
+    assert_eq!(retried.standing.spent_microusd, 2 * image_cost);
     let streamed: i64 = sqlx::query_scalar(
         "SELECT (payload->>'spent_microusd')::bigint FROM events
          WHERE topic = 'storyboard' AND kind = 'scene_update' ORDER BY seq DESC LIMIT 1",

@@ -6,6 +6,7 @@
 
 mod assets;
 mod auth;
+mod budget;
 mod helpers;
 mod jobs;
 mod llm_director;

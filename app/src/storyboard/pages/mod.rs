@@ -7,7 +7,8 @@ use super::api::{
     get_storyboard, AddScene, ApproveAll, DeleteScene, MoveScene, PlanStoryboard, SceneAction,
     SetDuration,
 };
-use super::{format_cost, SceneView, Stage, StoryboardEvent, StoryboardView};
+use super::{GenStatus, SceneView, Stage, StoryboardEvent, StoryboardView};
+use crate::budget::{dollars, priced};
 use crate::components::{error_text, OfflineNote, ReachedStep};
 use crate::creative::{MAX_SCENES, MIN_SCENES};
 use crate::projects::Step;
@@ -117,7 +118,18 @@ fn Storyboard(
     let scenes = RwSignal::new(initial.scenes.clone());
     let live = RwSignal::new(false);
     let complete = RwSignal::new(initial.complete());
-    let spent = RwSignal::new(initial.cost_microusd);
+    let prices = initial.prices;
+    let spent = RwSignal::new(initial.standing.spent_microusd);
+    let reserved = RwSignal::new(initial.standing.reserved_microusd);
+    // What is left, kept current by this project's changes (other projects' spend shows
+    // on the next load).
+    let left = {
+        let start = initial.standing;
+        move || {
+            let used = spent.get() + reserved.get();
+            (start.left_microusd - (used - start.spent_microusd - start.reserved_microusd)).max(0)
+        }
+    };
     // A storyboard that becomes complete opens the final step in the step indicator.
     if let Some(ReachedStep(reached)) = use_context::<ReachedStep>() {
         Effect::new(move |_| {
@@ -150,8 +162,14 @@ fn Storyboard(
         let on_event = move |name: &'static str, event: StoryboardEvent| match name {
             "storyboard_complete" => complete.set(true),
             _ => {
-                if let StoryboardEvent::SceneUpdate { spent_microusd, .. } = &event {
+                if let StoryboardEvent::SceneUpdate {
+                    spent_microusd,
+                    reserved_microusd,
+                    ..
+                } = &event
+                {
                     spent.set(*spent_microusd);
+                    reserved.set(*reserved_microusd);
                 }
                 scenes.update(|list| apply_event(list, event));
                 complete.set(
@@ -178,6 +196,16 @@ fn Storyboard(
     };
     let count_stage =
         move |stage: Stage| scenes.with(|list| list.iter().filter(|s| s.stage() == stage).count());
+    // What "approve all" would start: an image per text, a clip per ready image.
+    let all_images_cost = move || prices.image_microusd * count_stage(Stage::Text) as i64;
+    let all_clips_cost = move || {
+        scenes.with(|list| {
+            list.iter()
+                .filter(|s| s.stage() == Stage::Image && s.image_status == GenStatus::Ready)
+                .map(|s| prices.clip(s.duration_secs))
+                .sum::<i64>()
+        })
+    };
     let approve = move |stage: &'static str| {
         approve_all.dispatch(ApproveAll {
             storyboard: storyboard.to_string(),
@@ -198,14 +226,28 @@ fn Storyboard(
             <div class="board-summary" role="status" aria-live="polite">
                 <span>{move || format!("{} scenes · {} s of {} s", scenes.with(Vec::len), total(), target)}</span>
                 <span>{move || format!("{} generating", busy())}</span>
-                <span>{move || format!("Spent so far: {}", format_cost(spent.get()))}</span>
+                {if prices.paid() {
+                    view! {
+                        <span>
+                            {move || format!(
+                                "Spent {} · reserved {} · {} left",
+                                dollars(spent.get()),
+                                dollars(reserved.get()),
+                                dollars(left()),
+                            )}
+                        </span>
+                    }
+                        .into_any()
+                } else {
+                    view! { <span>"Offline preview: free"</span> }.into_any()
+                }}
             </div>
             <div class="row wrap">
                 <button type="button" class="btn btn-ghost btn-small" disabled=move || count_stage(Stage::Text) == 0 on:click=move |_| approve("text")>
-                    "Approve all texts"
+                    {move || priced("Approve all texts", all_images_cost(), &prices)}
                 </button>
                 <button type="button" class="btn btn-ghost btn-small" on:click=move |_| approve("image")>
-                    "Approve all images"
+                    {move || priced("Approve all images", all_clips_cost(), &prices)}
                 </button>
                 <button type="button" class="btn btn-ghost btn-small" on:click=move |_| approve("video")>
                     "Approve all clips"
@@ -251,6 +293,7 @@ fn Storyboard(
                                 delete_scene
                                 add_scene
                                 storyboard
+                                prices
                             />
                         }
                     }

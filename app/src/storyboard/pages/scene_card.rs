@@ -1,5 +1,6 @@
 //! One scene's card: its text, seed image and clip, each to approve or make again.
 
+use crate::budget::{priced, Prices};
 use crate::creative::{MAX_CLIP_SECS, MAX_SCENES, MIN_CLIP_SECS, MIN_SCENES};
 use crate::storyboard::api::{AddScene, DeleteScene, MoveScene, SceneAction, SetDuration};
 use crate::storyboard::{GenStatus, SceneView, Stage};
@@ -35,7 +36,12 @@ pub(super) fn SceneCard(
     delete_scene: ServerAction<DeleteScene>,
     add_scene: ServerAction<AddScene>,
     storyboard: Uuid,
+    prices: Prices,
 ) -> impl IntoView {
+    // What each spending button costs, in its text and its accessible name.
+    let image_cost = prices.image_microusd;
+    let clip_cost = prices.clip(scene.duration_secs);
+    let pay = move |what: &str, cost: i64| priced(what, cost, &prices);
     let id = scene.id.to_string();
     let number = scene.position as usize + 1;
     let stage = scene.stage();
@@ -124,7 +130,7 @@ pub(super) fn SceneCard(
                     <div class="scene-error" role="alert">
                         <span>{error}</span>
                         {failed.then(|| view! {
-                            <button type="button" class="btn btn-small btn-ghost" on:click=move |_| do_action(retry) aria-label=label("Retry")>"Retry"</button>
+                            <button type="button" class="btn btn-small btn-ghost" on:click=move |_| do_action(retry) aria-label=pay(&label("Retry"), if retry == "regenerate_video" { clip_cost } else { image_cost })>{pay("Retry", if retry == "regenerate_video" { clip_cost } else { image_cost })}</button>
                         })}
                     </div>
                 }
@@ -148,20 +154,20 @@ pub(super) fn SceneCard(
                 }
                 {
                     let do_action = do_action.clone();
-                    view! { <button type="button" class="btn btn-small btn-ghost" aria-label=label("Rewrite the text of") on:click=move |_| do_action("regenerate_text")>"Rewrite"</button> }
+                    view! { <button type="button" class="btn btn-small btn-ghost" aria-label=pay(&label("Rewrite the text of"), prices.director_microusd) on:click=move |_| do_action("regenerate_text")>{pay("Rewrite", prices.director_microusd)}</button> }
                 }
                 {match stage {
                     Stage::Text => {
                         let do_action = do_action.clone();
-                        view! { <button type="button" class="btn btn-small btn-primary" aria-label=label("Approve the text of") on:click=move |_| do_action("approve_text")>"Approve text"</button> }.into_any()
+                        view! { <button type="button" class="btn btn-small btn-primary" aria-label=pay(&label("Approve the text of"), image_cost) on:click=move |_| do_action("approve_text")>{pay("Approve text", image_cost)}</button> }.into_any()
                     }
                     Stage::Image => {
                         let approve = do_action.clone();
                         let again = do_action.clone();
                         let ready = scene.image_status == GenStatus::Ready;
                         view! {
-                            <button type="button" class="btn btn-small btn-primary" disabled=!ready aria-label=label("Approve the image of") on:click=move |_| approve("approve_image")>"Approve image"</button>
-                            <button type="button" class="btn btn-small btn-ghost" disabled=image_busy aria-label=label("Regenerate the image of") on:click=move |_| again("regenerate_image")>"New image"</button>
+                            <button type="button" class="btn btn-small btn-primary" disabled=!ready aria-label=pay(&label("Approve the image of"), clip_cost) on:click=move |_| approve("approve_image")>{pay("Approve image", clip_cost)}</button>
+                            <button type="button" class="btn btn-small btn-ghost" disabled=image_busy aria-label=pay(&label("Regenerate the image of"), image_cost) on:click=move |_| again("regenerate_image")>{pay("New image", image_cost)}</button>
                         }.into_any()
                     }
                     Stage::Video => {
@@ -170,12 +176,12 @@ pub(super) fn SceneCard(
                         let ready = scene.video_status == GenStatus::Ready;
                         view! {
                             <button type="button" class="btn btn-small btn-primary" disabled=!ready aria-label=label("Approve the clip of") on:click=move |_| approve("approve_video")>"Approve clip"</button>
-                            <button type="button" class="btn btn-small btn-ghost" disabled=video_busy || scene.video_status == GenStatus::None aria-label=label("Regenerate the clip of") on:click=move |_| again("regenerate_video")>"New clip"</button>
+                            <button type="button" class="btn btn-small btn-ghost" disabled=video_busy || scene.video_status == GenStatus::None aria-label=pay(&label("Regenerate the clip of"), clip_cost) on:click=move |_| again("regenerate_video")>{pay("New clip", clip_cost)}</button>
                         }.into_any()
                     }
                     Stage::Done => {
                         let again = do_action.clone();
-                        view! { <button type="button" class="btn btn-small btn-ghost" aria-label=label("Regenerate the clip of") on:click=move |_| again("regenerate_video")>"New clip"</button> }.into_any()
+                        view! { <button type="button" class="btn btn-small btn-ghost" aria-label=pay(&label("Regenerate the clip of"), clip_cost) on:click=move |_| again("regenerate_video")>{pay("New clip", clip_cost)}</button> }.into_any()
                     }
                 }}
             </div>
