@@ -82,6 +82,8 @@ async fn the_wizard_runs_on_an_openai_compatible_model() {
             openai_base_url: Some(format!("{}/v1", server.uri())),
             openai_api_key: Some("sk-test".into()),
             llm_model: "test-model".into(),
+            // $1 and $2 per million tokens: every director call costs something.
+            prices: Some("test-model=tokens:1:2".into()),
             ..ProviderSettings::default()
         }),
         ..TestSettings::default()
@@ -139,4 +141,16 @@ async fn the_wizard_runs_on_an_openai_compatible_model() {
         30
     );
     assert_eq!(board.scenes[0].role, app::creative::SceneRole::Hook);
+    // Every director call was reserved and settled: the reply and the brief drawn from
+    // it, the moods' directions, the plan.
+    let (calls, open, spent): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE settled_at IS NULL),
+                COALESCE(SUM(actual_microusd), 0)::bigint
+         FROM spend WHERE item = 'director' AND provider = 'openai' AND model = 'test-model'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((calls, open), (4, 0));
+    assert!(spent > 0);
 }
