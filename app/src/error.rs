@@ -25,6 +25,9 @@ pub enum AppError {
     /// The work would pass a budget; the message says what is left and what it costs.
     #[error("{0}")]
     OverBudget(String),
+    /// Too much at once (live views open, say); try again shortly.
+    #[error("{0}")]
+    Busy(String),
     #[error("Too many failed attempts. Try again in {retry_after_secs} seconds.")]
     TooManyAttempts { retry_after_secs: u64 },
     #[error("Something went wrong on our side. Please try again.")]
@@ -51,7 +54,7 @@ impl AppError {
             Self::Conflict(_) => 409,
             // Payment Required: the budget, not the request, is what stands in the way.
             Self::OverBudget(_) => 402,
-            Self::TooManyAttempts { .. } => 429,
+            Self::TooManyAttempts { .. } | Self::Busy(_) => 429,
             Self::Internal => 500,
             Self::Network(_) => 502,
         }

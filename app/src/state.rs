@@ -19,8 +19,12 @@ pub struct AppState {
     pub media: MediaProviders,
     /// The models' prices and the default budget: every paid call is reserved with it.
     pub spending: Arc<crate::budget::ssr::Spending>,
+    /// How long sessions last.
+    pub sessions: crate::auth::ssr::SessionPolicy,
     /// Brief chat, moods and scene plans.
     pub director: Arc<dyn Director>,
+    /// The open live streams, capped per account and per instance.
+    pub viewers: crate::events::viewers::Viewers,
     /// Wake-ups for storyboard streams, from every instance.
     pub notifier: crate::events::Notifier,
     /// Where users reach the app (for absolute links in share previews).

@@ -7,7 +7,7 @@
 use app::{
     generation::ffmpeg::{probe, run},
     projects::VideoFormat,
-    render::compose::{render, Clip, Composition, Encoder, Music, RenderError},
+    render::compose::{render, render_within, Clip, Composition, Encoder, Music, RenderError},
 };
 use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
@@ -258,4 +258,45 @@ async fn cancelling_stops_ffmpeg() {
     );
     assert!(matches!(result, Err(RenderError::Cancelled)), "{result:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_render_past_its_time_limit_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = clip(dir.path(), "long", "320x240", 30, 1.0, false).await;
+    let composition = Composition {
+        clips: vec![long; 30],
+        format: VideoFormat::Vertical,
+        title: None,
+        call_to_action: None,
+        music: None,
+        encoder: Encoder {
+            preset: "medium".into(),
+            crf: 20,
+        },
+    };
+    // The limit a real render gets grows with its length.
+    assert!(composition.time_limit() >= std::time::Duration::from_secs(120));
+    let output = dir.path().join("out.mp4");
+    let started = std::time::Instant::now();
+    let limit = std::time::Duration::from_millis(700);
+    let result = render_within(
+        &composition,
+        dir.path(),
+        &output,
+        |_| {},
+        &CancellationToken::new(),
+        limit,
+    )
+    .await;
+    assert!(
+        matches!(result, Err(RenderError::TimedOut(_))),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // FFmpeg is gone: nothing writes to the output any more.
+    let size = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let later = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(size, later, "FFmpeg still writing after the limit");
 }

@@ -160,6 +160,13 @@ async fn server_errors_are_retried_and_then_reported_as_unavailable() {
         .expect(3)
         .mount(&server)
         .await;
+    // Each time, Replicate's list shows the create made nothing: asking again is safe.
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "results": [] })))
+        .expect(3)
+        .mount(&server)
+        .await;
     let error = client(&server, dir.path())
         .generate_image(&image_request(), &Run::default())
         .await
@@ -466,4 +473,108 @@ async fn live_replicate_makes_an_image() {
         .await
         .unwrap();
     assert!(std::fs::metadata(image.path()).unwrap().len() > 1000);
+}
+
+/// A create whose answer is lost (a 503 or a timeout after Replicate made the prediction)
+/// is found among the recent predictions and adopted: one create, one payment.
+async fn ambiguous_create_is_adopted(first_answer: ResponseTemplate) {
+    use std::sync::{Arc, Mutex};
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let made: Arc<Mutex<Option<serde_json::Value>>> = Arc::default();
+    let uri = server.uri();
+    Mock::given(method("POST"))
+        .respond_with({
+            let made = made.clone();
+            move |request: &wiremock::Request| {
+                let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+                *made.lock().unwrap() = Some(body["input"].clone());
+                first_answer.clone()
+            }
+        })
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions"))
+        .respond_with({
+            let made = made.clone();
+            move |_: &wiremock::Request| {
+                let input = made.lock().unwrap().clone();
+                // Someone else's prediction first, with another input.
+                ResponseTemplate::new(200).set_body_json(json!({ "results": [
+                    { "id": "other", "model": "black-forest-labs/flux-schnell", "input": { "seed": 1 } },
+                    { "id": "p-lost", "model": "black-forest-labs/flux-schnell", "input": input },
+                ] }))
+            }
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/p-lost"))
+        .respond_with({
+            let made = made.clone();
+            move |_: &wiremock::Request| {
+                let input = made.lock().unwrap().clone();
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "id": "p-lost", "status": "succeeded", "input": input,
+                    "output": [format!("{uri}/files/p-lost.png")],
+                }))
+            }
+        })
+        .mount(&server)
+        .await;
+    serve_output(&server, "p-lost", b"\x89PNG the one paid for").await;
+    let mut settings = ReplicateSettings::new(TOKEN.into(), dir.path().to_path_buf());
+    settings.base_url = format!("{}/v1", server.uri());
+    settings.poll_interval = Duration::from_millis(20);
+    settings.first_backoff = Duration::from_millis(20);
+    settings.request_timeout = Duration::from_millis(500);
+    let image = Replicate::new(settings)
+        .unwrap()
+        .generate_image(&image_request(), &Run::default())
+        .await
+        .unwrap();
+    assert_eq!(image.prediction_id.as_deref(), Some("p-lost"));
+    assert_eq!(
+        std::fs::read(image.path()).unwrap(),
+        b"\x89PNG the one paid for"
+    );
+}
+
+#[tokio::test]
+async fn a_create_answered_with_a_server_error_is_looked_up_not_repeated() {
+    ambiguous_create_is_adopted(ResponseTemplate::new(503)).await;
+}
+
+#[tokio::test]
+async fn a_create_that_timed_out_is_looked_up_not_repeated() {
+    ambiguous_create_is_adopted(
+        ResponseTemplate::new(201)
+            .set_body_json(json!({"id": "p-lost", "status": "starting"}))
+            .set_delay(Duration::from_secs(3)),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_create_whose_fate_cannot_be_told_is_not_repeated() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let error = client(&server, dir.path())
+        .generate_image(&image_request(), &Run::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, GenerationError::Unavailable(_)), "{error}");
+    assert!(error.to_string().contains("not asking twice"), "{error}");
 }

@@ -1,6 +1,7 @@
 //! Settings, from the command line or the environment (and `.env`).
 
 use anyhow::Context;
+use app::auth::ssr::SessionPolicy;
 use app::budget::ssr::Spending;
 use app::creative::{
     offline::OfflineDirector,
@@ -137,6 +138,26 @@ pub struct Settings {
     /// web-only instances when other instances do the work.
     #[arg(long, env = "REELSMITH_RUN_WORKER", action = clap::ArgAction::Set, default_value_t = true)]
     pub run_worker: bool,
+
+    /// A session ends after this many minutes without a request.
+    #[arg(
+        long,
+        env = "REELSMITH_SESSION_IDLE_MINUTES",
+        default_value_t = 10_080.0
+    )]
+    pub session_idle_minutes: f64,
+
+    /// A session ends this many days after log-in, however active.
+    #[arg(long, env = "REELSMITH_SESSION_LIFETIME_DAYS", default_value_t = 30.0)]
+    pub session_lifetime_days: f64,
+
+    /// Live streams (open tabs) one account may have open on this instance.
+    #[arg(long, env = "REELSMITH_STREAMS_PER_ACCOUNT", default_value_t = 20)]
+    pub streams_per_account: usize,
+
+    /// Live streams this instance keeps open in all.
+    #[arg(long, env = "REELSMITH_STREAMS_TOTAL", default_value_t = 5_000)]
+    pub streams_total: usize,
 
     #[command(flatten)]
     pub storage: StorageSettings,
@@ -426,6 +447,19 @@ impl Settings {
                 })
             }
         }
+    }
+
+    pub fn sessions(&self) -> anyhow::Result<SessionPolicy> {
+        let idle = self.session_idle_minutes * 60.0;
+        let lifetime = self.session_lifetime_days * 24.0 * 3600.0;
+        anyhow::ensure!(
+            idle.is_finite() && idle >= 1.0 && lifetime.is_finite() && lifetime >= idle,
+            "REELSMITH_SESSION_IDLE_MINUTES must be positive and REELSMITH_SESSION_LIFETIME_DAYS at least as long"
+        );
+        Ok(SessionPolicy {
+            idle_secs: idle.round() as i64,
+            lifetime_secs: lifetime.round() as i64,
+        })
     }
 
     pub fn public_url(&self) -> String {

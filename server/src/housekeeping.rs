@@ -1,5 +1,6 @@
 //! Hourly clean-up of rows that only matter for a while: expired sessions, old failed
-//! log-in counts, and director calls a crash left reserved. Any instance may run it;
+//! log-in counts, events of streams quiet for a week, and director calls a crash left
+//! reserved. Any instance may run it;
 //! every step is idempotent.
 
 use sqlx::PgPool;
@@ -28,6 +29,11 @@ pub async fn run(pool: PgPool, sessions: PostgresStore) {
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "could not delete old failed log-ins"),
+        }
+        match app::events::prune(&pool, 7).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "pruned the events of quiet streams"),
+            Err(error) => tracing::warn!(%error, "could not prune old events"),
         }
         match app::budget::ssr::settle_abandoned(&pool).await {
             Ok(0) => {}

@@ -106,6 +106,7 @@ impl Application {
             .site_root(settings.site_root.to_string_lossy().as_ref())
             .site_addr(listener.local_addr()?)
             .build();
+        let sessions_policy = settings.sessions()?;
         let sessions = PostgresStore::new(pool.clone());
         sessions
             .migrate()
@@ -116,7 +117,10 @@ impl Application {
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(settings.secure_cookies())
-            .with_expiry(Expiry::OnInactivity(time::Duration::days(14)));
+            // Renewed while in use (see `auth::ssr::session_user_id`), ended when idle.
+            .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+                sessions_policy.idle_secs,
+            )));
 
         let storage = settings.storage()?;
         let state = AppState {
@@ -126,6 +130,11 @@ impl Application {
             local_files: storage.local_files,
             media: settings.media_providers()?,
             spending: Arc::new(settings.spending()?),
+            sessions: sessions_policy,
+            viewers: app::events::viewers::Viewers::new(
+                settings.streams_per_account,
+                settings.streams_total,
+            ),
             director: settings.director()?,
             notifier: app::events::Notifier::start(pool.clone()),
             public_url: settings.public_url.clone().unwrap_or_else(|| {

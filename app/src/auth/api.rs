@@ -9,9 +9,9 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
     use super::ssr;
     use crate::error::ssr::respond;
     respond(async {
-        let pool = crate::state::pool()?;
-        let user = ssr::register(&pool, &email, &password).await?;
-        ssr::start_session(user).await
+        let state = crate::state::app_state()?;
+        let user = ssr::register(&state.pool, &email, &password).await?;
+        ssr::start_session(user, state.sessions).await
     })
     .await
 }
@@ -21,10 +21,10 @@ pub async fn log_in(email: String, password: String) -> Result<(), AppError> {
     use super::ssr;
     use crate::error::ssr::respond;
     respond(async {
-        let pool = crate::state::pool()?;
+        let state = crate::state::app_state()?;
         let client = ssr::client_address().await;
-        let user = ssr::authenticate(&pool, &email, &password, client).await?;
-        ssr::start_session(user).await
+        let user = ssr::authenticate(&state.pool, &email, &password, client).await?;
+        ssr::start_session(user, state.sessions).await
     })
     .await
 }

@@ -6,12 +6,52 @@ use argon2::{
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Algorithm, Argon2, Params, Version,
 };
+use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use std::net::{IpAddr, SocketAddr};
 use tower_sessions::Session;
 use uuid::Uuid;
 
-const SESSION_USER_KEY: &str = "user_id";
+/// The signed-in user and the session's clocks, kept in the session.
+const SESSION_KEY: &str = "signed_in";
+
+/// How long a session lasts: it ends after `idle` without a request, and in any case
+/// `lifetime` after log-in (a stolen cookie does not live for ever).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionPolicy {
+    pub idle_secs: i64,
+    pub lifetime_secs: i64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle_secs: 7 * 24 * 3600,
+            lifetime_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl SessionPolicy {
+    /// How often an active session's clock is written back (which renews its expiry):
+    /// hourly, or sooner for short idle limits, so a request is not a write each time.
+    fn renew_after_secs(&self) -> i64 {
+        (self.idle_secs / 10).clamp(0, 3600)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SignedIn {
+    user: Uuid,
+    /// Unix seconds of the log-in and of the last renewal.
+    since: i64,
+    seen: i64,
+    policy: SessionPolicy,
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
 
 /// An email address as we store it: trimmed, lower-cased, plausibly shaped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,11 +302,18 @@ fn session_error(error: tower_sessions::session::Error) -> AppError {
 
 /// Logs the user in on this browser. The session id changes, so an id planted
 /// before log-in (session fixation) is worth nothing after it.
-pub async fn start_session(user_id: Uuid) -> Result<(), AppError> {
+pub async fn start_session(user_id: Uuid, policy: SessionPolicy) -> Result<(), AppError> {
     let session = session().await?;
     session.cycle_id().await.map_err(session_error)?;
+    let now = unix_now();
+    let signed_in = SignedIn {
+        user: user_id,
+        since: now,
+        seen: now,
+        policy,
+    };
     session
-        .insert(SESSION_USER_KEY, user_id)
+        .insert(SESSION_KEY, signed_in)
         .await
         .map_err(session_error)
 }
@@ -275,14 +322,31 @@ pub async fn end_session() -> Result<(), AppError> {
     session().await?.flush().await.map_err(session_error)
 }
 
+/// The session's user, unless it was idle too long or is past its lifetime (it is then
+/// ended); an active session's clock is renewed now and then.
 pub async fn session_user_id(session: &Session) -> Option<Uuid> {
-    match session.get::<Uuid>(SESSION_USER_KEY).await {
-        Ok(user) => user,
+    let mut signed_in = match session.get::<SignedIn>(SESSION_KEY).await {
+        Ok(signed_in) => signed_in?,
         Err(error) => {
             tracing::warn!(%error, "unreadable session treated as logged out");
-            None
+            return None;
+        }
+    };
+    let now = unix_now();
+    let policy = signed_in.policy;
+    if now - signed_in.since >= policy.lifetime_secs || now - signed_in.seen >= policy.idle_secs {
+        if let Err(error) = session.flush().await {
+            tracing::warn!(%error, "could not end an expired session");
+        }
+        return None;
+    }
+    if now - signed_in.seen >= policy.renew_after_secs() {
+        signed_in.seen = now;
+        if let Err(error) = session.insert(SESSION_KEY, &signed_in).await {
+            tracing::warn!(%error, "could not renew a session");
         }
     }
+    Some(signed_in.user)
 }
 
 /// The logged-in user's id, or 401.

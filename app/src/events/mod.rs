@@ -8,6 +8,7 @@
 //! module only stores, numbers, reads and announces them.
 
 pub mod stream;
+pub mod viewers;
 
 use serde::{de::DeserializeOwned, Serialize};
 use sqlx::{postgres::PgListener, PgConnection, PgPool};
@@ -151,6 +152,21 @@ pub async fn forget(tx: &mut PgConnection, topic: Topic) -> sqlx::Result<()> {
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// Drops the events of topics quiet for `days` (a storyboard finished a week ago, say):
+/// their pages load a snapshot; the streams' sequence numbers stay, so ids never repeat.
+pub async fn prune(pool: &PgPool, days: i32) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "DELETE FROM events e
+         WHERE NOT EXISTS (SELECT 1 FROM events n
+                           WHERE n.topic = e.topic AND n.topic_id = e.topic_id
+                             AND n.created_at > now() - make_interval(days => $1))",
+        days
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// A wake-up: something happened on a topic, or streams should re-read everything (after

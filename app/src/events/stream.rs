@@ -3,7 +3,7 @@
 //! ids never skip or repeat. A comment line every 15 seconds keeps proxies from closing
 //! the connection.
 
-use super::{since, Recorded, Topic, Wake};
+use super::{since, viewers::Watch, Recorded, Topic, Wake};
 use axum::{
     http::HeaderMap,
     response::{
@@ -97,8 +97,26 @@ where
     }
 }
 
-/// The response for a stream of events.
-pub fn respond(events: impl Stream<Item = Event> + Send + 'static) -> Response {
+/// The response for a stream of events watched by `watch`: it ends when the viewer may
+/// no longer see it (logged out, project deleted), and gives its seat back when closed.
+pub fn respond(watch: Watch, events: impl Stream<Item = Event> + Send + 'static) -> Response {
+    let events = async_stream::stream! {
+        {
+            let revoked = watch.revoked();
+            futures::pin_mut!(revoked);
+            futures::pin_mut!(events);
+            loop {
+                tokio::select! {
+                    _ = &mut revoked => break,
+                    event = events.next() => match event {
+                        Some(event) => yield event,
+                        None => break,
+                    },
+                }
+            }
+        }
+        drop(watch);
+    };
     Sse::new(events.map(Ok::<_, Infallible>))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()

@@ -1,26 +1,61 @@
-//! Running FFmpeg and ffprobe.
+//! Running FFmpeg and ffprobe, each within a wall-clock limit: a hung tool is killed
+//! rather than kept alive by a job's heartbeat forever. Their stderr (which names our
+//! temporary paths) goes to the server's log for operators; errors say only what failed.
 
 use anyhow::{bail, Context};
-use std::{path::Path, process::Stdio};
+use std::{path::Path, process::Stdio, time::Duration};
 use tokio::process::Command;
 
-/// Runs `ffmpeg` with `args` (quiet, overwriting outputs); its stderr becomes the error.
-pub async fn run(args: &[String]) -> anyhow::Result<()> {
-    let output = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-        .args(args)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .context("running ffmpeg (is the `ffmpeg` package installed?)")?;
+/// How long a short FFmpeg task (an offline image, a clip, a poster) may take.
+pub const DEFAULT_LIMIT: Duration = Duration::from_secs(5 * 60);
+/// How long ffprobe may take.
+pub const PROBE_LIMIT: Duration = Duration::from_secs(30);
+
+/// A tool that ran past its wall-clock limit (and was killed).
+#[derive(Debug, thiserror::Error)]
+#[error("{tool} took longer than {} s and was stopped", .limit.as_secs())]
+pub struct TimedOut {
+    pub tool: &'static str,
+    pub limit: Duration,
+}
+
+/// Runs `command` to its end within `limit`, killing it past that; a failure is logged
+/// with its stderr and reported without it.
+async fn output_within(
+    tool: &'static str,
+    command: &mut Command,
+    limit: Duration,
+) -> anyhow::Result<std::process::Output> {
+    command.stdin(Stdio::null()).kill_on_drop(true);
+    let output = match tokio::time::timeout(limit, command.output()).await {
+        // Dropping the future kills the process.
+        Err(_) => return Err(TimedOut { tool, limit }.into()),
+        Ok(output) => output
+            .with_context(|| format!("running {tool} (is the `ffmpeg` package installed?)"))?,
+    };
     if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        tracing::warn!(tool, status = %output.status, stderr = %stderr.trim(), "media tool failed");
         bail!(
-            "ffmpeg failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
+            "{tool} failed ({}); the details are in the server log",
+            output.status
         );
     }
+    Ok(output)
+}
+
+/// Runs `ffmpeg` with `args` (quiet, overwriting outputs) within [`DEFAULT_LIMIT`].
+pub async fn run(args: &[String]) -> anyhow::Result<()> {
+    run_within(args, DEFAULT_LIMIT).await
+}
+
+/// Runs `ffmpeg` with `args` within `limit`.
+pub async fn run_within(args: &[String], limit: Duration) -> anyhow::Result<()> {
+    let mut command = Command::new("ffmpeg");
+    command
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
+        .args(args);
+    output_within("ffmpeg", &mut command, limit).await?;
     Ok(())
 }
 
@@ -36,7 +71,8 @@ pub struct Probe {
 }
 
 pub async fn probe(path: &Path) -> anyhow::Result<Probe> {
-    let output = Command::new("ffprobe")
+    let mut command = Command::new("ffprobe");
+    command
         .args([
             "-v",
             "error",
@@ -45,16 +81,8 @@ pub async fn probe(path: &Path) -> anyhow::Result<Probe> {
             "-show_streams",
             "-show_format",
         ])
-        .arg(path)
-        .output()
-        .await
-        .context("running ffprobe")?;
-    if !output.status.success() {
-        bail!(
-            "ffprobe failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
+        .arg(path);
+    let output = output_within("ffprobe", &mut command, PROBE_LIMIT).await?;
     let json: serde_json::Value = serde_json::from_slice(&output.stdout)?;
     let streams = json["streams"].as_array().cloned().unwrap_or_default();
     let of_type = |kind: &str| streams.iter().find(|s| s["codec_type"] == kind).cloned();
@@ -93,4 +121,33 @@ pub fn filter_path(path: &Path) -> anyhow::Result<String> {
         bail!("path unsafe for an FFmpeg filter: {text:?}");
     }
     Ok(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_tool_past_its_limit_is_killed_and_says_so() {
+        let started = std::time::Instant::now();
+        let args: Vec<String> = ["-f", "lavfi", "-i", "testsrc=d=3600:r=5", "-f", "null", "-"]
+            .map(String::from)
+            .to_vec();
+        let error = run_within(&args, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(error.is::<TimedOut>(), "{error:#}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(error.to_string().contains("took longer than"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_failure_keeps_ffmpegs_stderr_out_of_the_error() {
+        let args: Vec<String> = ["-i", "/nonexistent/secret-temp-path.mp4", "-f", "null", "-"]
+            .map(String::from)
+            .to_vec();
+        let error = run(&args).await.unwrap_err().to_string();
+        assert!(error.contains("ffmpeg failed"), "{error}");
+        assert!(!error.contains("secret-temp-path"), "{error}");
+    }
 }

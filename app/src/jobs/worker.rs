@@ -28,6 +28,9 @@ pub struct WorkerSettings {
     pub concurrency: HashMap<&'static str, usize>,
     /// First retry delay; doubled per attempt, with jitter.
     pub backoff: Duration,
+    /// Jobs of one account running at once across every worker: the rest of its work
+    /// waits while other accounts' runs.
+    pub per_account: i64,
 }
 
 impl Default for WorkerSettings {
@@ -37,6 +40,7 @@ impl Default for WorkerSettings {
             poll: Duration::from_secs(5),
             concurrency: HashMap::new(),
             backoff: Duration::from_secs(2),
+            per_account: 10,
         }
     }
 }
@@ -166,26 +170,52 @@ impl Worker {
         tracing::info!(worker = %self.id, "job worker stopped");
     }
 
+    /// Claims the next job of `kind`, fairly: from the account with the fewest jobs
+    /// running, then the one whose turn came longest ago, then the oldest job; accounts
+    /// at their limit of running jobs wait. Jobs whose lease ran out are claimed again.
     async fn claim(&self, kind: &'static str) -> sqlx::Result<Option<Claimed>> {
         let row = sqlx::query!(
-            "UPDATE jobs SET status = 'running', locked_by = $1, attempts = attempts + 1,
-                    lease_until = now() + make_interval(secs => $2), updated_at = now()
-             WHERE id = (
-                 SELECT id FROM jobs
-                 WHERE kind = $3
-                   AND ((status = 'queued' AND run_at <= now())
-                        OR (status = 'running' AND lease_until < now()))
-                 ORDER BY run_at, created_at
+            "WITH busy AS (
+                 SELECT p.owner_id, count(*) AS n FROM jobs r JOIN projects p ON p.id = r.project_id
+                 WHERE r.status = 'running' AND r.lease_until >= now()
+                 GROUP BY p.owner_id),
+             pick AS (
+                 SELECT j.id, p.owner_id FROM jobs j
+                 LEFT JOIN projects p ON p.id = j.project_id
+                 LEFT JOIN busy b ON b.owner_id = p.owner_id
+                 LEFT JOIN job_turns t ON t.owner_id = p.owner_id
+                 WHERE j.kind = $3
+                   AND ((j.status = 'queued' AND j.run_at <= now())
+                        OR (j.status = 'running' AND j.lease_until < now()))
+                   AND COALESCE(b.n, 0) < $4
+                 ORDER BY COALESCE(b.n, 0), t.claimed_at NULLS FIRST, j.run_at, j.created_at
                  LIMIT 1
-                 FOR UPDATE SKIP LOCKED)
-             RETURNING id, payload, attempts, max_attempts, prediction_id",
+                 FOR UPDATE OF j SKIP LOCKED)
+             UPDATE jobs SET status = 'running', locked_by = $1, attempts = attempts + 1,
+                    lease_until = now() + make_interval(secs => $2), updated_at = now()
+             FROM pick WHERE jobs.id = pick.id
+             RETURNING jobs.id, jobs.payload, jobs.attempts, jobs.max_attempts,
+                       jobs.prediction_id, pick.owner_id AS \"owner?\"",
             self.id,
             self.settings.lease.as_secs_f64(),
-            kind
+            kind,
+            self.settings.per_account
         )
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|row| Claimed {
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        if let Some(owner) = row.owner {
+            sqlx::query!(
+                "INSERT INTO job_turns (owner_id, claimed_at) VALUES ($1, clock_timestamp())
+                 ON CONFLICT (owner_id) DO UPDATE SET claimed_at = EXCLUDED.claimed_at",
+                owner
+            )
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(Some(Claimed {
             id: row.id,
             kind,
             payload: row.payload,

@@ -24,6 +24,7 @@ use futures::StreamExt;
 pub async fn project_stream(
     State(state): State<AppState>,
     AuthUser(owner): AuthUser,
+    session: tower_sessions::Session,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -34,6 +35,13 @@ pub async fn project_stream(
     if let Err(error) = super::ssr::get(&state.pool, owner, project).await {
         return error.into_response();
     }
+    let watch = match state
+        .viewers
+        .watch(&state.pool, &session, owner, Some(project))
+    {
+        Ok(watch) => watch,
+        Err(refused) => return refused.into_response(),
+    };
     let topic = Topic::Project(project);
     let wakes = state.notifier.subscribe();
     let resume_after = last_event_id(&headers);
@@ -56,5 +64,5 @@ pub async fn project_stream(
             yield event;
         }
     };
-    respond(events)
+    respond(watch, events)
 }

@@ -16,6 +16,7 @@ use anyhow::{bail, Context};
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
+    time::Duration,
 };
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, BufReader},
@@ -72,6 +73,9 @@ pub struct Composition {
 pub enum RenderError {
     #[error("the render was cancelled")]
     Cancelled,
+    /// FFmpeg ran past the render's wall-clock limit and was killed.
+    #[error("the render took longer than {} s and was stopped", .0.as_secs())]
+    TimedOut(Duration),
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
 }
@@ -92,6 +96,12 @@ impl Composition {
     }
 
     /// Length of the result: the clips less the overlaps.
+    /// How long the render may take before it is killed: generous (the one pass runs at
+    /// about twice real time on two cores; a busy machine is slower), yet finite.
+    pub fn time_limit(&self) -> Duration {
+        Duration::from_secs_f64(120.0 + 10.0 * self.duration_secs())
+    }
+
     pub fn duration_secs(&self) -> f64 {
         let total: f64 = self.clips.iter().map(|c| c.duration_secs).sum();
         total - self.crossfade() * self.clips.len().saturating_sub(1) as f64
@@ -346,15 +356,31 @@ fn text_lines(
     Ok(filters)
 }
 
-/// Runs the render, calling `on_progress` with 0–1 as FFmpeg reports it. Cancelling kills
-/// FFmpeg. `work_dir` must be a path FFmpeg filters accept (see `filter_path`).
+/// Runs the render, calling `on_progress` with 0–1 as FFmpeg reports it, within the
+/// composition's [`Composition::time_limit`]. Cancelling kills FFmpeg. `work_dir` must be
+/// a path FFmpeg filters accept (see `filter_path`).
 pub async fn render(
+    composition: &Composition,
+    work_dir: &Path,
+    output: &Path,
+    on_progress: impl FnMut(f64) + Send,
+    cancel: &CancellationToken,
+) -> Result<(), RenderError> {
+    let limit = composition.time_limit();
+    render_within(composition, work_dir, output, on_progress, cancel, limit).await
+}
+
+/// [`render`] with its own wall-clock limit.
+pub async fn render_within(
     composition: &Composition,
     work_dir: &Path,
     output: &Path,
     mut on_progress: impl FnMut(f64) + Send,
     cancel: &CancellationToken,
+    limit: Duration,
 ) -> Result<(), RenderError> {
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
     let text_dir = tempfile::Builder::new()
         .prefix("render-")
         .tempdir_in(work_dir)
@@ -392,6 +418,10 @@ pub async fn render(
             let _ = child.kill().await;
             return Err(RenderError::Cancelled);
         }
+        _ = &mut deadline => {
+            let _ = child.kill().await;
+            return Err(RenderError::TimedOut(limit));
+        }
         _ = read => {}
     }
     let status = tokio::select! {
@@ -399,13 +429,18 @@ pub async fn render(
             let _ = child.kill().await;
             return Err(RenderError::Cancelled);
         }
+        _ = &mut deadline => {
+            let _ = child.kill().await;
+            return Err(RenderError::TimedOut(limit));
+        }
         status = child.wait() => status.context("waiting for ffmpeg")?,
     };
     let errors = errors.await.unwrap_or_default();
     if !status.success() {
+        // Operators read FFmpeg's words in the log; users read that the render failed.
+        tracing::warn!(%status, stderr = %errors.trim(), "the render's FFmpeg failed");
         return Err(RenderError::Failed(anyhow::anyhow!(
-            "ffmpeg failed ({status}): {}",
-            errors.trim().chars().take(2000).collect::<String>()
+            "FFmpeg failed ({status}); the details are in the server log"
         )));
     }
     on_progress(1.0);

@@ -200,6 +200,10 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
     match rendered {
         Ok(()) => {}
         Err(RenderError::Cancelled) => return Err(GenerationError::Cancelled),
+        // Killed past its limit: tried once more (the job's second attempt), then failed.
+        Err(error @ RenderError::TimedOut(_)) => {
+            return Err(GenerationError::Unavailable(error.to_string()))
+        }
         Err(RenderError::Failed(error)) => return Err(GenerationError::Failed(error)),
     }
     let probed = ffmpeg::probe(&output).await?;

@@ -28,6 +28,7 @@ use uuid::Uuid;
 pub async fn render_stream(
     State(state): State<AppState>,
     AuthUser(owner): AuthUser,
+    session: tower_sessions::Session,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -37,25 +38,43 @@ pub async fn render_stream(
     if let Err(error) = render_view(&state.pool, &*state.storage, Some(owner), render).await {
         return error.into_response();
     }
+    let project =
+        match sqlx::query_scalar!("SELECT project_id FROM compositions WHERE id = $1", render)
+            .fetch_one(&state.pool)
+            .await
+        {
+            Ok(project) => project,
+            Err(error) => return crate::error::AppError::from(error).into_response(),
+        };
+    let watch = match state
+        .viewers
+        .watch(&state.pool, &session, owner, Some(project))
+    {
+        Ok(watch) => watch,
+        Err(refused) => return refused.into_response(),
+    };
     let sent = last_event_id(&headers).unwrap_or(0);
     let wakes = state.notifier.subscribe();
     let (pool, storage) = (state.pool.clone(), state.storage.clone());
-    respond(follow(
-        state.pool.clone(),
-        wakes,
-        Topic::Render(render),
-        sent,
-        move |recorded: Recorded| {
-            let (pool, storage) = (pool.clone(), storage.clone());
-            async move {
-                let event = to_event(&pool, &*storage, render, recorded).await;
-                Sent {
-                    last: !matches!(event, RenderEvent::Progress { .. }),
-                    event: sse_event(event.name(), &event),
+    respond(
+        watch,
+        follow(
+            state.pool.clone(),
+            wakes,
+            Topic::Render(render),
+            sent,
+            move |recorded: Recorded| {
+                let (pool, storage) = (pool.clone(), storage.clone());
+                async move {
+                    let event = to_event(&pool, &*storage, render, recorded).await;
+                    Sent {
+                        last: !matches!(event, RenderEvent::Progress { .. }),
+                        event: sse_event(event.name(), &event),
+                    }
                 }
-            }
-        },
-    ))
+            },
+        ),
+    )
 }
 
 /// The event a client gets: `Complete` becomes the render's view, with fresh links.

@@ -31,6 +31,7 @@ fn named(event: &StoryboardEvent) -> axum::response::sse::Event {
 pub async fn storyboard_stream(
     State(state): State<AppState>,
     AuthUser(owner): AuthUser,
+    session: tower_sessions::Session,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -41,6 +42,13 @@ pub async fn storyboard_stream(
     let project = match storyboard_of_owner(&state.pool, owner, storyboard).await {
         Ok((project, _)) => project,
         Err(error) => return error.into_response(),
+    };
+    let watch = match state
+        .viewers
+        .watch(&state.pool, &session, owner, Some(project))
+    {
+        Ok(watch) => watch,
+        Err(refused) => return refused.into_response(),
     };
     let resume_after = last_event_id(&headers);
     // Subscribe before reading, so nothing committed in between is missed.
@@ -82,5 +90,5 @@ pub async fn storyboard_stream(
             yield event;
         }
     };
-    respond(events)
+    respond(watch, events)
 }

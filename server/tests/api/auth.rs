@@ -1,6 +1,6 @@
 use crate::helpers::{browser, error_of, TestApp, TestSettings, PASSWORD};
 use app::error::AppError;
-use reqwest::{header, StatusCode};
+use reqwest::{header, Client, StatusCode};
 
 fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response
@@ -318,4 +318,37 @@ async fn a_log_in_form_posted_before_the_page_is_interactive_returns_to_a_page()
     let login_page = app.client.get(app.url("/login")).send().await.unwrap();
     assert_eq!(login_page.status(), StatusCode::SEE_OTHER);
     assert_eq!(login_page.headers()[header::LOCATION], "/");
+}
+
+/// A session in use lives on; one left idle ends; none outlives its absolute lifetime.
+#[tokio::test]
+async fn sessions_end_when_idle_and_after_their_lifetime_however_active() {
+    use std::time::Duration;
+    // Idle limit of three seconds, lifetime of seven.
+    let app = TestApp::spawn_with(TestSettings {
+        session_idle_minutes: Some(3.0 / 60.0),
+        session_lifetime_days: Some(7.0 / 86_400.0),
+        ..TestSettings::default()
+    })
+    .await;
+    let signed_in = |client: Client| {
+        let app = &app;
+        async move { app.call_as(&client, "projects/list", &[]).await.status() == StatusCode::OK }
+    };
+    let active = app.new_user("ada@example.com").await;
+    let idle = app.new_user("eve@example.com").await;
+    // Ada keeps working, a request every second and a half: past the idle limit in
+    // total, never idle that long.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        assert!(signed_in(active.clone()).await, "an active session ended");
+    }
+    // Eve did nothing for four and a half seconds.
+    assert!(!signed_in(idle.clone()).await, "an idle session lived on");
+    // And Ada's session ends at its lifetime, however active.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        signed_in(active.clone()).await;
+    }
+    assert!(!signed_in(active).await, "a session outlived its lifetime");
 }

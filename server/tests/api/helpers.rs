@@ -69,6 +69,9 @@ pub struct TestSettings {
     /// Serve a site from another build (with a warning); by default only for a
     /// `site_root` of the test's own.
     pub allow_stale_site: Option<bool>,
+    pub session_idle_minutes: Option<f64>,
+    pub streams_per_account: Option<usize>,
+    pub session_lifetime_days: Option<f64>,
 }
 
 impl TestApp {
@@ -115,6 +118,10 @@ impl TestApp {
             public_url: test.public_url,
             log_format: LogFormat::Text,
             run_worker: !test.no_worker,
+            session_idle_minutes: test.session_idle_minutes.unwrap_or(60.0),
+            streams_per_account: test.streams_per_account.unwrap_or(20),
+            streams_total: 5_000,
+            session_lifetime_days: test.session_lifetime_days.unwrap_or(30.0),
             storage: test.storage.unwrap_or_default(),
             providers: test.providers.unwrap_or_default(),
         };

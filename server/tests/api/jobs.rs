@@ -352,3 +352,69 @@ async fn a_worker_shutting_down_hands_its_job_over_without_cancelling_the_predic
         ("succeeded".to_string(), 1, Some("p-1".to_string()))
     );
 }
+
+/// One account's many scenes do not hold another's one scene up: the queue takes turns
+/// between accounts rather than serving the oldest job first.
+#[tokio::test]
+async fn the_queue_takes_turns_between_accounts() {
+    let app = TestApp::spawn_without_worker().await;
+    let ada = app.new_user("ada@example.com").await;
+    let bob = app.new_user("bob@example.com").await;
+    let (ada_project, ada_board) = app.planned_project(&ada).await;
+    let (bob_project, bob_board) = app.planned_project(&bob).await;
+    // Ada asks for every scene's image first, then Bob for one.
+    let _: usize = app
+        .studio(
+            &ada,
+            "approve_all",
+            &[("storyboard", &ada_board.id.to_string()), ("stage", "text")],
+        )
+        .await;
+    let bobs = bob_board.scenes[0].id.to_string();
+    let _: () = app
+        .studio(
+            &bob,
+            "scene",
+            &[("scene", &bobs), ("action", "approve_text")],
+        )
+        .await;
+    // One image at a time, so the order is the queue's.
+    let mut worker = Worker::new(
+        app.pool.clone(),
+        app.storage.clone(),
+        app.media.clone(),
+        app::jobs::WorkerSettings {
+            poll: Duration::from_millis(100),
+            ..app::jobs::WorkerSettings::default()
+        },
+        scene_jobs(),
+    );
+    worker.settings.concurrency.insert("scene_image", 1);
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(worker.run(stop.clone()));
+    app.wait_for(&bob, &bob_project, "Bob's image", |v| {
+        v.scenes[0].image_status == GenStatus::Ready
+    })
+    .await;
+    app.wait_for(&ada, &ada_project, "Ada's images", |v| {
+        v.scenes.iter().all(|s| s.image_status == GenStatus::Ready)
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap();
+    // The scene images in the order they were made, by owner.
+    let order: Vec<String> = sqlx::query_scalar(
+        "SELECT u.email FROM assets a JOIN users u ON u.id = a.owner_id
+         WHERE a.kind = 'image' ORDER BY a.created_at",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let bob_at = order.iter().position(|e| e == "bob@example.com").unwrap();
+    assert!(
+        bob_at <= 1,
+        "Bob's one image came {} of {}: {order:?}",
+        bob_at + 1,
+        order.len()
+    );
+}

@@ -811,3 +811,67 @@ async fn control_characters_in_a_brief_a_message_or_a_scene_are_refused_and_chan
         view.scenes[0].text
     );
 }
+
+/// Drains a stream until it ends; false if it is still open after `within`.
+async fn ends_within(events: &mut mpsc::UnboundedReceiver<Received>, within: Duration) -> bool {
+    tokio::time::timeout(within, async { while events.recv().await.is_some() {} })
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn live_views_are_capped_per_account_and_end_at_log_out() {
+    let app = TestApp::spawn_with(crate::helpers::TestSettings {
+        streams_per_account: Some(2),
+        ..Default::default()
+    })
+    .await;
+    let ada = app.new_user("ada@example.com").await;
+    let (_, view) = app.planned_project(&ada).await;
+    let storyboard = view.id.to_string();
+    let first = app.stream(&ada, &storyboard, None).await;
+    let second = app.stream(&ada, &storyboard, None).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.status(), StatusCode::OK);
+    let third = app.stream(&ada, &storyboard, None).await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(third.headers().contains_key("retry-after"));
+    let (_, error) = error_of(third).await;
+    assert!(error.to_string().contains("live views"), "{error}");
+    // Another account is not held up by Ada's.
+    let bob = app.new_user("bob@example.com").await;
+    let project = app.create_project(&bob, "Bob's", "1:1").await;
+    let bobs = bob
+        .get(app.url(&format!("/api/projects/{}/stream", project.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bobs.status(), StatusCode::OK);
+
+    // Logging out ends Ada's open streams, and gives their places back.
+    let (mut first, mut second) = (read_events(first), read_events(second));
+    let response = app.call_as(&ada, "logout", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let within = app::events::viewers::RECHECK * 3;
+    assert!(
+        ends_within(&mut first, within).await,
+        "a stream outlived its log-out"
+    );
+    assert!(
+        ends_within(&mut second, within).await,
+        "a stream outlived its log-out"
+    );
+    let response = app
+        .call_as(
+            &ada,
+            "login",
+            &[
+                ("email", "ada@example.com"),
+                ("password", crate::helpers::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let again = app.stream(&ada, &storyboard, None).await;
+    assert_eq!(again.status(), StatusCode::OK);
+}
