@@ -420,3 +420,43 @@ async fn operators_set_an_accounts_budget_from_the_command_line() {
     .unwrap();
     assert_eq!(budget, None);
 }
+
+/// The ledger itself: twenty reservations racing, each holding its transaction open a
+/// while after reserving (as an action with more work after it does), never pass the
+/// budget, because each waits for the one before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_reservations_take_turns_and_never_pass_the_budget() {
+    let app = TestApp::spawn_without_worker().await;
+    let ada = app.new_user("ada@example.com").await;
+    let project = app.create_project(&ada, "Race", "1:1").await;
+    let owner: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'ada@example.com'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let spending = app::budget::ssr::Spending::offline(10 * IMAGE);
+    let attempts = (0..20).map(|_| {
+        let (pool, spending) = (app.pool.clone(), spending.clone());
+        tokio::spawn(async move {
+            let mut tab = spending.tab(owner, Some(project.id));
+            tab.add(
+                None,
+                app::generation::pricing::Estimate {
+                    item: "image",
+                    provider: "replicate",
+                    model: "black-forest-labs/flux-schnell".into(),
+                    microusd: 3 * IMAGE,
+                },
+            );
+            let mut tx = pool.begin().await.unwrap();
+            let reserved = tab.reserve(&mut tx).await;
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            tx.commit().await.unwrap();
+            reserved.is_ok()
+        })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let granted = results.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(granted, 3, "three reservations of three images fit in ten");
+    assert_eq!(app.month_total().await, 9 * IMAGE);
+}
