@@ -578,3 +578,49 @@ async fn a_create_whose_fate_cannot_be_told_is_not_repeated() {
     assert!(matches!(error, GenerationError::Unavailable(_)), "{error}");
     assert!(error.to_string().contains("not asking twice"), "{error}");
 }
+
+#[tokio::test]
+async fn a_retry_after_a_crash_adopts_the_prediction_it_made_without_saving() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let request = image_request();
+    // What the client sends for `image_request()`.
+    let input = json!({
+        "prompt": request.prompt,
+        "aspect_ratio": "9:16",
+        "seed": 42,
+        "num_outputs": 1,
+        "output_format": "png",
+    });
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "results": [
+            { "id": "p-unsaved", "model": "black-forest-labs/flux-schnell", "input": input },
+        ] })),
+        )
+        .mount(&server)
+        .await;
+    let mut done = prediction(&server, "p-unsaved", "succeeded");
+    done["input"] = input.clone();
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/p-unsaved"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(done))
+        .mount(&server)
+        .await;
+    serve_output(&server, "p-unsaved", b"made before the crash").await;
+    let run = Run {
+        retried: true,
+        ..Run::default()
+    };
+    let image = client(&server, dir.path())
+        .generate_image(&request, &run)
+        .await
+        .unwrap();
+    assert_eq!(image.prediction_id.as_deref(), Some("p-unsaved"));
+}

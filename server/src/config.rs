@@ -151,6 +151,11 @@ pub struct Settings {
     #[arg(long, env = "REELSMITH_SESSION_LIFETIME_DAYS", default_value_t = 30.0)]
     pub session_lifetime_days: f64,
 
+    /// How long a claimed job stays this instance's without a heartbeat: a crashed
+    /// instance's jobs are taken over by another after this long.
+    #[arg(long, env = "REELSMITH_JOB_LEASE_SECS", default_value_t = 60)]
+    pub job_lease_secs: u64,
+
     /// Live streams (open tabs) one account may have open on this instance.
     #[arg(long, env = "REELSMITH_STREAMS_PER_ACCOUNT", default_value_t = 20)]
     pub streams_per_account: usize,

@@ -93,6 +93,7 @@ pub struct Application {
     state: AppState,
     sessions: PostgresStore,
     run_worker: bool,
+    job_lease_secs: u64,
 }
 
 impl Application {
@@ -205,6 +206,7 @@ impl Application {
             state,
             sessions,
             run_worker: settings.run_worker,
+            job_lease_secs: settings.job_lease_secs,
         })
     }
 
@@ -233,7 +235,10 @@ impl Application {
                     self.state.pool.clone(),
                     self.state.storage.clone(),
                     self.state.media.clone(),
-                    WorkerSettings::default(),
+                    WorkerSettings {
+                        lease: Duration::from_secs(self.job_lease_secs.max(3)),
+                        ..WorkerSettings::default()
+                    },
                     app::job_handlers(),
                 )
                 .run(stop_worker.clone()),

@@ -431,7 +431,25 @@ impl Replicate {
         input: &Value,
         run: &Run,
     ) -> Result<Prediction, GenerationError> {
-        let created = run.cancellable(self.create(model, input.clone())).await?;
+        let adopted = if run.retried {
+            match run.cancellable(async { Ok(self.find_created(model, input).await) }).await? {
+                Ok(found) => found,
+                Err(error) => {
+                    return Err(GenerationError::Unavailable(format!(
+                        "an earlier attempt may have made this prediction, and whether it did cannot be told ({error}); not asking twice"
+                    )))
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(found) = &adopted {
+            tracing::warn!(prediction = %found.id, model, "adopting the prediction an earlier attempt made without saving");
+        }
+        let created = match adopted {
+            Some(found) => found,
+            None => run.cancellable(self.create(model, input.clone())).await?,
+        };
         tracing::info!(prediction = %created.id, model, "Replicate prediction created");
         if let Err(error) = run.started(&created.id).await {
             self.cancel(&created.id).await;

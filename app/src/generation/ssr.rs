@@ -130,6 +130,9 @@ pub struct Run {
     pub cancel: CancellationToken,
     /// A prediction an earlier attempt started: wait on it instead of paying for a new one.
     pub resume: Option<String>,
+    /// An earlier attempt ran without saving a prediction (it crashed, maybe just after
+    /// creating one): look for that prediction before creating another.
+    pub retried: bool,
     /// Called with the provider's prediction id as soon as it exists, before waiting on it,
     /// so that the id is saved; an error stops the run.
     pub on_started: Option<OnStarted>,

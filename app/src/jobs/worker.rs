@@ -263,6 +263,7 @@ impl Worker {
         Run {
             cancel: cancel.clone(),
             resume: job.prediction_id.clone(),
+            retried: job.attempts > 1 && job.prediction_id.is_none(),
             on_started: Some(Arc::new(move |prediction: String| {
                 let pool = pool.clone();
                 let me = me.clone();

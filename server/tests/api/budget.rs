@@ -371,18 +371,7 @@ async fn the_offline_preview_costs_nothing_and_records_nothing() {
 async fn operators_set_an_accounts_budget_from_the_command_line() {
     let app = TestApp::spawn().await;
     app.sign_up("ada@example.com").await;
-    let url = {
-        let options = app.pool.connect_options();
-        let (user, port) = (options.get_username(), options.get_port());
-        let database = options.get_database().unwrap();
-        match options.get_socket() {
-            Some(socket) => format!(
-                "postgres://{user}@localhost:{port}/{database}?host={}",
-                socket.display()
-            ),
-            None => format!("postgres://{user}@{}:{port}/{database}", options.get_host()),
-        }
-    };
+    let url = app.database_url();
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_reelsmith"))
             .args(args)

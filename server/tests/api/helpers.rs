@@ -121,6 +121,7 @@ impl TestApp {
             session_idle_minutes: test.session_idle_minutes.unwrap_or(60.0),
             streams_per_account: test.streams_per_account.unwrap_or(20),
             streams_total: 5_000,
+            job_lease_secs: 60,
             session_lifetime_days: test.session_lifetime_days.unwrap_or(30.0),
             storage: test.storage.unwrap_or_default(),
             providers: test.providers.unwrap_or_default(),
@@ -239,6 +240,20 @@ impl TestApp {
                 "jobs left queued or running: {left:?}"
             );
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The test database's URL, for a real `reelsmith` process.
+    pub fn database_url(&self) -> String {
+        let options = self.pool.connect_options();
+        let (user, port) = (options.get_username(), options.get_port());
+        let database = options.get_database().expect("a database");
+        match options.get_socket() {
+            Some(socket) => format!(
+                "postgres://{user}@localhost:{port}/{database}?host={}",
+                socket.display()
+            ),
+            None => format!("postgres://{user}@{}:{port}/{database}", options.get_host()),
         }
     }
 

@@ -7,6 +7,7 @@
 mod assets;
 mod auth;
 mod budget;
+mod crashes;
 mod helpers;
 mod jobs;
 mod llm_director;

@@ -1,0 +1,204 @@
+//! Real processes dying: a `reelsmith` process killed with SIGKILL mid-generation, against
+//! an in-test server speaking Replicate's wire format, and another started after it.
+
+use crate::helpers::TestApp;
+use app::storyboard::GenStatus;
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+use wiremock::{
+    matchers::{method, path, path_regex},
+    Mock, MockServer, Request, ResponseTemplate,
+};
+
+/// A Replicate that numbers its predictions and finishes them once `done` is set.
+struct FakeReplicate {
+    server: MockServer,
+    created: Arc<AtomicUsize>,
+    done: Arc<AtomicBool>,
+}
+
+type Made = Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
+
+impl FakeReplicate {
+    async fn start() -> Self {
+        let server = MockServer::start().await;
+        let created = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        // Every prediction made, newest first, as the list endpoint shows them.
+        let made: Made = Made::default();
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/v1/models/.+/predictions$"))
+            .respond_with({
+                let (created, made) = (created.clone(), made.clone());
+                move |request: &Request| {
+                    let n = created.fetch_add(1, Ordering::SeqCst) + 1;
+                    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+                    let model = request.url.path().trim_start_matches("/v1/models/").trim_end_matches("/predictions").to_string();
+                    let prediction = serde_json::json!({ "id": format!("p-{n}"), "status": "starting",
+                                                         "model": model, "input": body["input"] });
+                    made.lock().unwrap().insert(0, prediction.clone());
+                    ResponseTemplate::new(201).set_body_json(prediction)
+                }
+            })
+            .mount(&server)
+            .await;
+        let uri = server.uri();
+        Mock::given(method("GET"))
+            .and(path_regex(r"^/v1/predictions/p-\d+$"))
+            .respond_with({
+                let done = done.clone();
+                let inputs = made.clone();
+                move |request: &Request| {
+                    let id = request
+                        .url
+                        .path()
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    let body = if done.load(Ordering::SeqCst) {
+                        serde_json::json!({ "id": id, "status": "succeeded",
+                                            "output": [format!("{uri}/files/{id}.png")] })
+                    } else {
+                        serde_json::json!({ "id": id, "status": "processing" })
+                    };
+                    let mut body = body;
+                    if let Some(input) = inputs
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .find(|p| p["id"] == id.as_str())
+                        .map(|p| p["input"].clone())
+                    {
+                        body["input"] = input;
+                    }
+                    ResponseTemplate::new(200).set_body_json(body)
+                }
+            })
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex(r"^/files/p-\d+\.png$"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(&b"\x89PNG made once"[..]))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/predictions"))
+            .respond_with(move |_: &Request| {
+                let results = made.lock().unwrap().clone();
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({ "results": results }))
+            })
+            .mount(&server)
+            .await;
+        Self {
+            server,
+            created,
+            done,
+        }
+    }
+}
+
+/// The real binary as a worker on the test's database and files, paying `replicate`.
+fn worker_process(app: &TestApp, replicate: &FakeReplicate) -> std::process::Child {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::process::Command::new(env!("CARGO_BIN_EXE_reelsmith"))
+        .env("DATABASE_URL", app.database_url())
+        .env("REELSMITH_DATA_DIR", &app.settings.data_dir)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("REELSMITH_ALLOW_STALE_SITE", "true")
+        .env("REPLICATE_API_TOKEN", "r8_test")
+        .env(
+            "REPLICATE_BASE_URL",
+            format!("{}/v1", replicate.server.uri()),
+        )
+        .env("REELSMITH_JOB_LEASE_SECS", "3")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn jobs_with_predictions(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM jobs WHERE prediction_id IS NOT NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_process_killed_mid_generation_loses_nothing_and_pays_once_per_image() {
+    let app = TestApp::spawn_without_worker().await;
+    let replicate = FakeReplicate::start().await;
+    let ada = app.new_user("ada@example.com").await;
+    let (project, view) = app.planned_project(&ada).await;
+    let _: usize = app
+        .studio(
+            &ada,
+            "approve_all",
+            &[("storyboard", &view.id.to_string()), ("stage", "text")],
+        )
+        .await;
+    // The first process creates predictions and is killed while Replicate works on them.
+    let mut first = worker_process(&app, &replicate);
+    let started = std::time::Instant::now();
+    while jobs_with_predictions(&app).await < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no predictions were made"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let paid_before_the_crash = jobs_with_predictions(&app).await;
+    replicate.done.store(true, Ordering::SeqCst);
+
+    // The next process takes the dead one's jobs over once their leases run out.
+    let mut second = worker_process(&app, &replicate);
+    let done = app
+        .wait_for(&ada, &project, "every scene's image", |v| {
+            v.scenes.iter().all(|s| s.image_status == GenStatus::Ready)
+        })
+        .await;
+    app.wait_for_moods(&ada, &project).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+
+    let jobs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind IN ('scene_image', 'mood_image')")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let created = replicate.created.load(Ordering::SeqCst) as i64;
+    assert_eq!(done.scenes.len() + 9, jobs as usize);
+    assert_eq!(
+        created, jobs,
+        "one prediction per image, the killed ones resumed"
+    );
+    // The predictions made before the crash are the ones whose images were kept.
+    let kept_from_before: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM assets WHERE split_part(prediction_id, '-', 2)::int <= $1",
+    )
+    .bind(paid_before_the_crash as i32)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        kept_from_before >= paid_before_the_crash,
+        "{kept_from_before} of {paid_before_the_crash}"
+    );
+    eprintln!(
+        "kill -9: {} scenes completed, 0 lost, {created} predictions for {jobs} images ({paid_before_the_crash} resumed after the crash)",
+        done.scenes.len()
+    );
+}
