@@ -35,6 +35,8 @@ pub mod live;
 #[cfg(feature = "hydrate")]
 pub mod page_start;
 #[cfg(feature = "ssr")]
+pub mod proxies;
+#[cfg(feature = "ssr")]
 pub mod state;
 
 /// Every kind of background job, registered once: a new kind is one line here.

@@ -19,6 +19,8 @@ pub struct AppState {
     pub media: MediaProviders,
     /// The models' prices and the default budget: every paid call is reserved with it.
     pub spending: Arc<crate::budget::ssr::Spending>,
+    /// The proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: crate::proxies::TrustedProxies,
     /// How long sessions last.
     pub sessions: crate::auth::ssr::SessionPolicy,
     /// Brief chat, moods and scene plans.

@@ -151,6 +151,11 @@ pub struct Settings {
     #[arg(long, env = "REELSMITH_SESSION_LIFETIME_DAYS", default_value_t = 30.0)]
     pub session_lifetime_days: f64,
 
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` is
+    /// believed for throttling; by default none, and the socket's peer is the client.
+    #[arg(long, env = "REELSMITH_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
     /// How long a claimed job stays this instance's without a heartbeat: a crashed
     /// instance's jobs are taken over by another after this long.
     #[arg(long, env = "REELSMITH_JOB_LEASE_SECS", default_value_t = 60)]

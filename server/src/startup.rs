@@ -132,6 +132,8 @@ impl Application {
             media: settings.media_providers()?,
             spending: Arc::new(settings.spending()?),
             sessions: sessions_policy,
+            trusted_proxies: app::proxies::TrustedProxies::parse(&settings.trusted_proxies)
+                .map_err(|problem| anyhow::anyhow!("REELSMITH_TRUSTED_PROXIES: {problem}"))?,
             viewers: app::events::viewers::Viewers::new(
                 settings.streams_per_account,
                 settings.streams_total,

@@ -10,6 +10,7 @@ pub async fn sign_up(email: String, password: String) -> Result<(), AppError> {
     use crate::error::ssr::respond;
     respond(async {
         let state = crate::state::app_state()?;
+        ssr::count_signup(&state.pool, ssr::client_address().await).await?;
         let user = ssr::register(&state.pool, &email, &password).await?;
         ssr::start_session(user, state.sessions).await
     })

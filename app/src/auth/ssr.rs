@@ -170,12 +170,19 @@ pub async fn register(pool: &PgPool, email: &str, password: &str) -> Result<Uuid
     Ok(id)
 }
 
-/// Log-in throttling: after a few failures for one account (or many from one address),
-/// each further attempt must wait, doubling from 30 s up to 15 min. Failures are forgotten
-/// an hour after the last one, and an account's on a successful log-in.
+/// Log-in and sign-up throttling. Each attempt is counted before the password is
+/// checked, in one statement that also says whether it must wait, so parallel attempts
+/// cannot slip past the count. A log-in is counted three ways: for the account from this
+/// address (a few free failures, then waits doubling from 30 s up to 15 min), for the
+/// account from anywhere (many more: an attacker cannot lock the owner out from one
+/// address) and for the address (any account). Counts are forgotten an hour after the
+/// last attempt, and the pair's and the account's on a successful log-in.
 mod throttle {
-    pub const ACCOUNT_FREE_FAILURES: i32 = 5;
+    pub const PAIR_FREE_FAILURES: i32 = 5;
+    pub const ACCOUNT_FREE_FAILURES: i32 = 50;
     pub const CLIENT_FREE_FAILURES: i32 = 20;
+    /// New accounts one address may make in an hour before waiting.
+    pub const CLIENT_FREE_SIGNUPS: i32 = 10;
     const FIRST_DELAY_SECS: i64 = 30;
     const MAX_DELAY_SECS: i64 = 15 * 60;
 
@@ -192,17 +199,29 @@ fn account_key(email: &Email) -> String {
     format!("email:{}", email.as_str())
 }
 
+fn pair_key(email: &Email, address: IpAddr) -> String {
+    format!("pair:{}|{address}", email.as_str())
+}
+
 fn client_key(address: IpAddr) -> String {
     format!("ip:{address}")
 }
 
-async fn check_throttle(pool: &PgPool, keys: &[(String, i32)]) -> Result<(), AppError> {
+/// Counts an attempt under each key and refuses it (429) when a key's earlier failures
+/// ask for a wait that has not passed.
+async fn count_attempt(pool: &PgPool, keys: &[(String, i32)]) -> Result<(), AppError> {
     let names: Vec<String> = keys.iter().map(|(key, _)| key.clone()).collect();
     let rows = sqlx::query!(
-        r#"SELECT key, failures,
-                  EXTRACT(EPOCH FROM (now() - last_failed_at))::bigint AS "seconds_since!"
-           FROM login_failures
-           WHERE key = ANY($1) AND last_failed_at > now() - interval '1 hour'"#,
+        r#"INSERT INTO login_failures (key, failures, last_failed_at)
+           SELECT key, 1, now() FROM UNNEST($1::text[]) AS key
+           ON CONFLICT (key) DO UPDATE SET
+               failures = CASE WHEN login_failures.last_failed_at < now() - interval '1 hour'
+                               THEN 1 ELSE login_failures.failures + 1 END,
+               previous_failed_at = CASE WHEN login_failures.last_failed_at < now() - interval '1 hour'
+                                         THEN NULL ELSE login_failures.last_failed_at END,
+               last_failed_at = now()
+           RETURNING key, failures,
+                     EXTRACT(EPOCH FROM (now() - previous_failed_at))::bigint AS seconds_since"#,
         &names
     )
     .fetch_all(pool)
@@ -211,7 +230,9 @@ async fn check_throttle(pool: &PgPool, keys: &[(String, i32)]) -> Result<(), App
         .iter()
         .filter_map(|row| {
             let free = keys.iter().find(|(key, _)| *key == row.key)?.1;
-            let remaining = throttle::delay_secs(row.failures, free) - row.seconds_since;
+            // The failures before this attempt decide its wait, from the last of them.
+            let since = row.seconds_since?;
+            let remaining = throttle::delay_secs(row.failures - 1, free) - since;
             (remaining > 0).then_some(remaining)
         })
         .max();
@@ -223,20 +244,15 @@ async fn check_throttle(pool: &PgPool, keys: &[(String, i32)]) -> Result<(), App
     }
 }
 
-async fn record_failure(pool: &PgPool, keys: &[(String, i32)]) -> Result<(), AppError> {
-    let names: Vec<String> = keys.iter().map(|(key, _)| key.clone()).collect();
-    sqlx::query!(
-        r#"INSERT INTO login_failures (key, failures, last_failed_at)
-           SELECT key, 1, now() FROM UNNEST($1::text[]) AS key
-           ON CONFLICT (key) DO UPDATE SET
-               failures = CASE WHEN login_failures.last_failed_at < now() - interval '1 hour'
-                               THEN 1 ELSE login_failures.failures + 1 END,
-               last_failed_at = now()"#,
-        &names
-    )
-    .execute(pool)
-    .await?;
-    Ok(())
+/// Throttles sign-ups from one address (a script making accounts by the hundred).
+pub async fn count_signup(pool: &PgPool, client: Option<IpAddr>) -> Result<(), AppError> {
+    match client {
+        Some(address) => {
+            let key = format!("signup:{address}");
+            count_attempt(pool, &[(key, throttle::CLIENT_FREE_SIGNUPS)]).await
+        }
+        None => Ok(()),
+    }
 }
 
 pub async fn authenticate(
@@ -249,11 +265,15 @@ pub async fn authenticate(
     let Ok(email) = Email::parse(email) else {
         return Err(wrong());
     };
-    let mut keys = vec![(account_key(&email), throttle::ACCOUNT_FREE_FAILURES)];
-    if let Some(address) = client {
-        keys.push((client_key(address), throttle::CLIENT_FREE_FAILURES));
-    }
-    check_throttle(pool, &keys).await?;
+    let keys = match client {
+        Some(address) => vec![
+            (pair_key(&email, address), throttle::PAIR_FREE_FAILURES),
+            (account_key(&email), throttle::ACCOUNT_FREE_FAILURES),
+            (client_key(address), throttle::CLIENT_FREE_FAILURES),
+        ],
+        None => vec![(account_key(&email), throttle::PAIR_FREE_FAILURES)],
+    };
+    count_attempt(pool, &keys).await?;
 
     let user = sqlx::query!(
         "SELECT id, password_hash FROM users WHERE email = $1",
@@ -268,24 +288,46 @@ pub async fn authenticate(
     let password = password.chars().take(MAX_PASSWORD_CHARS).collect();
     match (id, verify_password(password, stored).await?) {
         (Some(id), true) => {
-            sqlx::query!("DELETE FROM login_failures WHERE key = $1", keys[0].0)
+            // The owner got in: their counts start over (the address's does not).
+            let owned: Vec<String> = keys
+                .iter()
+                .map(|(key, _)| key.clone())
+                .filter(|key| !key.starts_with("ip:"))
+                .collect();
+            sqlx::query!("DELETE FROM login_failures WHERE key = ANY($1)", &owned)
                 .execute(pool)
                 .await?;
+            // This attempt was counted against the address as if it failed: take it back.
+            sqlx::query!(
+                "UPDATE login_failures SET failures = GREATEST(failures - 1, 0)
+                 WHERE key LIKE 'ip:%' AND key = ANY($1)",
+                &keys.iter().map(|(key, _)| key.clone()).collect::<Vec<_>>()
+            )
+            .execute(pool)
+            .await?;
             Ok(id)
         }
         _ => {
-            record_failure(pool, &keys).await?;
             tracing::info!(account = %email.as_str(), "failed log-in");
             Err(wrong())
         }
     }
 }
 
+/// Where a request comes from: the socket's peer, or, when that peer is a trusted proxy
+/// (`REELSMITH_TRUSTED_PROXIES`), the nearest address in `X-Forwarded-For` that is not one.
 pub async fn client_address() -> Option<IpAddr> {
-    leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>()
+    let peer = leptos_axum::extract::<axum::extract::ConnectInfo<SocketAddr>>()
         .await
-        .ok()
-        .map(|info| info.0.ip())
+        .ok()?
+        .0
+        .ip();
+    let trusted = crate::state::app_state().ok()?.trusted_proxies;
+    if !trusted.contains(peer) {
+        return Some(peer);
+    }
+    let headers = leptos_axum::extract::<http::HeaderMap>().await.ok()?;
+    Some(trusted.client_behind(peer, &headers))
 }
 
 async fn session() -> Result<Session, AppError> {

@@ -38,10 +38,10 @@ pub fn estimate_label(microusd: i64) -> String {
     }
 }
 
-/// A spending button's text: "Approve image · ≈ $0.15" (just the label when nothing is
-/// paid for, as with the offline preview).
+/// A spending button's text: "Approve image · ≈ $0.15" (just the label when it costs
+/// nothing: the offline preview, or nothing to do).
 pub fn priced(label: &str, microusd: i64, prices: &Prices) -> String {
-    if prices.paid() {
+    if prices.paid() && microusd > 0 {
         format!("{label} · {}", estimate_label(microusd))
     } else {
         label.to_string()

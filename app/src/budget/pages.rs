@@ -46,7 +46,14 @@ pub fn AccountPage() -> impl IntoView {
                     month
                         .get()
                         .map(|result| match result {
-                            Ok(month) => view! { <Month month set_cap cap_error /> }.into_any(),
+                            Ok(month) => {
+                                view! {
+                                    <div class="spend-sections">
+                                        <Month month set_cap cap_error />
+                                    </div>
+                                }
+                                    .into_any()
+                            }
                             Err(error) => {
                                 view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
                                     .into_any()
@@ -181,9 +188,9 @@ fn ProjectRow(project: ProjectSpend, set_cap: ServerAction<SetProjectCap>) -> im
                     None => view! { <span class="muted">{project.name.clone()}</span> }.into_any(),
                 }}
             </th>
-            <td class="num">{dollars(project.month_microusd)}</td>
-            <td class="num">{dollars(project.total_microusd)}</td>
-            <td>{cap_form}</td>
+            <td class="num" data-label="This month">{dollars(project.month_microusd)}</td>
+            <td class="num" data-label="All time">{dollars(project.total_microusd)}</td>
+            <td data-label="Cap">{cap_form}</td>
         </tr>
     }
 }

@@ -352,3 +352,84 @@ async fn sessions_end_when_idle_and_after_their_lifetime_however_active() {
     }
     assert!(!signed_in(active).await, "a session outlived its lifetime");
 }
+
+/// A log-in from `forwarded_for` (an `X-Forwarded-For` a proxy would set).
+async fn log_in_via(app: &TestApp, forwarded_for: &str, email: &str, password: &str) -> StatusCode {
+    browser()
+        .post(app.url("/api/login"))
+        .header(header::ACCEPT, "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .header(header::ORIGIN, &app.address)
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_an_attacker_is_throttled_without_locking_the_owner_out() {
+    let app = TestApp::spawn_with(TestSettings {
+        trusted_proxies: Some("127.0.0.1/32".into()),
+        ..TestSettings::default()
+    })
+    .await;
+    app.new_user("ada@example.com").await;
+    for _ in 0..5 {
+        let status = log_in_via(&app, "203.0.113.7", "ada@example.com", "guess guess guess").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let status = log_in_via(&app, "203.0.113.7", "ada@example.com", "guess guess guess").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the attacker waits");
+    // Ada, from her own address, is let in.
+    let status = log_in_via(&app, "198.51.100.2", "ada@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "the owner is not locked out");
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_a_forged_forwarded_address_dodges_nothing() {
+    let app = TestApp::spawn().await;
+    app.new_user("ada@example.com").await;
+    for n in 0..5 {
+        let forged = format!("198.51.100.{n}");
+        let status = log_in_via(&app, &forged, "ada@example.com", "guess guess guess").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let status = log_in_via(&app, "192.0.2.99", "ada@example.com", "guess guess guess").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn parallel_guesses_cannot_slip_past_the_count() {
+    let app = TestApp::spawn().await;
+    app.new_user("ada@example.com").await;
+    let guesses = (0..20).map(|_| log_in_via(&app, "", "ada@example.com", "guess guess guess"));
+    let statuses = futures::future::join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::BAD_REQUEST)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 15), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn sign_ups_from_one_address_are_throttled() {
+    let app = TestApp::spawn().await;
+    for n in 0..10 {
+        let response = app.sign_up(&format!("user{n}@example.com")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let (status, error) = error_of(app.sign_up("one-more@example.com").await).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        matches!(error, AppError::TooManyAttempts { .. }),
+        "{error:?}"
+    );
+    let count: i64 = app.count("users").await;
+    assert_eq!(count, 10, "the refused sign-up made no account");
+}

@@ -71,6 +71,7 @@ pub struct TestSettings {
     pub allow_stale_site: Option<bool>,
     pub session_idle_minutes: Option<f64>,
     pub streams_per_account: Option<usize>,
+    pub trusted_proxies: Option<String>,
     pub session_lifetime_days: Option<f64>,
 }
 
@@ -122,6 +123,7 @@ impl TestApp {
             streams_per_account: test.streams_per_account.unwrap_or(20),
             streams_total: 5_000,
             job_lease_secs: 60,
+            trusted_proxies: test.trusted_proxies.clone().unwrap_or_default(),
             session_lifetime_days: test.session_lifetime_days.unwrap_or(30.0),
             storage: test.storage.unwrap_or_default(),
             providers: test.providers.unwrap_or_default(),
