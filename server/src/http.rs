@@ -141,7 +141,8 @@ pub async fn require_login_for_pages(request: Request, next: Next) -> Response {
         return next.run(request).await;
     }
     let path = request.uri().path();
-    let needs_login = path == "/" || path == "/projects" || path.starts_with("/projects/");
+    let needs_login =
+        path == "/" || path == "/account" || path == "/projects" || path.starts_with("/projects/");
     let auth_page = path == "/login" || path == "/signup";
     if !needs_login && !auth_page {
         return next.run(request).await;

@@ -156,6 +156,7 @@ impl Application {
             .route("/healthz", get(http::healthz))
             .route("/readyz", get(http::readyz))
             .route("/files/{*key}", get(http::serve_local_file))
+            .route("/s/{token}/{file}", get(app::share::media::shared_media))
             .route(
                 "/api/client-problems",
                 axum::routing::post(http::client_problem)

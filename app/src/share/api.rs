@@ -29,13 +29,7 @@ pub async fn get_shared(token: String) -> Result<super::SharedVideo, AppError> {
     use crate::{error::ssr::respond, state::app_state};
     respond(async {
         let state = app_state()?;
-        super::ssr::open_shared(
-            &state.pool,
-            &*state.storage,
-            token.trim(),
-            &state.public_url,
-        )
-        .await
+        super::ssr::open_shared(&state.pool, token.trim(), &state.public_url).await
     })
     .await
 }

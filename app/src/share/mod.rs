@@ -2,6 +2,8 @@
 //! shown to anyone with the link until its owner revokes it.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod media;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -1,10 +1,6 @@
 //! Share links: a render's public page behind a random token, counted and revocable.
 
-use crate::{
-    error::AppError,
-    render::ssr::lock_render,
-    storage::{links::link, ssr::Storage},
-};
+use crate::{error::AppError, render::ssr::lock_render};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -65,7 +61,6 @@ pub async fn revoke(pool: &PgPool, owner: Uuid, token: &str) -> Result<(), AppEr
 /// What a shared link shows, counting the view; revoked or unknown tokens are 404.
 pub async fn open_shared(
     pool: &PgPool,
-    storage: &dyn Storage,
     token: &str,
     public_url: &str,
 ) -> Result<super::SharedVideo, AppError> {
@@ -80,33 +75,21 @@ pub async fn open_shared(
          JOIN assets a ON a.id = c.asset_id
          LEFT JOIN assets poster ON poster.id = c.poster_asset_id
          WHERE l.token = $1 AND l.revoked_at IS NULL AND c.id = l.composition_id
-         RETURNING p.name, a.storage_key, a.width, a.height, a.duration_ms,
-                   poster.storage_key AS \"poster_key?\"",
+         RETURNING COALESCE(NULLIF(btrim(p.brief->>'product_name'), ''), p.name) AS \"title!\",
+                   a.width, a.height, a.duration_ms, poster.id IS NOT NULL AS \"has_poster!\"",
         token
     )
     .fetch_optional(pool)
     .await?
     .ok_or_else(not_found)?;
-    let absolute = |url: String| {
-        if url.starts_with('/') {
-            format!("{}{url}", public_url.trim_end_matches('/'))
-        } else {
-            url
-        }
-    };
-    let video_url = link(storage, &row.storage_key)
-        .await
-        .map(absolute)
-        .ok_or(AppError::Internal)?;
-    let poster_url = match &row.poster_key {
-        Some(key) => link(storage, key).await.map(absolute),
-        None => None,
-    };
+    // The media go through the token too (see `media`): nothing in the page expires, and
+    // nothing in it names the owner or the project.
+    let page_url = format!("{}/s/{token}", public_url.trim_end_matches('/'));
     Ok(super::SharedVideo {
-        title: row.name,
-        video_url,
-        poster_url,
-        page_url: format!("{}/s/{token}", public_url.trim_end_matches('/')),
+        title: row.title,
+        video_url: format!("{page_url}/video.mp4"),
+        poster_url: row.has_poster.then(|| format!("{page_url}/poster.jpg")),
+        page_url,
         width: row.width.unwrap_or(1080),
         height: row.height.unwrap_or(1920),
         duration_ms: row.duration_ms.unwrap_or(0),

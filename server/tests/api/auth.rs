@@ -251,6 +251,9 @@ async fn anonymous_visitors_are_sent_to_log_in_and_server_functions_answer_401()
     let dashboard = anonymous.get(app.url("/")).send().await.unwrap();
     assert_eq!(dashboard.status(), StatusCode::SEE_OTHER);
     assert_eq!(dashboard.headers()[header::LOCATION], "/login");
+    let spending = anonymous.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(spending.status(), StatusCode::SEE_OTHER);
+    assert_eq!(spending.headers()[header::LOCATION], "/login?next=/account");
 
     let project = anonymous
         .get(app.url("/projects/0b0e4a2e-6a57-4d5e-9a36-6d9a3e0c9f10"))

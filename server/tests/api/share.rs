@@ -70,7 +70,28 @@ async fn a_share_link_plays_logged_out_counts_views_and_dies_when_revoked() {
     for tag in ["og:video", "og:title", "og:image", "twitter:card"] {
         assert!(html.contains(tag), "{tag} missing");
     }
-    assert!(html.contains("Lumen launch"));
+    // Titled after the product, not the project's internal name; nothing in the page
+    // names the owner or the project.
+    let product: String =
+        sqlx::query_scalar("SELECT brief->>'product_name' FROM projects WHERE id = $1::uuid")
+            .bind(&project)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(
+        html.contains(&format!("og:title\" content=\"{product}\"")),
+        "og:title is the product, {product}"
+    );
+    let owner: uuid::Uuid = sqlx::query_scalar("SELECT owner_id FROM projects WHERE id = $1::uuid")
+        .bind(&project)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(!html.contains(&project), "the project's id is in the page");
+    assert!(
+        !html.contains(&owner.to_string()),
+        "the owner's id is in the page"
+    );
     let video = html
         .split("og:video\" content=\"")
         .nth(1)
@@ -78,17 +99,14 @@ async fn a_share_link_plays_logged_out_counts_views_and_dies_when_revoked() {
         .expect("the video's address")
         .replace("&amp;", "&");
     assert!(
-        video.starts_with("http://"),
-        "absolute, for previews: {video}"
+        video.starts_with("http://") && video.ends_with(&format!("/s/{token}/video.mp4")),
+        "absolute, through the token, for previews: {video}"
     );
-    let bytes = stranger
-        .get(&video)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    // The address never expires: it redirects to a storage link made for this request.
+    let redirect = stranger.get(&video).send().await.unwrap();
+    assert_eq!(redirect.status(), StatusCode::FOUND);
+    assert_eq!(redirect.headers()["cache-control"], "no-store");
+    let bytes = reqwest::get(&video).await.unwrap().bytes().await.unwrap();
     assert!(bytes.len() > 10_000);
     let image = html
         .split("og:image\" content=\"")
@@ -96,7 +114,7 @@ async fn a_share_link_plays_logged_out_counts_views_and_dies_when_revoked() {
         .and_then(|rest| rest.split('"').next())
         .unwrap()
         .replace("&amp;", "&");
-    let poster = stranger.get(&image).send().await.unwrap();
+    let poster = reqwest::get(&image).await.unwrap();
     assert_eq!(poster.headers()["content-type"], "image/jpeg");
 
     let state = app.final_state(&ada, &project).await;
@@ -121,6 +139,9 @@ async fn a_share_link_plays_logged_out_counts_views_and_dies_when_revoked() {
         .send()
         .await
         .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    // Its media stop at once.
+    let gone = stranger.get(&video).send().await.unwrap();
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     let unknown = stranger
         .get(app.url("/s/AAAAAAAAAAAAAAAAAAAAAA"))
