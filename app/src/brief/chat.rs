@@ -25,6 +25,41 @@ use serde::Deserialize;
 use std::{convert::Infallible, time::Duration};
 use uuid::Uuid;
 
+/// Messages a project's conversation may hold.
+pub const MAX_CHAT_MESSAGES: usize = 200;
+/// Characters of recent conversation a language model is sent each turn; what came
+/// before reaches it as the brief agreed so far.
+const RECENT_CHARS: usize = 24_000;
+
+/// The conversation as a language model gets it: whole while short; past that, the brief
+/// agreed so far (a summary the director keeps anyway) and the most recent messages, so
+/// a long chat does not cost more each turn without end.
+fn bounded(history: Vec<ChatMessage>, brief: Option<&crate::creative::Brief>) -> Vec<ChatMessage> {
+    let total: usize = history.iter().map(|m| m.content.len()).sum();
+    if total <= RECENT_CHARS {
+        return history;
+    }
+    let mut kept = Vec::new();
+    let mut chars = 0;
+    for message in history.into_iter().rev() {
+        if chars + message.content.len() > RECENT_CHARS && !kept.is_empty() {
+            break;
+        }
+        chars += message.content.len();
+        kept.push(message);
+    }
+    kept.reverse();
+    let summary = brief
+        .and_then(|brief| serde_json::to_string(brief).ok())
+        .unwrap_or_else(|| "{}".into());
+    let mut bounded = vec![ChatMessage::new(
+        Role::System,
+        format!("Earlier in this conversation the marketer and you agreed this brief: {summary}"),
+    )];
+    bounded.extend(kept);
+    bounded
+}
+
 #[derive(Deserialize)]
 pub struct ChatRequest {
     pub message: String,
@@ -56,7 +91,7 @@ pub async fn chat(
     let pool = state.pool.clone();
     let result: Result<(Vec<ChatMessage>, Vec<Uuid>, i64), AppError> = async {
         let mut conn = pool.acquire().await?;
-        project_facts(&mut conn, owner, project).await?;
+        let facts = project_facts(&mut conn, owner, project).await?;
         drop(conn);
         let mut history: Vec<ChatMessage> = chat_history(&pool, project)
             .await?
@@ -70,7 +105,15 @@ pub async fn chat(
                 ChatMessage::new(role, line.content)
             })
             .collect();
+        if history.len() >= MAX_CHAT_MESSAGES {
+            return Err(AppError::Conflict(format!(
+                "This conversation has reached {MAX_CHAT_MESSAGES} messages: edit the brief directly, or start a new project."
+            )));
+        }
         history.push(ChatMessage::new(Role::User, message));
+        if !state.director.offline() {
+            history = bounded(history, facts.brief.as_ref());
+        }
         // Two director calls per message (the reply, then the brief drawn from the chat),
         // reserved before the message is kept: a refusal changes nothing.
         let chars: usize = history.iter().map(|m| m.content.len()).sum();
@@ -184,4 +227,35 @@ pub async fn chat(
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_conversation_reaches_the_model_as_the_brief_and_its_recent_messages() {
+        let short = vec![ChatMessage::new(Role::User, "hello")];
+        assert_eq!(bounded(short.clone(), None), short);
+        let long: Vec<ChatMessage> = (0..40)
+            .map(|i| ChatMessage::new(Role::User, format!("{i:04} {}", "x".repeat(995))))
+            .collect();
+        let brief = crate::creative::Brief {
+            product_name: "Lumen".into(),
+            ..Default::default()
+        };
+        let sent = bounded(long, Some(&brief));
+        let chars: usize = sent.iter().skip(1).map(|m| m.content.len()).sum();
+        assert!(chars <= RECENT_CHARS, "{chars}");
+        assert_eq!(sent[0].role, Role::System);
+        assert!(sent[0].content.contains("Lumen"));
+        assert!(
+            sent.last().unwrap().content.starts_with("0039"),
+            "the newest is kept"
+        );
+        assert!(
+            !sent.iter().any(|m| m.content.starts_with("0000")),
+            "the oldest is not"
+        );
+    }
 }

@@ -875,3 +875,33 @@ async fn live_views_are_capped_per_account_and_end_at_log_out() {
     let again = app.stream(&ada, &storyboard, None).await;
     assert_eq!(again.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_conversation_past_its_length_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("ada@example.com").await;
+    let project = app.create_project(&ada, "Chatty", "1:1").await;
+    sqlx::query(
+        "INSERT INTO chat_messages (project_id, role, content)
+         SELECT $1, CASE WHEN n % 2 = 0 THEN 'user' ELSE 'assistant' END, 'message ' || n
+         FROM generate_series(1, $2) AS n",
+    )
+    .bind(project.id)
+    .bind(app::brief::chat::MAX_CHAT_MESSAGES as i32)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let response = app.chat(&ada, &project.id.to_string(), "one more").await;
+    let (status, error) = error_of(response).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        error.to_string().contains("edit the brief directly"),
+        "{error}"
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM chat_messages WHERE project_id = $1")
+        .bind(project.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, app::brief::chat::MAX_CHAT_MESSAGES as i64);
+}
