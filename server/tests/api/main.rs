@@ -8,6 +8,7 @@ mod assets;
 mod auth;
 mod budget;
 mod crashes;
+mod faults;
 mod helpers;
 mod jobs;
 mod llm_director;
