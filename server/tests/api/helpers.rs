@@ -73,6 +73,8 @@ pub struct TestSettings {
     pub streams_per_account: Option<usize>,
     pub trusted_proxies: Option<String>,
     pub session_lifetime_days: Option<f64>,
+    /// A PostgreSQL of the test's own (to stop and start it), instead of the run's.
+    pub cluster: Option<PgConnectOptions>,
 }
 
 impl TestApp {
@@ -92,7 +94,7 @@ impl TestApp {
     pub async fn spawn_with(test: TestSettings) -> Self {
         let turn = ONE_APP_AT_A_TIME.lock().await;
         let database = format!("test_{}", Uuid::new_v4().simple());
-        let admin = admin_options();
+        let admin = test.cluster.clone().unwrap_or_else(admin_options);
         let mut connection = PgConnection::connect_with(&admin)
             .await
             .expect("connects to the test cluster");

@@ -456,3 +456,76 @@ async fn a_site_of_this_build_is_served_and_its_pages_name_the_build() {
         "the server hears of it"
     );
 }
+
+/// PostgreSQL restarted under the app's feet: it answers again without a restart of its
+/// own, and a stream opened before carries on, missing nothing.
+#[tokio::test]
+async fn a_database_restart_is_survived_by_the_app_and_its_open_streams() {
+    use crate::storyboard::{next_event, read_events};
+    let dir = tempfile::tempdir().unwrap();
+    // PostgreSQL runs as its own user (never root), which must reach its directory.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cluster = server::postgres::LocalCluster::ephemeral(dir.path().join("postgres")).unwrap();
+    cluster.start().unwrap();
+    let app = crate::helpers::TestApp::spawn_with(crate::helpers::TestSettings {
+        cluster: Some(cluster.connect_options("postgres")),
+        ..Default::default()
+    })
+    .await;
+    let ada = app.new_user("ada@example.com").await;
+    let (_, view) = app.planned_project(&ada).await;
+    let mut events = read_events(app.stream(&ada, &view.id.to_string(), None).await);
+    // The snapshot: one event per scene.
+    let mut last = 0;
+    for _ in 0..view.scenes.len() {
+        last = next_event(&mut events)
+            .await
+            .id
+            .unwrap()
+            .parse::<i64>()
+            .unwrap();
+    }
+
+    let stopped = cluster.clone();
+    tokio::task::spawn_blocking(move || stopped.stop())
+        .await
+        .unwrap()
+        .unwrap();
+    let down = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let started = cluster.clone();
+    tokio::task::spawn_blocking(move || started.start())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Ready again by itself, and the same stream shows the next edit.
+    let since = std::time::Instant::now();
+    while reqwest::get(app.url("/readyz")).await.unwrap().status() != StatusCode::OK {
+        assert!(since.elapsed().as_secs() < 30, "the app did not recover");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let scene = view.scenes[0].id.to_string();
+    let edited = app
+        .call_as(
+            &ada,
+            "studio/scene",
+            &[
+                ("scene", &scene),
+                ("action", "edit_text"),
+                ("text", "After the restart"),
+            ],
+        )
+        .await;
+    assert_eq!(edited.status(), StatusCode::OK);
+    let event = next_event(&mut events).await;
+    assert_eq!(
+        event.id.unwrap().parse::<i64>().unwrap(),
+        last + 1,
+        "no event lost"
+    );
+    assert!(event.data.contains("After the restart"));
+    drop(app);
+    let _ = cluster.stop();
+}
