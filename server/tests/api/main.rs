@@ -9,6 +9,7 @@ mod auth;
 mod budget;
 mod crashes;
 mod faults;
+mod fuzz;
 mod helpers;
 mod jobs;
 mod llm_director;
