@@ -226,12 +226,10 @@ async fn hostile_overlay_text_renders_without_breaking_the_job() {
     assert_eq!(probe(&output).await.unwrap().width, Some(1920));
 }
 
-#[tokio::test]
-async fn cancelling_stops_ffmpeg() {
-    let dir = tempfile::tempdir().unwrap();
-    let long = clip(dir.path(), "long", "320x240", 30, 1.0, false).await;
-    // Thirty one-second clips at 1080×1920: far longer to encode than the test waits.
-    let composition = Composition {
+/// Thirty one-second clips at 1080×1920: far longer to encode than a test waits.
+async fn long_composition(dir: &Path) -> Composition {
+    let long = clip(dir, "long", "320x240", 30, 1.0, false).await;
+    Composition {
         clips: vec![long; 30],
         format: VideoFormat::Vertical,
         title: None,
@@ -241,7 +239,13 @@ async fn cancelling_stops_ffmpeg() {
             preset: "medium".into(),
             crf: 20,
         },
-    };
+    }
+}
+
+#[tokio::test]
+async fn cancelling_stops_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let composition = long_composition(dir.path()).await;
     let cancel = CancellationToken::new();
     let stopper = {
         let cancel = cancel.clone();
@@ -263,18 +267,7 @@ async fn cancelling_stops_ffmpeg() {
 #[tokio::test]
 async fn a_render_past_its_time_limit_is_killed() {
     let dir = tempfile::tempdir().unwrap();
-    let long = clip(dir.path(), "long", "320x240", 30, 1.0, false).await;
-    let composition = Composition {
-        clips: vec![long; 30],
-        format: VideoFormat::Vertical,
-        title: None,
-        call_to_action: None,
-        music: None,
-        encoder: Encoder {
-            preset: "medium".into(),
-            crf: 20,
-        },
-    };
+    let composition = long_composition(dir.path()).await;
     // The limit a real render gets grows with its length.
     assert!(composition.time_limit() >= std::time::Duration::from_secs(120));
     let output = dir.path().join("out.mp4");

@@ -149,6 +149,21 @@ struct Totals {
     reserved: i64,
 }
 
+/// The account's monthly budget: its own, or the default.
+async fn monthly_budget(
+    conn: &mut PgConnection,
+    spending: &Spending,
+    owner: Uuid,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        "SELECT COALESCE(monthly_budget_microusd, $2) AS \"budget!\" FROM users WHERE id = $1",
+        owner,
+        spending.monthly_budget_microusd
+    )
+    .fetch_one(&mut *conn)
+    .await
+}
+
 /// This month's (UTC) settled spend and open reservations of an account.
 async fn month_total(conn: &mut PgConnection, owner: Uuid) -> sqlx::Result<Totals> {
     let row = sqlx::query!(
@@ -190,13 +205,7 @@ pub async fn standing(
     project: Uuid,
 ) -> sqlx::Result<Standing> {
     let mut conn = pool.acquire().await?;
-    let budget = sqlx::query_scalar!(
-        "SELECT COALESCE(monthly_budget_microusd, $2) AS \"budget!\" FROM users WHERE id = $1",
-        owner,
-        spending.monthly_budget_microusd
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let budget = monthly_budget(&mut conn, spending, owner).await?;
     let month = month_total(&mut conn, owner).await?;
     let total = project_total(&mut conn, project).await?;
     let cap = sqlx::query_scalar!(
@@ -419,13 +428,7 @@ pub async fn month_spend(
     owner: Uuid,
 ) -> sqlx::Result<MonthSpend> {
     let mut conn = pool.acquire().await?;
-    let budget = sqlx::query_scalar!(
-        "SELECT COALESCE(monthly_budget_microusd, $2) AS \"budget!\" FROM users WHERE id = $1",
-        owner,
-        spending.monthly_budget_microusd
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let budget = monthly_budget(&mut conn, spending, owner).await?;
     let month = month_total(&mut conn, owner).await?;
     let name = sqlx::query_scalar!(
         "SELECT to_char(now() AT TIME ZONE 'UTC', 'FMMonth YYYY') AS \"name!\""

@@ -115,13 +115,7 @@ async fn work_past_the_monthly_budget_is_refused_with_the_figures_and_changes_no
 
     // One scene fits, and shows as reserved.
     let first = view.scenes[0].id.to_string();
-    let _: () = app
-        .studio(
-            &ada,
-            "scene",
-            &[("scene", &first), ("action", "approve_text")],
-        )
-        .await;
+    app.act(&ada, &first, "approve_text").await;
     let now = app.project_budget(&ada, &project).await;
     assert_eq!(now.standing.reserved_microusd, 10 * IMAGE);
     assert_eq!(now.standing.left_microusd, IMAGE);
@@ -229,13 +223,7 @@ async fn a_reservation_settles_to_the_compute_time_replicate_reports() {
     let ada = app.new_user("ada@example.com").await;
     let (project, view) = app.planned_project(&ada).await;
     let first = view.scenes[0].id.to_string();
-    let _: () = app
-        .studio(
-            &ada,
-            "scene",
-            &[("scene", &first), ("action", "approve_text")],
-        )
-        .await;
+    app.act(&ada, &first, "approve_text").await;
     let done = app
         .wait_for(&ada, &project, "the image", |v| {
             v.scenes[0].image_status == GenStatus::Ready
@@ -306,13 +294,7 @@ async fn a_project_cap_refuses_what_would_pass_it_and_bad_caps_are_refused() {
     assert_eq!(response.status(), StatusCode::OK);
     let first = view.scenes[0].id.to_string();
     let second = view.scenes[1].id.to_string();
-    let _: () = app
-        .studio(
-            &ada,
-            "scene",
-            &[("scene", &first), ("action", "approve_text")],
-        )
-        .await;
+    app.act(&ada, &first, "approve_text").await;
     let response = app
         .call_as(
             &ada,
@@ -334,13 +316,7 @@ async fn a_project_cap_refuses_what_would_pass_it_and_bad_caps_are_refused() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let _: () = app
-        .studio(
-            &ada,
-            "scene",
-            &[("scene", &second), ("action", "approve_text")],
-        )
-        .await;
+    app.act(&ada, &second, "approve_text").await;
 }
 
 #[tokio::test]
@@ -350,13 +326,7 @@ async fn the_offline_preview_costs_nothing_and_records_nothing() {
     let (project, view) = app.planned_project(&ada).await;
     // A budget of nothing refuses nothing that is free.
     app.set_budget("ada@example.com", 0).await;
-    let _: usize = app
-        .studio(
-            &ada,
-            "approve_all",
-            &[("storyboard", &view.id.to_string()), ("stage", "text")],
-        )
-        .await;
+    app.approve_all_texts(&ada, &view).await;
     let budget = app.project_budget(&ada, &project).await;
     assert!(!budget.prices.paid());
     assert_eq!(app.count("spend").await, 0);

@@ -141,13 +141,7 @@ async fn a_process_killed_mid_generation_loses_nothing_and_pays_once_per_image()
     let replicate = FakeReplicate::start().await;
     let ada = app.new_user("ada@example.com").await;
     let (project, view) = app.planned_project(&ada).await;
-    let _: usize = app
-        .studio(
-            &ada,
-            "approve_all",
-            &[("storyboard", &view.id.to_string()), ("stage", "text")],
-        )
-        .await;
+    app.approve_all_texts(&ada, &view).await;
     // The first process creates predictions and is killed while Replicate works on them.
     let mut first = worker_process(&app, &replicate);
     let started = std::time::Instant::now();

@@ -178,13 +178,7 @@ async fn every_scene_completes_through_thirty_percent_faults_and_nothing_is_made
     );
     let stop = CancellationToken::new();
     let running = tokio::spawn(worker.run(stop.clone()));
-    let _: usize = app
-        .studio(
-            &ada,
-            "approve_all",
-            &[("storyboard", &view.id.to_string()), ("stage", "text")],
-        )
-        .await;
+    app.approve_all_texts(&ada, &view).await;
     let done = app
         .wait_for(&ada, &project, "every scene's image", |v| {
             v.scenes.iter().all(|s| s.image_status == GenStatus::Ready)

@@ -230,13 +230,7 @@ async fn a_refusal_fails_one_scene_with_its_reason_and_the_others_carry_on() {
 
     let first = view.scenes[0].id.to_string();
     let second = view.scenes[1].id.to_string();
-    let _: () = app
-        .studio(
-            &ada,
-            "scene",
-            &[("scene", &first), ("action", "approve_text")],
-        )
-        .await;
+    app.act(&ada, &first, "approve_text").await;
     let failed = app
         .wait_for(&ada, &project, "the refusal", |v| {
             v.scenes[0].image_status == GenStatus::Failed
@@ -244,25 +238,13 @@ async fn a_refusal_fails_one_scene_with_its_reason_and_the_others_carry_on() {
         .await;
     let reason = failed.scenes[0].error.clone().unwrap();
     assert!(reason.contains("flagged by the safety filter"), "{reason}");
-    let _: () = app
-        .studio(
-            &ada,
-            "scene",
-            &[("scene", &second), ("action", "approve_text")],
-        )
-        .await;
+    app.act(&ada, &second, "approve_text").await;
     app.wait_for(&ada, &project, "the other scene", |v| {
         v.scenes[1].image_status == GenStatus::Ready
     })
     .await;
     // Retrying the failed one works now.
-    let _: () = app
-        .studio(
-            &ada,
-            "scene",
-            &[("scene", &first), ("action", "regenerate_image")],
-        )
-        .await;
+    app.act(&ada, &first, "regenerate_image").await;
     let retried = app
         .wait_for(&ada, &project, "the retry", |v| {
             v.scenes[0].image_status == GenStatus::Ready
@@ -363,21 +345,9 @@ async fn the_queue_takes_turns_between_accounts() {
     let (ada_project, ada_board) = app.planned_project(&ada).await;
     let (bob_project, bob_board) = app.planned_project(&bob).await;
     // Ada asks for every scene's image first, then Bob for one.
-    let _: usize = app
-        .studio(
-            &ada,
-            "approve_all",
-            &[("storyboard", &ada_board.id.to_string()), ("stage", "text")],
-        )
-        .await;
+    app.approve_all_texts(&ada, &ada_board).await;
     let bobs = bob_board.scenes[0].id.to_string();
-    let _: () = app
-        .studio(
-            &bob,
-            "scene",
-            &[("scene", &bobs), ("action", "approve_text")],
-        )
-        .await;
+    app.act(&bob, &bobs, "approve_text").await;
     // One image at a time, so the order is the queue's.
     let mut worker = Worker::new(
         app.pool.clone(),

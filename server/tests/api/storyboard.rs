@@ -110,6 +110,24 @@ impl TestApp {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{endpoint}: {e}: {body}"))
     }
 
+    /// Approves every scene's text (each starts its image), as the board's button does.
+    pub async fn approve_all_texts(&self, client: &Client, view: &StoryboardView) -> usize {
+        let storyboard = view.id.to_string();
+        self.studio(
+            client,
+            "approve_all",
+            &[("storyboard", &storyboard), ("stage", "text")],
+        )
+        .await
+    }
+
+    /// One step of a scene's flow (`approve_text`, `regenerate_image`, ...).
+    pub async fn act(&self, client: &Client, scene: &str, action: &str) {
+        let _: () = self
+            .studio(client, "scene", &[("scene", scene), ("action", action)])
+            .await;
+    }
+
     pub async fn storyboard(&self, client: &Client, project: &str) -> StoryboardView {
         self.studio::<Option<StoryboardView>>(client, "storyboard", &[("project", project)])
             .await
