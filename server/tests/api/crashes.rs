@@ -19,6 +19,7 @@ use wiremock::{
 struct FakeReplicate {
     server: MockServer,
     created: Arc<AtomicUsize>,
+    cancelled: Arc<AtomicUsize>,
     done: Arc<AtomicBool>,
 }
 
@@ -95,9 +96,23 @@ impl FakeReplicate {
             })
             .mount(&server)
             .await;
+        let cancelled = Arc::new(AtomicUsize::new(0));
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/v1/predictions/p-\d+/cancel$"))
+            .respond_with({
+                let cancelled = cancelled.clone();
+                move |_: &Request| {
+                    cancelled.fetch_add(1, Ordering::SeqCst);
+                    ResponseTemplate::new(200)
+                        .set_body_json(serde_json::json!({ "status": "canceled" }))
+                }
+            })
+            .mount(&server)
+            .await;
         Self {
             server,
             created,
+            cancelled,
             done,
         }
     }
@@ -193,6 +208,68 @@ async fn a_process_killed_mid_generation_loses_nothing_and_pays_once_per_image()
     );
     eprintln!(
         "kill -9: {} scenes completed, 0 lost, {created} predictions for {jobs} images ({paid_before_the_crash} resumed after the crash)",
+        done.scenes.len()
+    );
+}
+
+#[tokio::test]
+async fn sigterm_mid_generation_hands_the_predictions_over_uncancelled() {
+    let app = TestApp::spawn_without_worker().await;
+    let replicate = FakeReplicate::start().await;
+    let ada = app.new_user("ada@example.com").await;
+    let (project, view) = app.planned_project(&ada).await;
+    app.approve_all_texts(&ada, &view).await;
+    let mut first = worker_process(&app, &replicate);
+    let started = std::time::Instant::now();
+    while jobs_with_predictions(&app).await < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no predictions were made"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let terminated = std::process::Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let exited = first.wait().unwrap();
+    assert!(exited.success(), "a graceful stop: {exited}");
+    // Handed over at once (no lease to wait out), each with its prediction kept.
+    let running: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'running'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(running, 0, "jobs left running by a stopped worker");
+    assert_eq!(
+        replicate.cancelled.load(Ordering::SeqCst),
+        0,
+        "a prediction was cancelled"
+    );
+    let handed_over = jobs_with_predictions(&app).await;
+    replicate.done.store(true, Ordering::SeqCst);
+
+    let mut second = worker_process(&app, &replicate);
+    let done = app
+        .wait_for(&ada, &project, "every scene's image", |v| {
+            v.scenes.iter().all(|s| s.image_status == GenStatus::Ready)
+        })
+        .await;
+    app.wait_for_moods(&ada, &project).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let jobs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind IN ('scene_image', 'mood_image')")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let created = replicate.created.load(Ordering::SeqCst) as i64;
+    assert_eq!(
+        created, jobs,
+        "the handed-over predictions were finished, not made again"
+    );
+    eprintln!(
+        "SIGTERM: {} scenes completed, {created} predictions for {jobs} images, {handed_over} handed over, 0 cancelled",
         done.scenes.len()
     );
 }
