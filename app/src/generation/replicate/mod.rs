@@ -4,6 +4,13 @@
 //! files (deleted by Replicate after an hour) are downloaded at once. Rate limits (429,
 //! honouring `Retry-After`), server errors and network failures are retried with
 //! exponential backoff and jitter; invalid input and content-policy refusals are not.
+//!
+//! Here: the client, polling, downloading, cancelling and running a prediction to its
+//! file. `create` makes a prediction without ever paying twice for one; `models` turns
+//! image, clip and music requests into model inputs.
+
+mod create;
+mod models;
 
 use super::pricing::Price;
 use super::retry::{retry_after, with_retries, Attempt, RetryPolicy};
@@ -190,110 +197,6 @@ impl Replicate {
                     body.chars().take(300).collect::<String>()
                 ))
             })
-    }
-
-    /// Creates a prediction, waiting up to a minute for it to settle on the same request.
-    /// Save the returned id before going on: `finish` resumes from it after a crash.
-    ///
-    /// A create that got no clear answer (a timeout, a dropped connection, a 5xx) may
-    /// have made the prediction all the same: it is looked for among the recent ones (by
-    /// model and identical input, which carries the job's random seed) and adopted,
-    /// and only created again when it is certainly not there. A connection that never
-    /// opened, or a 429, created nothing and is simply retried.
-    pub async fn create(&self, model: &str, input: Value) -> Result<Prediction, GenerationError> {
-        let url = format!("{}/models/{model}/predictions", self.settings.base_url);
-        let policy = self.policy();
-        let mut backoff = policy.first_backoff;
-        let mut number = 0;
-        loop {
-            number += 1;
-            let sent = self
-                .http
-                .post(&url)
-                .bearer_auth(&self.settings.api_token)
-                .header("Prefer", "wait=60")
-                .json(&json!({ "input": input }))
-                .send()
-                .await;
-            let ambiguous = match &sent {
-                Err(error) => !error.is_connect(),
-                Ok(response) => response.status().is_server_error(),
-            };
-            let (reason, after) = match self.classify(sent).await? {
-                Attempt::Done(prediction) => return Ok(prediction),
-                Attempt::Retry { reason, after } => (reason, after),
-            };
-            if ambiguous {
-                match self.find_created(model, &input).await {
-                    Ok(Some(found)) => {
-                        tracing::warn!(prediction = %found.id, model, reason, "a create without a clear answer had made the prediction; adopting it");
-                        return Ok(found);
-                    }
-                    Ok(None) => {}
-                    Err(error) => {
-                        return Err(GenerationError::Unavailable(format!(
-                            "creating a prediction: {reason}, and whether it was made cannot be told ({error}); not asking twice"
-                        )))
-                    }
-                }
-            }
-            if number >= policy.max_attempts {
-                return Err(GenerationError::Unavailable(format!(
-                    "creating a prediction: {reason} (gave up after {number} attempts)"
-                )));
-            }
-            let delay = after.unwrap_or_else(|| backoff.mul_f64(0.5 + rand::random::<f64>() * 0.5));
-            tracing::warn!(model, reason, attempt = number, ?delay, "retrying a create");
-            tokio::time::sleep(delay).await;
-            backoff = (backoff * 2).min(Duration::from_secs(30));
-        }
-    }
-
-    /// The prediction of `model` with exactly `input` among the newest ones, if any.
-    async fn find_created(&self, model: &str, input: &Value) -> anyhow::Result<Option<Prediction>> {
-        #[derive(Deserialize)]
-        struct Page {
-            results: Vec<Listed>,
-        }
-        #[derive(Deserialize)]
-        struct Listed {
-            id: String,
-            #[serde(default)]
-            model: Option<String>,
-            #[serde(default)]
-            input: Option<Value>,
-        }
-        let get = |url: String| {
-            let request = self.http.get(url).bearer_auth(&self.settings.api_token);
-            async move {
-                let response = request.send().await?.error_for_status()?;
-                anyhow::Ok(response.text().await?)
-            }
-        };
-        let page: Page =
-            serde_json::from_str(&get(format!("{}/predictions", self.settings.base_url)).await?)
-                .context("reading the list of predictions")?;
-        for listed in page.results {
-            if listed.model.as_deref().is_some_and(|m| m != model) {
-                continue;
-            }
-            // The list may leave inputs out; the prediction itself has them.
-            let full: Prediction = match &listed.input {
-                Some(found) if found != input => continue,
-                _ => serde_json::from_str(
-                    &get(format!(
-                        "{}/predictions/{}",
-                        self.settings.base_url, listed.id
-                    ))
-                    .await?,
-                )
-                .context("reading a listed prediction")?,
-            };
-            if full.input.as_ref() == Some(input) {
-                return Ok(Some(full));
-            }
-        }
-        Ok(None)
     }
 
     /// Polls a prediction until it settles, then returns the URL of its (first) output file.
@@ -533,87 +436,6 @@ fn first_url(output: &Value) -> Option<String> {
         Value::String(url) => Some(url.clone()),
         Value::Array(items) => items.iter().find_map(first_url),
         _ => None,
-    }
-}
-
-#[async_trait::async_trait]
-impl ImageGenerator for Replicate {
-    async fn generate_image(
-        &self,
-        request: &ImageRequest,
-        run: &Run,
-    ) -> Result<GeneratedMedia, GenerationError> {
-        let input = json!({
-            "prompt": request.prompt,
-            "aspect_ratio": request.format.ratio(),
-            "seed": request.seed % (u32::MAX as u64),
-            "num_outputs": 1,
-            "output_format": "png",
-        });
-        let mut media = self
-            .run(&self.settings.image_model, input, "png", run)
-            .await?;
-        let (width, height) = request.format.dimensions();
-        media.width = Some(width as i32);
-        media.height = Some(height as i32);
-        media.cost_microusd = self.settings.image_price.actual(1.0, media.predict_secs);
-        Ok(media)
-    }
-}
-
-#[async_trait::async_trait]
-impl VideoGenerator for Replicate {
-    async fn generate_video(
-        &self,
-        request: &VideoRequest,
-        run: &Run,
-    ) -> Result<GeneratedMedia, GenerationError> {
-        let image = tokio::fs::read(&request.image)
-            .await
-            .with_context(|| format!("reading the seed image {}", request.image.display()))?;
-        let seconds = request.duration_secs.round().max(1.0) as i64;
-        let input = json!({
-            "prompt": request.prompt,
-            "image": format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(image)),
-            "duration": seconds,
-            "aspect_ratio": request.format.ratio(),
-            "seed": request.seed % (u32::MAX as u64),
-        });
-        let mut media = self
-            .run(&self.settings.video_model, input, "mp4", run)
-            .await?;
-        media.duration_ms = Some((seconds * 1000) as i32);
-        media.cost_microusd = self
-            .settings
-            .video_price
-            .actual(seconds as f64, media.predict_secs);
-        Ok(media)
-    }
-}
-
-#[async_trait::async_trait]
-impl MusicGenerator for Replicate {
-    async fn generate_music(
-        &self,
-        request: &MusicRequest,
-        run: &Run,
-    ) -> Result<GeneratedMedia, GenerationError> {
-        let seconds = request.duration_secs.ceil().max(1.0) as i64;
-        let input = json!({
-            "prompt": format!("{} at {} bpm", request.prompt, request.tempo_bpm),
-            "duration": seconds,
-            "output_format": "mp3",
-            "seed": request.seed % (u32::MAX as u64),
-        });
-        let mut media = self
-            .run(&self.settings.music_model, input, "mp3", run)
-            .await?;
-        media.duration_ms = Some((seconds * 1000) as i32);
-        media.cost_microusd = self
-            .settings
-            .music_price
-            .actual(seconds as f64, media.predict_secs);
-        Ok(media)
     }
 }
 
