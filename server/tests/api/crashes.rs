@@ -150,6 +150,43 @@ async fn jobs_with_predictions(app: &TestApp) -> i64 {
         .unwrap()
 }
 
+/// Waits until the worker process has made (and saved) a few predictions.
+async fn predictions_under_way(app: &TestApp) {
+    let started = std::time::Instant::now();
+    while jobs_with_predictions(app).await < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no predictions were made"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs another worker process until every scene's image and every mood image is made;
+/// the storyboard then, and how many image jobs there were.
+async fn finish_with_another_process(
+    app: &TestApp,
+    replicate: &FakeReplicate,
+    ada: &reqwest::Client,
+    project: &str,
+) -> (app::storyboard::StoryboardView, i64) {
+    let mut second = worker_process(app, replicate);
+    let done = app
+        .wait_for(ada, project, "every scene's image", |v| {
+            v.scenes.iter().all(|s| s.image_status == GenStatus::Ready)
+        })
+        .await;
+    app.wait_for_moods(ada, project).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let jobs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind IN ('scene_image', 'mood_image')")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    (done, jobs)
+}
+
 #[tokio::test]
 async fn a_process_killed_mid_generation_loses_nothing_and_pays_once_per_image() {
     let app = TestApp::spawn_without_worker().await;
@@ -159,35 +196,14 @@ async fn a_process_killed_mid_generation_loses_nothing_and_pays_once_per_image()
     app.approve_all_texts(&ada, &view).await;
     // The first process creates predictions and is killed while Replicate works on them.
     let mut first = worker_process(&app, &replicate);
-    let started = std::time::Instant::now();
-    while jobs_with_predictions(&app).await < 3 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no predictions were made"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    predictions_under_way(&app).await;
     first.kill().unwrap();
     first.wait().unwrap();
     let paid_before_the_crash = jobs_with_predictions(&app).await;
     replicate.done.store(true, Ordering::SeqCst);
 
     // The next process takes the dead one's jobs over once their leases run out.
-    let mut second = worker_process(&app, &replicate);
-    let done = app
-        .wait_for(&ada, &project, "every scene's image", |v| {
-            v.scenes.iter().all(|s| s.image_status == GenStatus::Ready)
-        })
-        .await;
-    app.wait_for_moods(&ada, &project).await;
-    second.kill().unwrap();
-    second.wait().unwrap();
-
-    let jobs: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind IN ('scene_image', 'mood_image')")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let (done, jobs) = finish_with_another_process(&app, &replicate, &ada, &project).await;
     let created = replicate.created.load(Ordering::SeqCst) as i64;
     assert_eq!(done.scenes.len() + 9, jobs as usize);
     assert_eq!(
@@ -220,14 +236,7 @@ async fn sigterm_mid_generation_hands_the_predictions_over_uncancelled() {
     let (project, view) = app.planned_project(&ada).await;
     app.approve_all_texts(&ada, &view).await;
     let mut first = worker_process(&app, &replicate);
-    let started = std::time::Instant::now();
-    while jobs_with_predictions(&app).await < 3 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no predictions were made"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    predictions_under_way(&app).await;
     let terminated = std::process::Command::new("kill")
         .args(["-TERM", &first.id().to_string()])
         .status()
@@ -249,20 +258,7 @@ async fn sigterm_mid_generation_hands_the_predictions_over_uncancelled() {
     let handed_over = jobs_with_predictions(&app).await;
     replicate.done.store(true, Ordering::SeqCst);
 
-    let mut second = worker_process(&app, &replicate);
-    let done = app
-        .wait_for(&ada, &project, "every scene's image", |v| {
-            v.scenes.iter().all(|s| s.image_status == GenStatus::Ready)
-        })
-        .await;
-    app.wait_for_moods(&ada, &project).await;
-    second.kill().unwrap();
-    second.wait().unwrap();
-    let jobs: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind IN ('scene_image', 'mood_image')")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let (done, jobs) = finish_with_another_process(&app, &replicate, &ada, &project).await;
     let created = replicate.created.load(Ordering::SeqCst) as i64;
     assert_eq!(
         created, jobs,

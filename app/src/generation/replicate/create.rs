@@ -67,7 +67,11 @@ impl Replicate {
     }
 
     /// The prediction of `model` with exactly `input` among the newest ones, if any.
-    async fn find_created(&self, model: &str, input: &Value) -> anyhow::Result<Option<Prediction>> {
+    pub(super) async fn find_created(
+        &self,
+        model: &str,
+        input: &Value,
+    ) -> anyhow::Result<Option<Prediction>> {
         #[derive(Deserialize)]
         struct Page {
             results: Vec<Listed>,

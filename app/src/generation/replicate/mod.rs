@@ -14,15 +14,11 @@ mod models;
 
 use super::pricing::Price;
 use super::retry::{retry_after, with_retries, Attempt, RetryPolicy};
-use super::ssr::{
-    GeneratedMedia, GenerationError, ImageGenerator, ImageRequest, MusicGenerator, MusicRequest,
-    Run, VideoGenerator, VideoRequest,
-};
+use super::ssr::{GeneratedMedia, GenerationError, Run};
 use anyhow::{anyhow, Context};
-use base64::Engine;
 use reqwest::StatusCode;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::{path::PathBuf, time::Duration};
 use tokio::sync::Semaphore;
 
@@ -442,6 +438,7 @@ fn first_url(output: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn outputs_are_read_as_a_url_or_the_first_of_a_list() {
