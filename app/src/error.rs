@@ -30,6 +30,13 @@ pub enum AppError {
     Busy(String),
     #[error("Too many failed attempts. Try again in {retry_after_secs} seconds.")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Too many requests of one kind for now (paid generations a minute); the message says
+    /// when to try again, and so does the `Retry-After` header.
+    #[error("{message}")]
+    Throttled {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     /// The browser could not reach the server, or could not read its answer.
@@ -46,6 +53,17 @@ impl AppError {
         Self::NotFound(what.into())
     }
 
+    /// Seconds after which trying again can succeed, for a `Retry-After` header.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::TooManyAttempts { retry_after_secs }
+            | Self::Throttled {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             Self::Invalid(_) => 400,
@@ -54,7 +72,7 @@ impl AppError {
             Self::Conflict(_) => 409,
             // Payment Required: the budget, not the request, is what stands in the way.
             Self::OverBudget(_) => 402,
-            Self::TooManyAttempts { .. } | Self::Busy(_) => 429,
+            Self::TooManyAttempts { .. } | Self::Throttled { .. } | Self::Busy(_) => 429,
             Self::Internal => 500,
             Self::Network(_) => 502,
         }
@@ -146,7 +164,14 @@ pub mod ssr {
         fn into_response(self) -> axum::response::Response {
             let status = http::StatusCode::from_u16(self.status())
                 .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-            (status, axum::Json(self)).into_response()
+            let retry_after = self.retry_after_secs();
+            let mut response = (status, axum::Json(self)).into_response();
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, seconds.into());
+            }
+            response
         }
     }
 
@@ -179,6 +204,9 @@ pub mod ssr {
             let status = http::StatusCode::from_u16(error.status())
                 .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
             response.set_status(status);
+            if let Some(seconds) = error.retry_after_secs() {
+                response.insert_header(http::header::RETRY_AFTER, seconds.into());
+            }
         }
     }
 }

@@ -77,6 +77,8 @@ pub fn build_id() -> &'static str {
 }
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    send_script_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -94,6 +96,29 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// The page's Content-Security-Policy: scripts only from this site or carrying this
+/// response's nonce (leptos_axum puts it on the hydration and streaming scripts), WASM
+/// allowed to compile, nothing framing the page. Images and media may come from the
+/// storage's own host (S3 links); styles inline (components set widths and colours).
+#[cfg(feature = "ssr")]
+fn send_script_policy() {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src * data: blob:; media-src * data: blob:; \
+         connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

@@ -232,6 +232,11 @@ pub struct ProviderSettings {
     /// `reelsmith accounts set-budget`. Work that would pass it is refused.
     #[arg(long, env = "REELSMITH_MONTHLY_BUDGET_USD", default_value_t = 20.0)]
     pub monthly_budget_usd: f64,
+
+    /// Paid generations (images, clips, music, director calls) an account may ask for in
+    /// any minute; past it, actions are refused with 429 and when to try again.
+    #[arg(long, env = "REELSMITH_PAID_CALLS_PER_MINUTE", default_value_t = app::budget::ssr::PAID_CALLS_PER_MINUTE)]
+    pub paid_calls_per_minute: i64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -287,6 +292,7 @@ impl Default for ProviderSettings {
             replicate_base_url: None,
             prices: None,
             monthly_budget_usd: 20.0,
+            paid_calls_per_minute: app::budget::ssr::PAID_CALLS_PER_MINUTE,
         }
     }
 }
@@ -383,7 +389,12 @@ impl Settings {
             budget.is_finite() && budget >= 0.0,
             "REELSMITH_MONTHLY_BUDGET_USD must be an amount of US dollars, not {budget}"
         );
+        anyhow::ensure!(
+            providers.paid_calls_per_minute > 0,
+            "REELSMITH_PAID_CALLS_PER_MINUTE must be at least 1"
+        );
         let mut spending = Spending::offline((budget * 1_000_000.0).round() as i64);
+        spending.paid_calls_per_minute = providers.paid_calls_per_minute;
         let prices = self.prices()?;
         if providers.replicate_api_token.is_some() {
             let pricing = &mut spending.pricing;

@@ -185,8 +185,9 @@ fn encode_query_value(value: &str) -> String {
 
 /// Headers every answer carries: no framing by other sites (clickjacking), no content
 /// sniffing, no full addresses leaked to other sites, and, when the app is served over
-/// https (`https` is the state), HSTS. A script policy waits for the pages' inline
-/// scripts to carry nonces.
+/// https (`https` is the state), HSTS. Pages send their own, fuller policy with a
+/// nonce for their inline scripts (`app::shell`); every other answer (files, JSON,
+/// streams) gets one that only forbids framing, so a page's policy is never overwritten.
 pub async fn security_headers(State(https): State<bool>, request: Request, next: Next) -> Response {
     use axum::http::HeaderValue;
     let mut response = next.run(request).await;

@@ -8,7 +8,7 @@ use crate::{
     auth::ssr::AuthUser,
     budget::ssr::settle,
     error::{parse_id, user_message, AppError},
-    generation::llm::{ChatMessage, Role},
+    generation::llm::{measured, ChatMessage, Role, Usage},
     projects::ssr::project_facts,
     state::AppState,
 };
@@ -133,15 +133,17 @@ pub async fn chat(
         Ok(found) => found,
         Err(error) => return error.into_response(),
     };
-    // Each call settles at its estimate once the model answered, at nothing if it failed.
+    // Each call settles to the tokens it reported using (at its estimate when the model
+    // answered without saying, at nothing if it failed).
     let settle = {
         let pool = pool.clone();
-        move |index: usize, answered: bool| {
+        let pricing = state.spending.pricing.clone();
+        move |index: usize, usage: Option<Usage>, answered: bool| {
             let pool = pool.clone();
             let reservation = reservations.get(index).copied();
+            let actual = pricing.director_used(usage, answered, cost);
             async move {
                 if let Some(id) = reservation {
-                    let actual = if answered { cost } else { 0 };
                     if let Err(error) = settle(&pool, id, actual).await {
                         tracing::error!(%error, "could not settle a director call");
                     }
@@ -159,28 +161,32 @@ pub async fn chat(
                 let _ = sender.send(event).await;
             }
         };
-        let mut reply = String::new();
-        let mut failure = None;
-        match state.director.reply(&history).await {
-            Ok(mut tokens) => {
-                while let Some(token) = tokens.next().await {
-                    match token {
-                        Ok(token) => {
-                            reply.push_str(&token);
-                            let data = serde_json::json!({ "text": token }).to_string();
-                            send(Event::default().event("token").data(data)).await;
-                        }
-                        Err(error) => {
-                            failure = Some(error);
-                            break;
+        let ((reply, failure), usage) = measured(async {
+            let mut reply = String::new();
+            let mut failure = None;
+            match state.director.reply(&history).await {
+                Ok(mut tokens) => {
+                    while let Some(token) = tokens.next().await {
+                        match token {
+                            Ok(token) => {
+                                reply.push_str(&token);
+                                let data = serde_json::json!({ "text": token }).to_string();
+                                send(Event::default().event("token").data(data)).await;
+                            }
+                            Err(error) => {
+                                failure = Some(error);
+                                break;
+                            }
                         }
                     }
                 }
+                Err(error) => failure = Some(error),
             }
-            Err(error) => failure = Some(error),
-        }
+            (reply, failure)
+        })
+        .await;
         let reply = reply.trim();
-        settle(0, !reply.is_empty()).await;
+        settle(0, usage, !reply.is_empty()).await;
         if !reply.is_empty() {
             let reply: String = reply.chars().take(8000).collect();
             if let Err(error) = add_chat_message(&state.pool, project, "assistant", &reply).await {
@@ -188,7 +194,7 @@ pub async fn chat(
             }
         }
         if let Some(error) = failure {
-            settle(1, false).await;
+            settle(1, None, false).await;
             tracing::warn!(%error, "the director's reply failed");
             let message = user_message(&error);
             let data = serde_json::json!({ "message": message }).to_string();
@@ -197,8 +203,8 @@ pub async fn chat(
         }
         let mut full = history;
         full.push(ChatMessage::new(Role::Assistant, reply));
-        let extracted = state.director.extract_brief(&full).await;
-        settle(1, extracted.is_ok()).await;
+        let (extracted, usage) = measured(state.director.extract_brief(&full)).await;
+        settle(1, usage, extracted.is_ok()).await;
         match extracted {
             Ok(brief) => {
                 if let Err(error) = store_brief(&state.pool, owner, project, &brief, false).await {

@@ -8,7 +8,10 @@
 use super::{Line, MonthSpend, ProjectSpend, Standing};
 use crate::{
     error::AppError,
-    generation::pricing::{Estimate, Pricing},
+    generation::{
+        llm::measured,
+        pricing::{Estimate, Pricing},
+    },
 };
 use sqlx::{PgConnection, PgPool};
 use std::future::Future;
@@ -20,7 +23,14 @@ pub struct Spending {
     pub pricing: Pricing,
     /// An account's monthly budget unless it has its own (`reelsmith accounts set-budget`).
     pub monthly_budget_microusd: i64,
+    /// Paid calls an account may ask for in any minute (`REELSMITH_PAID_CALLS_PER_MINUTE`):
+    /// a burst limit under the budget, so a script cannot spend a month's budget at once.
+    pub paid_calls_per_minute: i64,
 }
+
+/// The default of [`Spending::paid_calls_per_minute`]: a storyboard's every image and clip
+/// and a mood round fit several times over.
+pub const PAID_CALLS_PER_MINUTE: i64 = 60;
 
 impl Spending {
     /// Everything free (the offline preview), with `monthly_budget_microusd` as budget.
@@ -28,6 +38,7 @@ impl Spending {
         Self {
             pricing: Pricing::offline(),
             monthly_budget_microusd,
+            paid_calls_per_minute: PAID_CALLS_PER_MINUTE,
         }
     }
 
@@ -36,6 +47,7 @@ impl Spending {
             owner,
             project,
             default_budget: self.monthly_budget_microusd,
+            per_minute: self.paid_calls_per_minute,
             items: Vec::new(),
         }
     }
@@ -48,6 +60,7 @@ pub struct Tab {
     owner: Uuid,
     project: Option<Uuid>,
     default_budget: i64,
+    per_minute: i64,
     /// The job each estimate is for (none for a call made while the user waits).
     items: Vec<(Option<Uuid>, Estimate)>,
 }
@@ -82,6 +95,7 @@ impl Tab {
         )
         .fetch_one(&mut *tx)
         .await?;
+        self.check_rate(&mut *tx).await?;
         let month = month_total(&mut *tx, self.owner).await?;
         if month.spent + month.reserved + cost > budget {
             return Err(AppError::OverBudget(format!(
@@ -141,6 +155,40 @@ impl Tab {
             ids.push(id);
         }
         Ok(ids)
+    }
+}
+
+impl Tab {
+    /// Refuses with a 429 (and when to try again) an action that would pass the account's
+    /// paid calls per minute. Runs under the account's row lock, so concurrent actions
+    /// count each other.
+    async fn check_rate(&self, tx: &mut PgConnection) -> Result<(), AppError> {
+        let calls = self.items.iter().filter(|(_, e)| e.microusd > 0).count() as i64;
+        // Free work (the offline provider) is never throttled, nor counted.
+        if calls == 0 {
+            return Ok(());
+        }
+        let recent = sqlx::query!(
+            "SELECT COUNT(*) AS \"count!\",
+                    CEIL(EXTRACT(EPOCH FROM MIN(created_at) + interval '1 minute' - now()))::bigint AS wait
+             FROM spend
+             WHERE owner_id = $1 AND estimate_microusd > 0 AND created_at > now() - interval '1 minute'",
+            self.owner
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if recent.count + calls <= self.per_minute {
+            return Ok(());
+        }
+        let wait = recent.wait.unwrap_or(60).clamp(1, 60) as u64;
+        Err(AppError::Throttled {
+            message: format!(
+                "This asks for {calls} paid generations, and {} were asked for in the last \
+                 minute; an account may ask for {} a minute. Try again in {wait} seconds.",
+                recent.count, self.per_minute
+            ),
+            retry_after_secs: wait,
+        })
     }
 }
 
@@ -287,8 +335,8 @@ pub async fn settle_cancelled(
 }
 
 /// Runs a director call the user waits for (a chat reply, directions, a plan) against the
-/// budgets: reserved before, settled after (at its estimate when it answered, at nothing
-/// when it failed before the model answered).
+/// budgets: reserved before, settled after to the tokens the model reported using (at
+/// the estimate when it answered without saying, at nothing when it failed before).
 pub async fn metered<T, Fut>(
     pool: &PgPool,
     spending: &Spending,
@@ -306,8 +354,8 @@ where
     let mut tx = pool.begin().await?;
     let ids = tab.reserve(&mut tx).await?;
     tx.commit().await?;
-    let result = call.await;
-    let actual = if result.is_ok() { cost } else { 0 };
+    let (result, usage) = measured(call).await;
+    let actual = spending.pricing.director_used(usage, result.is_ok(), cost);
     for id in ids {
         settle(pool, id, actual).await?;
     }

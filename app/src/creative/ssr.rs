@@ -56,6 +56,13 @@ pub trait Director: Send + Sync + 'static {
     ) -> Result<PlannedScene, GenerationError>;
 }
 
+/// The scene a rewrite is asked for, or a refusal naming it when the plan has no such one.
+pub fn scene_at(scenes: &[PlannedScene], index: usize) -> Result<&PlannedScene, GenerationError> {
+    scenes
+        .get(index)
+        .ok_or_else(|| GenerationError::Refused(format!("there is no scene {}", index + 1)))
+}
+
 const DIRECTOR_PERSONA: &str = "You are the creative director of Reelsmith, helping a \
     marketer plan a 30-second vertical video ad. Be warm, brief and concrete. Ask one \
     question at a time until you know: the product and its name, the audience, the \
@@ -285,12 +292,7 @@ impl Director for LlmDirector {
         index: usize,
         seed: u64,
     ) -> Result<PlannedScene, GenerationError> {
-        let Some(current) = scenes.get(index) else {
-            return Err(GenerationError::Refused(format!(
-                "there is no scene {}",
-                index + 1
-            )));
-        };
+        let current = scene_at(scenes, index)?;
         let outline: Vec<String> = scenes
             .iter()
             .enumerate()

@@ -38,6 +38,58 @@ impl ChatMessage {
 /// Tokens of a reply as they come.
 pub type TokenStream = BoxStream<'static, Result<String, GenerationError>>;
 
+/// The tokens a model reported using (its answers' `usage`), summed over the calls made
+/// while [`measured`] ran: what the operator is billed for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+#[derive(Clone, Default)]
+struct Meter(std::sync::Arc<std::sync::Mutex<Option<Usage>>>);
+
+impl Meter {
+    fn add(&self, usage: &Value) {
+        let (Some(input), Some(output)) = (
+            usage["prompt_tokens"].as_u64(),
+            usage["completion_tokens"].as_u64(),
+        ) else {
+            return;
+        };
+        let mut total = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let sum = total.get_or_insert_with(Usage::default);
+        sum.input_tokens += input;
+        sum.output_tokens += output;
+    }
+}
+
+tokio::task_local! {
+    /// Where the calls made inside [`measured`] add what they used: a task-local, so
+    /// that the `Llm` trait and every director function need no extra argument.
+    static METER: Meter;
+}
+
+/// Runs `work` and returns what its model calls reported using, or `None` when none
+/// reported any (the offline director, or a server that does not say).
+pub async fn measured<F: std::future::Future>(work: F) -> (F::Output, Option<Usage>) {
+    let meter = Meter::default();
+    let output = METER.scope(meter.clone(), work).await;
+    let usage = *meter
+        .0
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    (output, usage)
+}
+
+/// The meter of the [`measured`] scope the caller runs in, if any.
+fn current_meter() -> Option<Meter> {
+    METER.try_with(Meter::clone).ok()
+}
+
 #[async_trait::async_trait]
 pub trait Llm: Send + Sync + 'static {
     async fn chat_stream(&self, messages: &[ChatMessage]) -> Result<TokenStream, GenerationError>;
@@ -195,24 +247,39 @@ where
 #[async_trait::async_trait]
 impl Llm for OpenAiCompatible {
     async fn chat_stream(&self, messages: &[ChatMessage]) -> Result<TokenStream, GenerationError> {
+        // `include_usage` asks for a last chunk with the tokens used, which the reply's
+        // cost is settled to.
         let body = json!({
             "model": self.settings.model,
             "messages": messages,
             "stream": true,
+            "stream_options": { "include_usage": true },
         });
         let response = self.send(&body).await?;
-        let tokens = sse_data(response.bytes_stream()).filter_map(|event| async move {
-            match event {
-                Err(error) => Some(Err(error)),
-                Ok(payload) => match serde_json::from_str::<Value>(&payload) {
-                    Err(error) => Some(Err(GenerationError::Failed(anyhow!(
-                        "unreadable chunk from the language model ({error}): {payload}"
-                    )))),
-                    Ok(chunk) => chunk["choices"][0]["delta"]["content"]
-                        .as_str()
-                        .filter(|token| !token.is_empty())
-                        .map(|token| Ok(token.to_string())),
-                },
+        // The stream is read after this call returns, maybe outside the caller's scope.
+        let meter = current_meter();
+        let tokens = sse_data(response.bytes_stream()).filter_map(move |event| {
+            let meter = meter.clone();
+            async move {
+                match event {
+                    Err(error) => Some(Err(error)),
+                    Ok(payload) => match serde_json::from_str::<Value>(&payload) {
+                        Err(error) => Some(Err(GenerationError::Failed(anyhow!(
+                            "unreadable chunk from the language model ({error}): {payload}"
+                        )))),
+                        Ok(chunk) => {
+                            if let Some(meter) =
+                                meter.as_ref().filter(|_| chunk["usage"].is_object())
+                            {
+                                meter.add(&chunk["usage"]);
+                            }
+                            chunk["choices"][0]["delta"]["content"]
+                                .as_str()
+                                .filter(|token| !token.is_empty())
+                                .map(|token| Ok(token.to_string()))
+                        }
+                    },
+                }
             }
         });
         Ok(Box::pin(tokens))
@@ -238,6 +305,9 @@ impl Llm for OpenAiCompatible {
                 "unreadable answer from the language model: {error}"
             ))
         })?;
+        if let Some(meter) = current_meter() {
+            meter.add(&reply["usage"]);
+        }
         reply["choices"][0]["message"]["content"]
             .as_str()
             .map(str::to_string)

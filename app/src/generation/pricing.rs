@@ -296,6 +296,24 @@ impl Pricing {
         )
     }
 
+    /// What director calls cost: the tokens they reported using when they did; otherwise
+    /// `estimate` when the model answered (it billed something), nothing when it did not.
+    pub fn director_used(
+        &self,
+        usage: Option<super::llm::Usage>,
+        answered: bool,
+        estimate: i64,
+    ) -> i64 {
+        match usage {
+            Some(usage) => self
+                .director
+                .price
+                .tokens(usage.input_tokens, usage.output_tokens),
+            None if answered => estimate,
+            None => 0,
+        }
+    }
+
     /// The prices a page needs to show estimates.
     pub fn for_pages(&self) -> crate::budget::Prices {
         crate::budget::Prices {

@@ -7,6 +7,12 @@
 //! [`Registry`]. The queue owns the rest: idempotency keys, claiming with
 //! `FOR UPDATE SKIP LOCKED` (rows whose lease ran out are claimed again), the heartbeat,
 //! retries with backoff, and `LISTEN/NOTIFY` wake-ups. It knows nothing of what a job does.
+//!
+//! Lock order, everywhere: a job's subject (storyboard, then scene; a mood board), then
+//! job rows, then event streams and spend rows, then the account (see `budget::ssr`). A
+//! user's action (lock the scene, cancel its jobs) and a job recording its end (lock the
+//! scene through [`BackgroundJob::lock_subject`], then its own row) so never wait on
+//! each other in a circle.
 
 mod worker;
 
@@ -134,6 +140,12 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Records a failure in the domain (inside the transaction that records the job's),
     /// for every failed attempt, retried or final.
     async fn on_failure(&self, _tx: &mut PgConnection, _failure: &Failure) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Locks what `on_failure` changes, before the queue locks the job's row: subject
+    /// first is the lock order of the user's actions too (see the module's notes).
+    async fn lock_subject(&self, _tx: &mut PgConnection) -> sqlx::Result<()> {
         Ok(())
     }
 }
@@ -281,6 +293,11 @@ trait Handler: Send + Sync {
         tx: &mut PgConnection,
         failure: &Failure,
     ) -> anyhow::Result<()>;
+    async fn lock_subject(
+        &self,
+        payload: &serde_json::Value,
+        tx: &mut PgConnection,
+    ) -> sqlx::Result<()>;
 }
 
 struct Typed<J>(std::marker::PhantomData<fn() -> J>);
@@ -316,6 +333,17 @@ impl<J: BackgroundJob> Handler for Typed<J> {
     ) -> anyhow::Result<()> {
         match decode::<J>(payload) {
             Ok(job) => job.on_failure(tx, failure).await,
+            Err(_) => Ok(()),
+        }
+    }
+
+    async fn lock_subject(
+        &self,
+        payload: &serde_json::Value,
+        tx: &mut PgConnection,
+    ) -> sqlx::Result<()> {
+        match decode::<J>(payload) {
+            Ok(job) => job.lock_subject(tx).await,
             Err(_) => Ok(()),
         }
     }

@@ -386,6 +386,7 @@ impl Worker {
         let retry = handler.retryable(&job.payload, &error) && job.attempts < job.max_attempts;
         tracing::warn!(job = %job.id, kind = job.kind, attempt = job.attempts, retry, error = format!("{error:#}"), "job failed");
         let mut tx = self.pool.begin().await?;
+        handler.lock_subject(&job.payload, &mut tx).await?;
         let delay = self.settings.backoff.as_secs_f64() * 2f64.powi(job.attempts.clamp(1, 10) - 1);
         let jitter = delay * (rand::random::<f64>() * 0.3);
         let updated = sqlx::query_scalar!(

@@ -119,6 +119,16 @@ impl BackgroundJob for MoodImage {
         Ok(Outcome::Done)
     }
 
+    async fn lock_subject(&self, tx: &mut PgConnection) -> sqlx::Result<()> {
+        sqlx::query!(
+            "SELECT id FROM moods WHERE id = $1 FOR UPDATE",
+            self.mood_id
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map(drop)
+    }
+
     async fn on_failure(&self, tx: &mut PgConnection, failure: &Failure) -> anyhow::Result<()> {
         if failure.retry {
             return Ok(());

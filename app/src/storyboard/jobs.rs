@@ -58,6 +58,10 @@ impl BackgroundJob for SceneImage {
         make(SceneStage::Image, self.scene_id, self.generation, context).await
     }
 
+    async fn lock_subject(&self, tx: &mut PgConnection) -> sqlx::Result<()> {
+        lock_scene_for_job(tx, self.scene_id).await.map(drop)
+    }
+
     async fn on_failure(&self, tx: &mut PgConnection, failure: &Failure) -> anyhow::Result<()> {
         record_failure(
             tx,
@@ -80,6 +84,10 @@ impl BackgroundJob for SceneVideo {
 
     async fn run(&self, context: &JobContext) -> Result<Outcome, GenerationError> {
         make(SceneStage::Video, self.scene_id, self.generation, context).await
+    }
+
+    async fn lock_subject(&self, tx: &mut PgConnection) -> sqlx::Result<()> {
+        lock_scene_for_job(tx, self.scene_id).await.map(drop)
     }
 
     async fn on_failure(&self, tx: &mut PgConnection, failure: &Failure) -> anyhow::Result<()> {

@@ -27,6 +27,9 @@ async fn paying_app(server: &MockServer, worker: bool, prices: Option<&str>) -> 
             replicate_api_token: Some("r8_test".into()),
             replicate_base_url: Some(format!("{}/v1", server.uri())),
             prices: prices.map(str::to_string),
+            // The budget is what these tests are about: twenty projects' mood rounds go
+            // past any per-minute limit.
+            paid_calls_per_minute: 10_000,
             ..ProviderSettings::default()
         }),
         ..TestSettings::default()
@@ -418,4 +421,61 @@ async fn racing_reservations_take_turns_and_never_pass_the_budget() {
     let granted = results.into_iter().filter(|r| *r.as_ref().unwrap()).count();
     assert_eq!(granted, 3, "three reservations of three images fit in ten");
     assert_eq!(app.month_total().await, 9 * IMAGE);
+}
+
+#[tokio::test]
+async fn paid_generations_past_the_accounts_minute_are_refused_with_when_to_try_again() {
+    let server = MockServer::start().await;
+    let app = TestApp::spawn_with(TestSettings {
+        no_worker: true,
+        providers: Some(ProviderSettings {
+            replicate_api_token: Some("r8_test".into()),
+            replicate_base_url: Some(format!("{}/v1", server.uri())),
+            paid_calls_per_minute: 12,
+            ..ProviderSettings::default()
+        }),
+        ..TestSettings::default()
+    })
+    .await;
+    let ada = app.new_user("ada@example.com").await;
+    // The mood round asked for nine images; three scene images fill the minute.
+    let (project, view) = app.planned_project(&ada).await;
+    for scene in &view.scenes[..3] {
+        app.act(&ada, &scene.id.to_string(), "approve_text").await;
+    }
+    let fourth = view.scenes[3].id.to_string();
+    let response = app
+        .call_as(
+            &ada,
+            "studio/scene",
+            &[("scene", &fourth), ("action", "approve_text")],
+        )
+        .await;
+    let wait: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After header");
+    let (status, error) = error_of(response).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!((1..=60).contains(&wait), "{wait}");
+    let message = error.to_string();
+    assert!(
+        message.contains("12 a minute") && message.contains(&format!("in {wait} seconds")),
+        "{message}"
+    );
+    // Nothing changed: the scene is not approved, and nothing more is reserved.
+    assert!(!app.storyboard(&ada, &project).await.scenes[3].text_approved);
+    assert_eq!(app.month_total().await, 12 * IMAGE);
+    // Another account has its own minute.
+    let bob = app.new_user("bob@example.com").await;
+    app.planned_project(&bob).await;
+    // A minute later, the same action goes through.
+    sqlx::query("UPDATE spend SET created_at = created_at - interval '61 seconds'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.act(&ada, &fourth, "approve_text").await;
+    assert!(app.storyboard(&ada, &project).await.scenes[3].text_approved);
 }

@@ -1,6 +1,8 @@
 //! Replicate misbehaving on three requests in ten (rate limits with `Retry-After`, server
 //! errors before and after making the prediction, answers that never arrive in time,
-//! truncated JSON): every scene still gets its image, and no prediction is made twice.
+//! truncated JSON), and one more in ten reset at the TCP level (before the request reaches
+//! it, or after it was made and before its answer): every scene still gets its image, and
+//! no prediction is made twice.
 
 use crate::helpers::TestApp;
 use app::{
@@ -14,6 +16,10 @@ use app::{
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
 };
 use tokio_util::sync::CancellationToken;
 use wiremock::{
@@ -145,6 +151,75 @@ async fn faulty_replicate(shared: Shared) -> MockServer {
     server
 }
 
+/// A TCP proxy to `upstream` that resets (RST, not a clean close) one request in ten: on
+/// even tens before forwarding it, on odd tens after forwarding it, when the answer
+/// starts to come back. A request is one read from the client (the app's requests are
+/// small). Returns the proxy's address and the count of resets.
+async fn resetting_proxy(upstream: std::net::SocketAddr) -> (String, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let reads = Arc::new(Mutex::new(0usize));
+    let resets = Arc::new(Mutex::new(0usize));
+    let counted = resets.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let (reads, resets) = (reads.clone(), resets.clone());
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                relay(client, server, reads, resets).await;
+            });
+        }
+    });
+    (address, counted)
+}
+
+async fn relay(
+    mut client: TcpStream,
+    mut server: TcpStream,
+    reads: Arc<Mutex<usize>>,
+    resets: Arc<Mutex<usize>>,
+) {
+    let reset = |client: TcpStream| {
+        *resets.lock().unwrap() += 1;
+        let _ = client.set_zero_linger();
+        drop(client);
+    };
+    let (mut from_client, mut from_server) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    let mut reset_on_answer = false;
+    loop {
+        tokio::select! {
+            read = client.read(&mut from_client) => {
+                let Ok(n @ 1..) = read else { return };
+                let count = {
+                    let mut reads = reads.lock().unwrap();
+                    *reads += 1;
+                    *reads
+                };
+                if count % 10 == 5 {
+                    if (count / 10) % 2 == 0 {
+                        return reset(client);
+                    }
+                    reset_on_answer = true;
+                }
+                if server.write_all(&from_client[..n]).await.is_err() {
+                    return;
+                }
+            }
+            read = server.read(&mut from_server) => {
+                let Ok(n @ 1..) = read else { return };
+                if reset_on_answer {
+                    return reset(client);
+                }
+                if client.write_all(&from_server[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_scene_completes_through_thirty_percent_faults_and_nothing_is_made_twice() {
     let app = TestApp::spawn_without_worker().await;
@@ -152,9 +227,10 @@ async fn every_scene_completes_through_thirty_percent_faults_and_nothing_is_made
     let (project, view) = app.planned_project(&ada).await;
     let shared: Shared = Shared::default();
     let server = faulty_replicate(shared.clone()).await;
+    let (proxy, resets) = resetting_proxy(*server.address()).await;
     let work = tempfile::tempdir().unwrap();
     let mut settings = ReplicateSettings::new("r8_test".into(), work.path().join("replicate"));
-    settings.base_url = format!("{}/v1", server.uri());
+    settings.base_url = format!("{proxy}/v1");
     settings.poll_interval = Duration::from_millis(20);
     settings.first_backoff = Duration::from_millis(20);
     settings.request_timeout = Duration::from_secs(1);
@@ -190,7 +266,9 @@ async fn every_scene_completes_through_thirty_percent_faults_and_nothing_is_made
         let ledger = shared.lock().unwrap();
         (ledger.made.len(), ledger.requests, ledger.faults)
     };
+    let resets = *resets.lock().unwrap();
     let scenes = done.scenes.len();
+    assert!(resets >= 2, "{resets} connections reset");
     assert_eq!(
         made, scenes,
         "one prediction per scene, whatever the faults"
@@ -200,6 +278,6 @@ async fn every_scene_completes_through_thirty_percent_faults_and_nothing_is_made
         "{faults} faults in {requests} requests"
     );
     eprintln!(
-        "faults: {scenes} of {scenes} scenes completed, {made} predictions made, {faults} faults in {requests} requests"
+        "faults: {scenes} of {scenes} scenes completed, {made} predictions made, {faults} faults in {requests} requests, {resets} connections reset"
     );
 }

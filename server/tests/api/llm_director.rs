@@ -18,6 +18,26 @@ fn completion(content: serde_json::Value) -> serde_json::Value {
     })
 }
 
+/// A schema-bound answer that reports the tokens it used, as OpenAI's `usage` does.
+async fn schema_reply_using(
+    server: &MockServer,
+    name: &str,
+    content: serde_json::Value,
+    (input, output): (u64, u64),
+) {
+    let mut body = completion(content);
+    body["usage"] = json!({ "prompt_tokens": input, "completion_tokens": output,
+                            "total_tokens": input + output });
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(
+            json!({"response_format": {"json_schema": {"name": name}}}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(server)
+        .await;
+}
+
 async fn schema_reply(server: &MockServer, name: &str, content: serde_json::Value) {
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
@@ -36,12 +56,15 @@ async fn the_wizard_runs_on_an_openai_compatible_model() {
         "data: {\"choices\":[{\"delta\":{\"content\":\"Lovely. \"}}]}\n\n",
         ": keep-alive\n\n",
         "data: {\"choices\":[{\"delta\":{\"content\":\"Who is it for?\"}}]}\n\n",
+        // With `include_usage`, a last chunk with no choices says what the reply used.
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":200,\"total_tokens\":1200}}\n\n",
         "data: [DONE]\n\n",
     );
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
         .and(body_partial_json(
-            json!({"stream": true, "model": "test-model"}),
+            json!({"stream": true, "model": "test-model",
+                   "stream_options": {"include_usage": true}}),
         ))
         .respond_with(
             ResponseTemplate::new(200)
@@ -50,7 +73,7 @@ async fn the_wizard_runs_on_an_openai_compatible_model() {
         )
         .mount(&server)
         .await;
-    schema_reply(
+    schema_reply_using(
         &server,
         "brief",
         json!({
@@ -58,6 +81,7 @@ async fn the_wizard_runs_on_an_openai_compatible_model() {
             "visual_style": ["soft light"], "key_messages": ["No glare", "Adaptive light"],
             "call_to_action": "Order today"
         }),
+        (2000, 100),
     )
     .await;
     let mood = |name: &str| {
@@ -153,4 +177,19 @@ async fn the_wizard_runs_on_an_openai_compatible_model() {
     .unwrap();
     assert_eq!((calls, open), (4, 0));
     assert!(spent > 0);
+    // Calls that reported their tokens cost exactly those ($1 and $2 a million: the reply
+    // 1,000 + 2 × 200, the brief 2,000 + 2 × 100); the others settle at their estimate.
+    let costs: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT estimate_microusd, actual_microusd FROM spend WHERE item = 'director'
+         ORDER BY actual_microusd",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(costs[0].1, 1_400, "{costs:?}");
+    assert_eq!(costs[1].1, 2_200, "{costs:?}");
+    assert!(costs[0].0 > 1_400 && costs[1].0 > 2_200, "{costs:?}");
+    assert!(costs[2..]
+        .iter()
+        .all(|(estimate, actual)| estimate == actual));
 }

@@ -7,7 +7,11 @@ mod answers;
 mod directions;
 mod scenes;
 
-use super::{balance, ssr::Director, Brief, Mood, PlannedScene, SceneRole, MAX_SCENES, MIN_SCENES};
+use super::{
+    balance,
+    ssr::{scene_at, Director},
+    Brief, Mood, PlannedScene, SceneRole, MAX_SCENES, MIN_SCENES,
+};
 use crate::generation::{
     llm::{ChatMessage, Role, TokenStream},
     offline::Sequence,
@@ -241,12 +245,7 @@ impl Director for OfflineDirector {
         index: usize,
         seed: u64,
     ) -> Result<PlannedScene, GenerationError> {
-        let Some(current) = scenes.get(index) else {
-            return Err(GenerationError::Refused(format!(
-                "there is no scene {}",
-                index + 1
-            )));
-        };
+        let current = scene_at(scenes, index)?;
         let feature = scenes[..index]
             .iter()
             .filter(|s| s.role == SceneRole::Feature)
