@@ -22,6 +22,12 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// An upload past a size limit; the message names the limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// An upload of a kind that is not accepted; the message says what is.
+    #[error("{0}")]
+    Unsupported(String),
     /// The work would pass a budget; the message says what is left and what it costs.
     #[error("{0}")]
     OverBudget(String),
@@ -70,6 +76,8 @@ impl AppError {
             Self::Unauthenticated => 401,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
+            Self::TooLarge(_) => 413,
+            Self::Unsupported(_) => 415,
             // Payment Required: the budget, not the request, is what stands in the way.
             Self::OverBudget(_) => 402,
             Self::TooManyAttempts { .. } | Self::Throttled { .. } | Self::Busy(_) => 429,

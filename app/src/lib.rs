@@ -11,6 +11,8 @@ pub mod brief;
 /// What work costs and the budgets that limit it.
 pub mod budget;
 pub mod moods;
+/// The user's own product: its photos.
+pub mod product;
 pub mod projects;
 pub mod render;
 pub mod share;

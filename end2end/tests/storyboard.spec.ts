@@ -1,4 +1,5 @@
 import { expect, test, type Page } from "@playwright/test";
+import path from "node:path";
 
 const PASSWORD = "correct horse battery";
 
@@ -51,6 +52,25 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   await expect(chat).toContainText("Here's the brief I have");
   await expect(page.getByLabel("Product name")).toHaveValue("Lumen");
   await expect(page.getByLabel("Call to action")).toHaveValue("Order yours today");
+  // Product photos: a file that is not an image is refused by its content, a real
+  // photo uploads with progress, shows as the main photo and is cut out of its
+  // plain background.
+  const picker = page.getByLabel("Choose photos");
+  await picker.setInputFiles(path.join(__dirname, "..", "fixtures", "notes.png"));
+  await expect(page.getByRole("alert")).toContainText("PNG, JPEG or WebP");
+  await picker.setInputFiles(path.join(__dirname, "..", "fixtures", "lamp.png"));
+  const shelf = page.getByRole("list", { name: "Product photos" });
+  const photo = shelf.getByRole("img", { name: "Photo 1: lamp.png" });
+  await expect(photo).toBeVisible({ timeout: 20_000 });
+  await expect(photo).toHaveJSProperty("complete", true);
+  expect(await photo.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(600);
+  await expect(shelf).toContainText("Main photo");
+  await expect(shelf).toContainText("Cut out");
+  await expect(page.getByRole("alert")).toHaveCount(0);
+  // The picker is reached from the keyboard.
+  await page.getByRole("button", { name: "Delete photo 1 (lamp.png)" }).focus();
+  await page.keyboard.press("Shift+Tab");
+  await expect(picker).toBeFocused();
   await snap(page, "1-brief");
   await page.getByRole("link", { name: "Continue to moods" }).click();
 

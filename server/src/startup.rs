@@ -175,6 +175,12 @@ impl Application {
                 axum::routing::post(app::brief::chat::chat),
             )
             .route(
+                "/api/projects/{id}/photos",
+                axum::routing::post(app::product::upload::upload_photo).layer(
+                    axum::extract::DefaultBodyLimit::max(app::product::upload::BODY_LIMIT),
+                ),
+            )
+            .route(
                 "/api/projects/{id}/stream",
                 get(app::projects::stream::project_stream),
             )

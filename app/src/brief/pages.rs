@@ -162,7 +162,10 @@ fn BriefWorkspace(project: Uuid, initial: BriefState) -> impl IntoView {
                     </button>
                 </form>
             </section>
-            <BriefEditor project brief missing on_saved=apply />
+            <div class="brief-side">
+                <BriefEditor project brief missing on_saved=apply />
+                <crate::product::pages::ProductPhotos project />
+            </div>
         </div>
     }
 }

@@ -56,7 +56,13 @@ pub async fn duplicate_project(id: Uuid) -> Result<Project, AppError> {
     use crate::{auth::ssr::require_user, error::ssr::respond};
     respond(async {
         let owner = require_user().await?;
-        super::ssr::duplicate(&crate::state::pool()?, owner, id).await
+        super::ssr::duplicate(
+            &crate::state::pool()?,
+            &*crate::state::storage()?,
+            owner,
+            id,
+        )
+        .await
     })
     .await
 }

@@ -129,10 +129,16 @@ pub async fn rename(
     .try_into()
 }
 
-/// A copy named "<name> (copy)", cut to fit the name limit, with the original's chat and
-/// brief. Moods, storyboard and media are not copied (they belong to the original's files):
-/// the copy resumes at the mood step when its brief is complete, else at the brief.
-pub async fn duplicate(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Project, AppError> {
+/// A copy named "<name> (copy)", cut to fit the name limit, with the original's chat,
+/// brief and product photos (their files copied under the copy's folder). Moods,
+/// storyboard and made media are not copied: the copy resumes at the mood step when its
+/// brief is complete, else at the brief.
+pub async fn duplicate(
+    pool: &PgPool,
+    storage: &dyn Storage,
+    owner: Uuid,
+    id: Uuid,
+) -> Result<Project, AppError> {
     let original = get(pool, owner, id).await?;
     const SUFFIX: &str = " (copy)";
     let kept: String = original
@@ -164,8 +170,12 @@ pub async fn duplicate(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Project, 
     )
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    tracing::info!(project_id = %copy.id, from = %id, "project duplicated");
+    let copied = crate::product::ssr::copy_photos(&mut tx, storage, owner, id, copy.id).await?;
+    if let Err(error) = tx.commit().await {
+        crate::product::ssr::forget_copies(storage, &copied).await;
+        return Err(error.into());
+    }
+    tracing::info!(project_id = %copy.id, from = %id, photos = copied.len(), "project duplicated");
     copy.try_into()
 }
 

@@ -205,6 +205,13 @@ impl Storage for LocalStorage {
         Ok(self.link_with(key, expiry(valid_for), Some(filename)))
     }
 
+    async fn delete(&self, key: &ObjectKey) -> anyhow::Result<()> {
+        match tokio::fs::remove_file(self.path_of(key)).await {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error.into()),
+            _ => Ok(()),
+        }
+    }
+
     async fn delete_prefix(&self, prefix: &str) -> anyhow::Result<()> {
         check_prefix(prefix)?;
         match tokio::fs::remove_dir_all(self.root.join(prefix)).await {

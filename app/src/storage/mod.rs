@@ -19,10 +19,18 @@ pub enum AssetKind {
     Video,
     Audio,
     Render,
+    /// A product photo the user uploaded, or its cut-out.
+    Photo,
 }
 
 impl AssetKind {
-    pub const ALL: [AssetKind; 4] = [Self::Image, Self::Video, Self::Audio, Self::Render];
+    pub const ALL: [AssetKind; 5] = [
+        Self::Image,
+        Self::Video,
+        Self::Audio,
+        Self::Render,
+        Self::Photo,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -30,6 +38,7 @@ impl AssetKind {
             Self::Video => "video",
             Self::Audio => "audio",
             Self::Render => "render",
+            Self::Photo => "photo",
         }
     }
 

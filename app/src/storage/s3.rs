@@ -137,6 +137,18 @@ impl Storage for S3Storage {
         self.presign(key, valid_for, Some(disposition)).await
     }
 
+    async fn delete(&self, key: &ObjectKey) -> anyhow::Result<()> {
+        // S3 answers a deletion of a missing key with success too.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .with_context(|| format!("deleting {}", key.as_str()))?;
+        Ok(())
+    }
+
     async fn delete_prefix(&self, prefix: &str) -> anyhow::Result<()> {
         check_prefix(prefix)?;
         let mut pages = self

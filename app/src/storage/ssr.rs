@@ -95,6 +95,9 @@ pub trait Storage: Send + Sync + 'static {
         filename: &str,
     ) -> anyhow::Result<String>;
 
+    /// Deletes one object; deleting one that is not there succeeds.
+    async fn delete(&self, key: &ObjectKey) -> anyhow::Result<()>;
+
     /// Deletes every object whose key starts with `prefix` (which must end in `/`).
     async fn delete_prefix(&self, prefix: &str) -> anyhow::Result<()>;
 }

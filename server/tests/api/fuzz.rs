@@ -38,6 +38,9 @@ const ENDPOINTS: &[&str] = &[
     "budget/project",
     "budget/month",
     "budget/set_cap",
+    "product/photos",
+    "product/choose_main",
+    "product/delete",
 ];
 
 const FIELDS: &[&str] = &[
@@ -200,6 +203,40 @@ async fn hostile_input_to_every_endpoint_never_gets_a_server_error() {
             sent += 1;
             if response.status().is_server_error() {
                 server_errors.push(format!("chat {} ← {body:.100}", response.status()));
+            }
+        }
+    }
+    // The photo upload: broken forms, lying content types, random bytes.
+    let mut random = Vec::with_capacity(4096);
+    let mut dice = Dice(7);
+    while random.len() < 4096 {
+        random.push(dice.below(256) as u8);
+    }
+    let bodies: [(&str, Vec<u8>); 5] = [
+        ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.png\"\r\n\r\n\x89PNG\r\n".to_vec()),
+        ("multipart/form-data; boundary=x", b"--x--".to_vec()),
+        ("multipart/form-data", random.clone()),
+        ("multipart/form-data; boundary=x", [b"--x\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"\0\"\r\n\r\n".as_slice(), &random, b"\r\n--x--\r\n"].concat()),
+        ("image/png", random),
+    ];
+    for (content_type, body) in bodies {
+        for target in [
+            project.as_str(),
+            "nonsense",
+            "00000000-0000-0000-0000-000000000000",
+        ] {
+            let response = ada
+                .post(app.url(&format!("/api/projects/{target}/photos")))
+                .header(header::CONTENT_TYPE, content_type)
+                .header("sec-fetch-site", "same-origin")
+                .header(header::ORIGIN, &app.address)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            sent += 1;
+            if response.status().is_server_error() {
+                server_errors.push(format!("photos {} ← {content_type}", response.status()));
             }
         }
     }

@@ -15,6 +15,7 @@ mod jobs;
 mod llm_director;
 mod moods;
 mod operations;
+mod product;
 mod projects;
 mod render;
 mod s3;
