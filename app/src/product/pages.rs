@@ -15,7 +15,7 @@ pub fn ProductPhotos(project: Uuid) -> impl IntoView {
             <h2 id="photos-title" class="card-title">"Product photos"</h2>
             <p class="muted small">
                 {format!(
-                    "Up to {MAX_PHOTOS} photos of your product: PNG, JPEG or WebP, at most {} MB and {} megapixels each. Scenes that show the product are made from the main photo.",
+                    "Up to {MAX_PHOTOS} photos of your product: PNG, JPEG or WebP, at most {} MB and {} megapixels each. Mark the one that shows it best as the main photo.",
                     MAX_PHOTO_BYTES / 1_000_000,
                     MAX_PHOTO_PIXELS / 1_000_000
                 )}

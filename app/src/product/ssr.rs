@@ -205,6 +205,43 @@ pub async fn add(
     Ok(id)
 }
 
+/// A photo as stored: its row, its asset's and its cut-out's.
+struct PhotoRow {
+    asset_id: Uuid,
+    file_name: String,
+    main: bool,
+    created_at: time::OffsetDateTime,
+    storage_key: String,
+    bytes: i64,
+    width: i32,
+    height: i32,
+    cutout_key: Option<String>,
+    cutout_width: Option<i32>,
+    cutout_height: Option<i32>,
+}
+
+/// The project's photos as stored, oldest first.
+async fn photo_rows(
+    db: impl sqlx::PgExecutor<'_>,
+    project: Uuid,
+) -> Result<Vec<PhotoRow>, AppError> {
+    Ok(sqlx::query_as!(
+        PhotoRow,
+        r#"SELECT p.asset_id, p.file_name, p.main, p.created_at,
+                  a.storage_key, a.bytes, a.width AS "width!", a.height AS "height!",
+                  c.storage_key AS "cutout_key?", c.width AS "cutout_width?",
+                  c.height AS "cutout_height?"
+           FROM product_photos p
+           JOIN assets a ON a.id = p.asset_id
+           LEFT JOIN assets c ON c.id = p.cutout_asset_id
+           WHERE p.project_id = $1
+           ORDER BY p.created_at, p.asset_id"#,
+        project
+    )
+    .fetch_all(db)
+    .await?)
+}
+
 /// The project's photos, oldest first, with fresh links.
 pub async fn list(
     pool: &PgPool,
@@ -220,18 +257,7 @@ pub async fn list(
     .fetch_optional(pool)
     .await?
     .ok_or_else(project_not_found)?;
-    let rows = sqlx::query!(
-        r#"SELECT p.asset_id, p.file_name, p.main, a.storage_key, a.bytes,
-                  a.width AS "width!", a.height AS "height!", c.storage_key AS "cutout_key?"
-           FROM product_photos p
-           JOIN assets a ON a.id = p.asset_id
-           LEFT JOIN assets c ON c.id = p.cutout_asset_id
-           WHERE p.project_id = $1
-           ORDER BY p.created_at, p.asset_id"#,
-        project
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = photo_rows(pool, project).await?;
     let mut photos = Vec::with_capacity(rows.len());
     for row in rows {
         let cutout_url = match &row.cutout_key {
@@ -356,19 +382,7 @@ pub async fn copy_photos(
     from: Uuid,
     to: Uuid,
 ) -> Result<Vec<ObjectKey>, AppError> {
-    let rows = sqlx::query!(
-        r#"SELECT p.file_name, p.main, p.created_at,
-                  a.storage_key, a.width AS "width!", a.height AS "height!",
-                  c.storage_key AS "cutout_key?", c.width AS "cutout_width?", c.height AS "cutout_height?"
-           FROM product_photos p
-           JOIN assets a ON a.id = p.asset_id
-           LEFT JOIN assets c ON c.id = p.cutout_asset_id
-           WHERE p.project_id = $1
-           ORDER BY p.created_at, p.asset_id"#,
-        from
-    )
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = photo_rows(&mut **tx, from).await?;
     let read = |key: &str, width: i32, height: i32| {
         let key = key.to_string();
         async move {

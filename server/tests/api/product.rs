@@ -117,6 +117,18 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// `product/choose_main` or `product/delete` on one photo.
+    async fn photo_action(
+        &self,
+        client: &Client,
+        endpoint: &str,
+        project: &str,
+        photo: &str,
+    ) -> Response {
+        self.call_as(client, endpoint, &[("project", project), ("photo", photo)])
+            .await
+    }
+
     /// The bytes a link in a page serves.
     async fn fetch(&self, client: &Client, url: &str) -> Response {
         let url = if url.starts_with('/') {
@@ -350,11 +362,7 @@ async fn the_main_photo_is_chosen_and_handed_on_when_it_is_deleted() {
 
     let side = photos[1].id.to_string();
     let response = app
-        .call_as(
-            &ada,
-            "product/choose_main",
-            &[("project", &project), ("photo", &side)],
-        )
+        .photo_action(&ada, "product/choose_main", &project, &side)
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let photos: Vec<ProductPhoto> = response.json().await.unwrap();
@@ -363,11 +371,7 @@ async fn the_main_photo_is_chosen_and_handed_on_when_it_is_deleted() {
     // Deleting the main photo makes the oldest left the main one, and its files go.
     let side_url = photos[1].url.clone();
     let response = app
-        .call_as(
-            &ada,
-            "product/delete",
-            &[("project", &project), ("photo", &side)],
-        )
+        .photo_action(&ada, "product/delete", &project, &side)
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let photos: Vec<ProductPhoto> = response.json().await.unwrap();
@@ -390,15 +394,8 @@ async fn the_main_photo_is_chosen_and_handed_on_when_it_is_deleted() {
     // A photo that is not the project's is not found, and nothing changes.
     let stranger = uuid::Uuid::new_v4().to_string();
     for endpoint in ["product/choose_main", "product/delete"] {
-        let (status, _) = error_of(
-            app.call_as(
-                &ada,
-                endpoint,
-                &[("project", &project), ("photo", &stranger)],
-            )
-            .await,
-        )
-        .await;
+        let (status, _) =
+            error_of(app.photo_action(&ada, endpoint, &project, &stranger).await).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{endpoint}");
     }
     assert_eq!(main(&app.photos(&ada, &project).await), ["front.png"]);
@@ -474,12 +471,8 @@ async fn a_duplicate_keeps_the_photos_as_files_of_its_own() {
         .uploaded(&ada, &project, "street.png", busy_shot())
         .await;
     let street = photos[1].id.to_string();
-    app.call_as(
-        &ada,
-        "product/choose_main",
-        &[("project", &project), ("photo", &street)],
-    )
-    .await;
+    app.photo_action(&ada, "product/choose_main", &project, &street)
+        .await;
     let originals = app.photos(&ada, &project).await;
 
     let response = app
@@ -545,13 +538,7 @@ async fn photos_are_kept_in_s3_and_deleted_from_it() {
     assert_eq!(kept.len() as i64, photos[0].bytes);
 
     let photo = photos[0].id.to_string();
-    let response = app
-        .call_as(
-            &ada,
-            "product/delete",
-            &[("project", &id), ("photo", &photo)],
-        )
-        .await;
+    let response = app.photo_action(&ada, "product/delete", &id, &photo).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(s3.count_objects(&prefix).await, 0);
     assert_eq!(app.count("assets").await, 0);
