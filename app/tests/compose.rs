@@ -123,8 +123,8 @@ async fn clips_of_any_shape_become_one_faststart_1080x1920_h264_aac_video() {
         encoder: Encoder::default(),
     };
     assert!(
-        (composition.duration_secs() - 5.0).abs() < 1e-9,
-        "6 s less two 0.5 s crossfades"
+        (composition.duration_secs() - 6.0).abs() < 1e-9,
+        "three 2 s clips, their crossfades made up for by held frames"
     );
     let output = dir.path().join("final.mp4");
     let mut progress = Vec::new();
@@ -144,7 +144,7 @@ async fn clips_of_any_shape_become_one_faststart_1080x1920_h264_aac_video() {
     assert_eq!(probed.video_codec.as_deref(), Some("h264"));
     assert_eq!(probed.audio_codec.as_deref(), Some("aac"));
     let duration = probed.duration_secs.unwrap();
-    assert!((duration - 5.0).abs() <= 0.1, "{duration}");
+    assert!((duration - 6.0).abs() <= 1.0 / 30.0, "{duration}");
     let bytes = std::fs::read(&output).unwrap();
     let find = |tag: &[u8]| bytes.windows(4).position(|w| w == tag).unwrap();
     assert!(
@@ -186,7 +186,7 @@ async fn the_titles_show_at_their_time_and_not_outside_it() {
     render(&titled, dir.path(), &b, |_| {}, &cancel)
         .await
         .unwrap();
-    // 5 s long: the title shows from 0.2 s for about 1.7 s.
+    // 6 s long: the title shows from 0.2 s for 2 s.
     let during = difference(&top_band(&a, 1.0).await, &top_band(&b, 1.0).await);
     let after = difference(&top_band(&a, 3.5).await, &top_band(&b, 3.5).await);
     assert!(
@@ -196,33 +196,83 @@ async fn the_titles_show_at_their_time_and_not_outside_it() {
     assert!(after < 1.5, "and is gone later: {after}");
 }
 
+/// A composition encoded fast and small, for tests that look at its timing and layout.
+fn quick(
+    clips: Vec<Clip>,
+    format: VideoFormat,
+    title: &str,
+    call_to_action: String,
+) -> Composition {
+    Composition {
+        clips,
+        format,
+        title: Some(title.into()),
+        call_to_action: Some(call_to_action),
+        music: None,
+        encoder: Encoder {
+            preset: "ultrafast".into(),
+            crf: 28,
+        },
+    }
+}
+
+async fn render_to(composition: &Composition, dir: &Path, output: &Path) {
+    render(composition, dir, output, |_| {}, &CancellationToken::new())
+        .await
+        .unwrap();
+}
+
+/// Frames in the video stream of `video`, counted by ffprobe.
+async fn video_frames(video: &Path) -> u32 {
+    let output = tokio::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-count_packets"])
+        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+        .arg(video)
+        .output()
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_video_lasts_as_long_as_its_clips_add_up_to_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let clips = vec![
+        clip(dir.path(), "a", "1280x720", 30, 3.0, true).await,
+        clip(dir.path(), "b", "720x1280", 24, 2.0, false).await,
+        clip(dir.path(), "c", "1080x1080", 25, 3.0, true).await,
+    ];
+    for format in VideoFormat::ALL {
+        let composition = quick(clips.clone(), format, "Lumen", "Order yours today".into());
+        let output = dir.path().join(format!("{format:?}.mp4"));
+        render_to(&composition, dir.path(), &output).await;
+        // 8 s planned, two crossfades: still 8 s, 240 frames at 30 fps.
+        assert_eq!(video_frames(&output).await, 240, "{format:?}");
+        let duration = probe(&output).await.unwrap().duration_secs.unwrap();
+        assert!(
+            (duration - 8.0).abs() <= 1.0 / 30.0,
+            "{format:?}: {duration}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn hostile_overlay_text_renders_without_breaking_the_job() {
     let dir = tempfile::tempdir().unwrap();
     let clips = vec![clip(dir.path(), "one", "640x360", 30, 1.5, false).await];
     let hostile =
         r#"It's "50%" off: \now\ ; [x]=y, {a} %{localtime} %{eif:1/0:d} 🎧 ünïcödé — 日本語 عربى"#;
-    let composition = Composition {
+    let composition = quick(
         clips,
-        format: VideoFormat::Landscape,
-        title: Some(hostile.into()),
-        call_to_action: Some(format!("{hostile} {}", "very long words ".repeat(40))),
-        music: None,
-        encoder: Encoder {
-            preset: "ultrafast".into(),
-            crf: 28,
-        },
-    };
+        VideoFormat::Landscape,
+        hostile,
+        format!("{hostile} {}", "very long words ".repeat(40)),
+    );
     let output = dir.path().join("out.mp4");
-    render(
-        &composition,
-        dir.path(),
-        &output,
-        |_| {},
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    render_to(&composition, dir.path(), &output).await;
     assert_eq!(probe(&output).await.unwrap().width, Some(1920));
 }
 

@@ -8,8 +8,8 @@ use app::{
         ffmpeg::probe,
         offline::OfflineMedia,
         ssr::{
-            ImageGenerator, ImageRequest, MusicGenerator, MusicRequest, Rgb, Run, VideoGenerator,
-            VideoRequest,
+            ImageGenerator, ImageRequest, MusicGenerator, MusicRequest, ProductReference, Rgb, Run,
+            VideoGenerator, VideoRequest,
         },
     },
     projects::VideoFormat,
@@ -30,6 +30,7 @@ fn image_request(format: VideoFormat, caption: Option<&str>, seed: u64) -> Image
             .collect(),
         caption: caption.map(str::to_string),
         seed,
+        product: None,
     }
 }
 
@@ -55,6 +56,78 @@ async fn images_come_out_at_the_size_of_each_project_format() {
             (Some(width as i32), Some(height as i32))
         );
         assert_eq!(image.extension, "png");
+    }
+}
+
+/// Where a picture has the cut-out's red: the share of its pixels, and their bounds
+/// (left, top, right, bottom) as shares of its size.
+fn red_in(png: &std::path::Path) -> (f64, [f64; 4]) {
+    let image = image::open(png).unwrap().to_rgb8();
+    let (w, h) = (image.width() as f64, image.height() as f64);
+    let mut bounds = [f64::MAX, f64::MAX, 0.0f64, 0.0f64];
+    let mut count = 0;
+    for (x, y, p) in image.enumerate_pixels() {
+        if p[0] > 180 && p[1] < 50 && p[2] < 50 {
+            count += 1;
+            let (x, y) = (x as f64 / w, y as f64 / h);
+            bounds = [
+                bounds[0].min(x),
+                bounds[1].min(y),
+                bounds[2].max(x),
+                bounds[3].max(y),
+            ];
+        }
+    }
+    (count as f64 / (w * h), bounds)
+}
+
+#[tokio::test]
+async fn the_product_cut_out_is_set_into_the_picture_beside_the_words_in_every_format() {
+    let (offline, dir) = provider();
+    let cutout = dir.path().join("cutout.png");
+    image::RgbaImage::from_fn(100, 200, |x, _| {
+        // A transparent margin, as a cut-out has around its soft edge.
+        if (4..96).contains(&x) {
+            image::Rgba([220, 20, 30, 255])
+        } else {
+            image::Rgba([0, 0, 0, 0])
+        }
+    })
+    .save(&cutout)
+    .unwrap();
+    for format in VideoFormat::ALL {
+        let mut request = image_request(format, Some("Light that follows you"), 3);
+        request.product = Some(ProductReference {
+            photo: dir.path().join("unused.jpg"),
+            cutout: Some(cutout.clone()),
+            urls: vec![],
+        });
+        let image = offline
+            .generate_image(&request, &Run::default())
+            .await
+            .unwrap();
+        let (share, [left, top, right, bottom]) = red_in(&image.path());
+        assert!(share > 0.05, "{format:?}: the product covers {share:.3}");
+        assert!(
+            bottom < 0.96,
+            "{format:?}: the product stands inside the frame"
+        );
+        let (width, height) = format.dimensions();
+        if height >= width {
+            assert!(top > 0.35, "{format:?}: the words keep the top ({top:.2})");
+        } else {
+            assert!(
+                right < 0.5 || left > 0.5,
+                "{format:?}: the product keeps to one side ({left:.2}..{right:.2})"
+            );
+        }
+        // Without the product, the same request has none of its red.
+        request.product = None;
+        let plain = offline
+            .generate_image(&request, &Run::default())
+            .await
+            .unwrap();
+        assert!(red_in(&plain.path()).0 < 0.001, "{format:?}");
     }
 }
 

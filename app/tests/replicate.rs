@@ -9,7 +9,8 @@ use app::{
     generation::{
         replicate::{Replicate, ReplicateSettings},
         ssr::{
-            GenerationError, ImageGenerator, ImageRequest, MusicGenerator, MusicRequest, Rgb, Run,
+            GenerationError, ImageGenerator, ImageRequest, MusicGenerator, MusicRequest,
+            ProductReference, Rgb, Run,
         },
     },
     projects::VideoFormat,
@@ -23,14 +24,18 @@ use wiremock::{
 
 const TOKEN: &str = "r8_test_token";
 
-fn client(server: &MockServer, work_dir: &std::path::Path) -> Replicate {
+fn settings(server: &MockServer, work_dir: &std::path::Path) -> ReplicateSettings {
     let mut settings = ReplicateSettings::new(TOKEN.into(), work_dir.to_path_buf());
     settings.base_url = format!("{}/v1", server.uri());
     settings.poll_interval = Duration::from_millis(20);
     settings.first_backoff = Duration::from_millis(20);
     settings.max_attempts = 3;
     settings.max_wait = Duration::from_secs(10);
-    Replicate::new(settings).unwrap()
+    settings
+}
+
+fn client(server: &MockServer, work_dir: &std::path::Path) -> Replicate {
+    Replicate::new(settings(server, work_dir)).unwrap()
 }
 
 fn image_request() -> ImageRequest {
@@ -40,6 +45,7 @@ fn image_request() -> ImageRequest {
         palette: vec![Rgb(0, 0, 0)],
         caption: None,
         seed: 42,
+        product: None,
     }
 }
 
@@ -363,6 +369,89 @@ async fn music_asks_the_music_model_for_the_whole_duration() {
         .unwrap();
     assert_eq!(music.extension, "mp3");
     assert_eq!(music.duration_ms, Some(30_000));
+}
+
+/// A product image request whose photo is a file in `dir`, with the given links.
+fn product_request(dir: &std::path::Path, urls: Vec<String>) -> ImageRequest {
+    let photo = dir.join("photo.jpg");
+    std::fs::write(&photo, b"\xff\xd8 a jpeg").unwrap();
+    ImageRequest {
+        product: Some(ProductReference {
+            photo,
+            cutout: None,
+            urls,
+        }),
+        ..image_request()
+    }
+}
+
+async fn input_of_the_only_create(server: &MockServer) -> serde_json::Value {
+    let requests = server.received_requests().await.unwrap();
+    let creates: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .collect();
+    assert_eq!(creates.len(), 1);
+    serde_json::from_slice::<serde_json::Value>(&creates[0].body).unwrap()["input"].clone()
+}
+
+#[tokio::test]
+async fn a_product_image_goes_to_the_reference_model_with_the_photo_link_or_the_photo() {
+    for (model, urls) in [
+        (
+            "black-forest-labs/flux-kontext-pro",
+            vec!["https://files.example/a.jpg".to_string()],
+        ),
+        ("black-forest-labs/flux-kontext-pro", vec![]),
+        (
+            "flux-kontext-apps/multi-image-kontext-pro",
+            vec![
+                "https://files.example/a.jpg".into(),
+                "https://files.example/b.jpg".into(),
+            ],
+        ),
+    ] {
+        let server = MockServer::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        Mock::given(method("POST"))
+            .and(path(format!("/v1/models/{model}/predictions")))
+            .respond_with(ResponseTemplate::new(201).set_body_json(prediction(
+                &server,
+                "k1",
+                "succeeded",
+            )))
+            .expect(1)
+            .mount(&server)
+            .await;
+        serve_output(&server, "k1", b"\x89PNG made").await;
+        let mut settings = settings(&server, dir.path());
+        settings.product_image_model = model.into();
+        settings.product_image_price = app::generation::pricing::Price::PerRun(40_000);
+        let image = Replicate::new(settings)
+            .unwrap()
+            .generate_image(&product_request(dir.path(), urls.clone()), &Run::default())
+            .await
+            .unwrap();
+        assert_eq!(image.cost_microusd, 40_000);
+        let input = input_of_the_only_create(&server).await;
+        assert!(input["prompt"]
+            .as_str()
+            .unwrap()
+            .ends_with("studio photo of matte black headphones"));
+        assert_eq!(input["aspect_ratio"], json!("9:16"));
+        match urls.len() {
+            // No link a provider can reach: the photo itself, as a data URL.
+            0 => assert_eq!(
+                input["input_image"],
+                json!("data:image/jpeg;base64,/9ggYSBqcGVn")
+            ),
+            1 => assert_eq!(input["input_image"], json!(urls[0])),
+            _ => {
+                assert_eq!(input["input_image_1"], json!(urls[0]));
+                assert_eq!(input["input_image_2"], json!(urls[1]));
+            }
+        }
+    }
 }
 
 #[tokio::test]

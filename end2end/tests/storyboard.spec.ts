@@ -103,6 +103,12 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   expect(count).toBeGreaterThanOrEqual(5);
   expect(count).toBeLessThanOrEqual(7);
   await expect(page.locator(".badge-live")).toBeVisible();
+  // The opening hook is a mood shot; the other scenes are made from the product photo,
+  // which each scene's own checkbox can change.
+  await expect(page.getByRole("checkbox", { name: "Show the product in scene 1" })).not.toBeChecked();
+  for (let n = 2; n <= count; n++) {
+    await expect(page.getByRole("checkbox", { name: `Show the product in scene ${n}` })).toBeChecked();
+  }
 
   // A second page on the same project, which only watches.
   const watcher = await browser.newContext();

@@ -204,6 +204,16 @@ pub struct ProviderSettings {
     )]
     pub image_model: String,
 
+    /// Replicate image model for scenes that show the user's product: it takes the
+    /// product's photo (`input_image`) and keeps the product as it is. A
+    /// `multi-image` model (flux-kontext-apps/multi-image-kontext-pro) gets two photos.
+    #[arg(
+        long,
+        env = "REELSMITH_PRODUCT_IMAGE_MODEL",
+        default_value = "black-forest-labs/flux-kontext-pro"
+    )]
+    pub product_image_model: String,
+
     /// Replicate image-to-video model.
     #[arg(
         long,
@@ -287,6 +297,7 @@ impl Default for ProviderSettings {
             llm_model: "gpt-4o-mini".into(),
             replicate_api_token: None,
             image_model: "black-forest-labs/flux-schnell".into(),
+            product_image_model: "black-forest-labs/flux-kontext-pro".into(),
             video_model: "bytedance/seedance-1-pro-fast".into(),
             music_model: "meta/musicgen".into(),
             replicate_base_url: None,
@@ -348,9 +359,11 @@ impl Settings {
                     settings.base_url = base_url.trim_end_matches('/').to_string();
                 }
                 settings.image_model = providers.image_model.clone();
+                settings.product_image_model = providers.product_image_model.clone();
                 settings.video_model = providers.video_model.clone();
                 settings.music_model = providers.music_model.clone();
                 settings.image_price = prices.price(&settings.image_model)?;
+                settings.product_image_price = prices.price(&settings.product_image_model)?;
                 settings.video_price = prices.price(&settings.video_model)?;
                 settings.music_price = prices.price(&settings.music_model)?;
                 let replicate = Arc::new(Replicate::new(settings)?);
@@ -399,6 +412,7 @@ impl Settings {
         if providers.replicate_api_token.is_some() {
             let pricing = &mut spending.pricing;
             pricing.image = Priced::of(&prices, REPLICATE, &providers.image_model)?;
+            pricing.product_image = Priced::of(&prices, REPLICATE, &providers.product_image_model)?;
             pricing.video = Priced::of(&prices, REPLICATE, &providers.video_model)?;
             pricing.music = Priced::of(&prices, REPLICATE, &providers.music_model)?;
         }

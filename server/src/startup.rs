@@ -94,6 +94,8 @@ pub struct Application {
     sessions: PostgresStore,
     run_worker: bool,
     job_lease_secs: u64,
+    /// `REELSMITH_PUBLIC_URL` as configured: providers fetch stored files through it.
+    configured_public_url: Option<String>,
 }
 
 impl Application {
@@ -216,6 +218,7 @@ impl Application {
             sessions,
             run_worker: settings.run_worker,
             job_lease_secs: settings.job_lease_secs,
+            configured_public_url: settings.public_url.clone(),
         })
     }
 
@@ -246,6 +249,7 @@ impl Application {
                     self.state.media.clone(),
                     WorkerSettings {
                         lease: Duration::from_secs(self.job_lease_secs.max(3)),
+                        public_url: self.configured_public_url.clone(),
                         ..WorkerSettings::default()
                     },
                     app::job_handlers(),

@@ -60,6 +60,8 @@ pub fn parse_dollars(text: &str) -> Option<i64> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prices {
     pub image_microusd: i64,
+    /// A seed image made from the product's photo.
+    pub product_image_microusd: i64,
     pub clip_microusd_base: i64,
     pub clip_microusd_per_second: i64,
     pub music_microusd_per_second: i64,
@@ -70,6 +72,15 @@ pub struct Prices {
 impl Prices {
     pub fn clip(&self, seconds: u32) -> i64 {
         self.clip_microusd_base + self.clip_microusd_per_second * i64::from(seconds)
+    }
+
+    /// A scene's seed image: made from the product's photo, or from words alone.
+    pub fn seed_image(&self, from_photo: bool) -> i64 {
+        if from_photo {
+            self.product_image_microusd
+        } else {
+            self.image_microusd
+        }
     }
 
     pub fn music(&self, seconds: u32) -> i64 {
@@ -172,6 +183,7 @@ mod tests {
     fn estimates_add_up() {
         let prices = Prices {
             image_microusd: 3_000,
+            product_image_microusd: 40_000,
             clip_microusd_base: 0,
             clip_microusd_per_second: 30_000,
             music_microusd_per_second: 2_800,

@@ -154,6 +154,22 @@ pub struct PlannedScene {
     /// What the picture shows, the prompt for its seed image and clip.
     pub visual: String,
     pub duration_secs: u32,
+    /// Whether the user's product is in the picture (its photo guides the seed image);
+    /// a scene without it is a pure mood shot.
+    #[serde(default = "shown")]
+    pub shows_product: bool,
+}
+
+fn shown() -> bool {
+    true
+}
+
+impl SceneRole {
+    /// Whether a director shows the product in a scene of this role by default: every
+    /// scene but the opening hook, which sets the mood before the product appears.
+    pub fn shows_product(self) -> bool {
+        self != Self::Hook
+    }
 }
 
 /// Why a plan or a duration change cannot be used.
@@ -343,6 +359,7 @@ mod tests {
             text: "Text".into(),
             visual: "A picture".into(),
             duration_secs: secs,
+            shows_product: true,
         };
         assert_eq!(validate(&vec![scene(6); 5], 30), Ok(()));
         assert_eq!(

@@ -126,12 +126,13 @@ fn scene_schema() -> Value {
     json!({
         "type": "object",
         "additionalProperties": false,
-        "required": ["role", "text", "visual", "duration_secs"],
+        "required": ["role", "text", "visual", "duration_secs", "shows_product"],
         "properties": {
             "role": {"type": "string", "enum": ["hook", "intro", "feature", "call_to_action"]},
             "text": {"type": "string"},
             "visual": {"type": "string"},
             "duration_secs": {"type": "integer"},
+            "shows_product": {"type": "boolean"},
         }
     })
 }
@@ -261,8 +262,9 @@ impl Director for LlmDirector {
                      {MAX_SCENES} scenes — an opening hook, a product intro, features, and a \
                      closing call to action. Each scene has short on-screen text (under 12 \
                      words), a visual description for an image model (subject, setting, \
-                     light, camera), and a duration of 3–10 whole seconds; durations add up \
-                     to {target_secs}."
+                     light, camera), a duration of 3–10 whole seconds (durations add up to \
+                     {target_secs}), and whether the product itself is in the picture \
+                     (false only for pure mood shots, such as an opening hook)."
                 ),
             ),
             ChatMessage::new(
@@ -332,6 +334,7 @@ impl Director for LlmDirector {
             duration_secs: current.duration_secs,
             text: scene.text.trim().to_string(),
             visual: scene.visual.trim().to_string(),
+            shows_product: current.shows_product,
         })
     }
 }

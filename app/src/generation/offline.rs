@@ -97,35 +97,126 @@ pub fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
     lines
 }
 
+/// Where a picture's parts go, in pixels: its words (a block centred on a point, at
+/// most so wide) and, in a product scene, the box the product is fitted into (standing
+/// on the box's bottom edge, centred across it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Layout {
+    text_x: f64,
+    text_y: f64,
+    text_width: f64,
+    max_lines: usize,
+    product: Option<ProductBox>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct ProductBox {
+    centre_x: f64,
+    bottom: f64,
+    width: f64,
+    height: f64,
+}
+
+impl Layout {
+    /// Without the product the words fill the middle. With it, the product takes the
+    /// lower half of a tall or square picture (words above it), or one side of a wide one
+    /// (words on the other side, which the seed picks).
+    fn of(width: u32, height: u32, product: bool, sequence: &mut Sequence) -> Self {
+        let (w, h) = (width as f64, height as f64);
+        if !product {
+            return Self {
+                text_x: w / 2.0,
+                text_y: h / 2.0,
+                text_width: w * 0.82,
+                max_lines: 5,
+                product: None,
+            };
+        }
+        if h >= w {
+            return Self {
+                text_x: w / 2.0,
+                text_y: h * 0.2,
+                text_width: w * 0.84,
+                max_lines: 3,
+                product: Some(ProductBox {
+                    centre_x: w / 2.0,
+                    bottom: h * 0.94,
+                    width: w * 0.78,
+                    height: h * 0.52,
+                }),
+            };
+        }
+        let product_right = sequence.below(2) == 0;
+        let (product_x, text_x) = if product_right {
+            (w * 0.72, w * 0.29)
+        } else {
+            (w * 0.28, w * 0.71)
+        };
+        Self {
+            text_x,
+            text_y: h / 2.0,
+            text_width: w * 0.5,
+            max_lines: 4,
+            product: Some(ProductBox {
+                centre_x: product_x,
+                bottom: h * 0.92,
+                width: w * 0.42,
+                height: h * 0.76,
+            }),
+        }
+    }
+}
+
 fn layout_filters(
     font: &str,
     lines: &[(PathBuf, usize)],
     width: u32,
     height: u32,
+    layout: &Layout,
 ) -> anyhow::Result<Vec<String>> {
     let font_size = (width.min(height) as f64 * 0.075).round();
     let line_height = font_size * 1.3;
     let block = line_height * lines.len() as f64;
-    let top = (height as f64 - block) / 2.0;
+    let top = layout.text_y - block / 2.0;
+    let centre = layout.text_x;
     let mut filters = Vec::new();
     for (index, (file, _)) in lines.iter().enumerate() {
         filters.push(format!(
             "drawtext=fontfile={font}:textfile={}:fontsize={font_size}:fontcolor=white:\
-             x=(w-text_w)/2:y={:.0}:shadowcolor=black@0.45:shadowx=0:shadowy={:.0}:expansion=none",
+             x={centre:.0}-text_w/2:y={:.0}:shadowcolor=black@0.45:shadowx=0:shadowy={:.0}:expansion=none",
             filter_path(file)?,
             top + index as f64 * line_height,
             font_size / 14.0
         ));
     }
     if !lines.is_empty() {
-        let bar = (width as f64 * 0.3).round();
+        let bar = (layout.text_width * 0.36).round();
         filters.push(format!(
-            "drawbox=x=(iw-{bar})/2:y={:.0}:w={bar}:h={:.0}:color=white@0.75:t=fill",
+            "drawbox=x={:.0}:y={:.0}:w={bar}:h={:.0}:color=white@0.75:t=fill",
+            centre - bar / 2.0,
             top + block + font_size * 0.6,
             (font_size / 12.0).max(3.0)
         ));
     }
     Ok(filters)
+}
+
+/// The filters that set the product (input 1) into the background (`[bg]`): fitted into
+/// its box, over a soft shadow cast a little below it, ending in `[composed]`.
+fn product_filters(product: &ProductBox) -> String {
+    let blur = (product.height * 0.035).round().max(4.0);
+    let drop = blur;
+    let (x, bottom) = (product.centre_x.round(), product.bottom.round());
+    format!(
+        "[1:v]scale=w={:.0}:h={:.0}:force_original_aspect_ratio=decrease,format=rgba,split[product][cast];\
+         [cast]colorchannelmixer=rr=0:gg=0:bb=0:aa=0.55,pad=w=iw+{pad}:h=ih+{pad}:x={blur}:y={blur}:color=black@0,\
+         boxblur=luma_radius={blur}:luma_power=2:alpha_radius={blur}:alpha_power=2[shadow];\
+         [bg][shadow]overlay=x={x}-overlay_w/2:y={bottom}-overlay_h+{blur}+{drop}[shaded];\
+         [shaded][product]overlay=x={x}-overlay_w/2:y={bottom}-overlay_h[composed];",
+        product.width,
+        product.height,
+        pad = blur * 2.0,
+    )
 }
 
 impl OfflineMedia {
@@ -167,10 +258,17 @@ impl OfflineMedia {
 
         let dir = self.scratch("image")?;
         let font = filter_path(&self.font)?;
+        // The cut-out where there is one: the product stands in the scene on its own.
+        let product = request
+            .product
+            .as_ref()
+            .map(|product| product.cutout.as_ref().unwrap_or(&product.photo));
+        let layout = Layout::of(width, height, product.is_some(), &mut sequence);
         let font_size = width.min(height) as f64 * 0.075;
-        let chars_per_line = ((width as f64 * 0.82) / (font_size * 0.68)) as usize;
+        let chars_per_line = (layout.text_width / (font_size * 0.68)) as usize;
+        let caption = request.caption.as_deref().unwrap_or("");
         let mut lines = Vec::new();
-        for (index, line) in wrap(request.caption.as_deref().unwrap_or(""), chars_per_line, 5)
+        for (index, line) in wrap(caption, chars_per_line, layout.max_lines)
             .into_iter()
             .enumerate()
         {
@@ -181,22 +279,36 @@ impl OfflineMedia {
                 .context("writing caption")?;
             lines.push((file, line.chars().count()));
         }
-        let mut filters = vec!["vignette=PI/5".to_string()];
-        filters.extend(layout_filters(&font, &lines, width, height)?);
+        let words = layout_filters(&font, &lines, width, height, &layout)?;
+        let mut graph = "[0:v]vignette=PI/5[bg];".to_string();
+        let mut inputs = vec!["-f".into(), "lavfi".into(), "-i".into(), source];
+        let last = match (layout.product, product) {
+            (Some(product_box), Some(photo)) => {
+                inputs.extend(["-i".into(), path_arg(photo)]);
+                graph.push_str(&product_filters(&product_box));
+                "composed"
+            }
+            _ => "bg",
+        };
+        graph.push_str(&format!("[{last}]"));
+        for filter in words {
+            graph.push_str(&filter);
+            graph.push(',');
+        }
+        graph.push_str("format=rgb24[image]");
 
         let output = dir.path().join("image.png");
-        ffmpeg::run(&[
-            "-f".into(),
-            "lavfi".into(),
-            "-i".into(),
-            source,
-            "-vf".into(),
-            filters.join(","),
+        let mut args = inputs;
+        args.extend([
+            "-filter_complex".into(),
+            graph,
+            "-map".into(),
+            "[image]".into(),
             "-frames:v".into(),
             "1".into(),
             output.to_string_lossy().into_owned(),
-        ])
-        .await?;
+        ]);
+        ffmpeg::run(&args).await?;
         let mut media = GeneratedMedia::new(dir, "image.png".into(), "png", PROVIDER);
         media.width = Some(width as i32);
         media.height = Some(height as i32);

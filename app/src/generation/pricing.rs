@@ -244,6 +244,8 @@ pub struct Estimate {
 #[derive(Clone, Debug)]
 pub struct Pricing {
     pub image: Priced,
+    /// Seed images made from the product's photo (a reference-guided model).
+    pub product_image: Priced,
     pub video: Priced,
     pub music: Priced,
     pub director: Priced,
@@ -258,6 +260,7 @@ impl Pricing {
     pub fn offline() -> Self {
         Self {
             image: Priced::free("image"),
+            product_image: Priced::free("image"),
             video: Priced::free("clip"),
             music: Priced::free("music"),
             director: Priced::free("director"),
@@ -275,6 +278,15 @@ impl Pricing {
 
     pub fn image(&self) -> Estimate {
         Self::estimate(&self.image, "image", self.image.price.estimate(1.0))
+    }
+
+    /// A seed image made from the product's photo.
+    pub fn product_image(&self) -> Estimate {
+        Self::estimate(
+            &self.product_image,
+            "image",
+            self.product_image.price.estimate(1.0),
+        )
     }
 
     pub fn clip(&self, seconds: f64) -> Estimate {
@@ -318,6 +330,7 @@ impl Pricing {
     pub fn for_pages(&self) -> crate::budget::Prices {
         crate::budget::Prices {
             image_microusd: self.image().microusd,
+            product_image_microusd: self.product_image().microusd,
             // A clip is a base (per-run models) plus a price per second.
             clip_microusd_per_second: self.video.price.estimate(1.0)
                 - self.video.price.estimate(0.0),

@@ -44,6 +44,7 @@ pub async fn make_samples(
                 ],
                 caption: Some("Quiet, anywhere.".into()),
                 seed: 1,
+                product: None,
             },
             &run,
         )

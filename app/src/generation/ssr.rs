@@ -38,6 +38,22 @@ pub struct ImageRequest {
     /// Words to lay out on the image, for providers that render text.
     pub caption: Option<String>,
     pub seed: u64,
+    /// The user's product, when the scene shows it: the picture is made around this very
+    /// product rather than one the model invents.
+    pub product: Option<ProductReference>,
+}
+
+/// The product's photos as an image generation takes them.
+#[derive(Clone, Debug)]
+pub struct ProductReference {
+    /// The main photo, as kept (re-encoded).
+    pub photo: PathBuf,
+    /// The product cut out of its background (a transparent PNG), when that could be done.
+    pub cutout: Option<PathBuf>,
+    /// Links to the main photo and then the others that a provider can fetch for a few
+    /// minutes; empty when this instance has no address it can reach (a provider then
+    /// gets the file itself).
+    pub urls: Vec<String>,
 }
 
 #[derive(Clone, Debug)]

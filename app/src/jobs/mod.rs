@@ -55,6 +55,8 @@ pub struct JobContext {
     worker: String,
     /// What this run's provider calls cost, settled with the job's end.
     cost: Arc<AtomicI64>,
+    /// Where providers reach this app, if it is configured (see [`WorkerSettings`]).
+    pub public_url: Option<String>,
 }
 
 impl JobContext {

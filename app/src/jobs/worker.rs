@@ -31,6 +31,9 @@ pub struct WorkerSettings {
     /// Jobs of one account running at once across every worker: the rest of its work
     /// waits while other accounts' runs.
     pub per_account: i64,
+    /// Where providers reach this app (`REELSMITH_PUBLIC_URL`), for links to stored files
+    /// they fetch; unset, they are sent the files themselves.
+    pub public_url: Option<String>,
 }
 
 impl Default for WorkerSettings {
@@ -41,6 +44,7 @@ impl Default for WorkerSettings {
             concurrency: HashMap::new(),
             backoff: Duration::from_secs(2),
             per_account: 10,
+            public_url: None,
         }
     }
 }
@@ -309,6 +313,7 @@ impl Worker {
                 job: job.id,
                 worker: self.id.clone(),
                 cost: cost.clone(),
+                public_url: self.settings.public_url.clone(),
             };
             tokio::select! {
                 result = self.handler(job.kind).run(&job.payload, &context) => Some(result),

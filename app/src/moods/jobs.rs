@@ -81,6 +81,7 @@ impl BackgroundJob for MoodImage {
                     .unwrap_or_else(|| mood.name.clone()),
             }),
             seed: self.seed,
+            product: None,
         };
         let image = context
             .media

@@ -1,6 +1,8 @@
 //! The final video in one FFmpeg run and one encode: every clip normalised to the
 //! project's frame (scaled to cover, cropped, 30 fps, yuv420p) and given a stereo track
-//! (its own or silence), chained with crossfades, the product name and the call to action
+//! (its own or silence), chained with crossfades (each clip but the last holds its last
+//! frame for the length of the crossfade, so that the video lasts exactly as long as its
+//! clips add up to, the length the user planned), the product name and the call to action
 //! drawn over the first and last seconds, and the music (looped or trimmed to fit, faded
 //! out) mixed under the clips' sound. FFmpeg's `-progress` output reports how far it is.
 //!
@@ -95,16 +97,31 @@ impl Composition {
         }
     }
 
-    /// Length of the result: the clips less the overlaps.
+    /// How long clip `index` holds its last frame: the crossfade into the next clip,
+    /// which would otherwise shorten the video by its length.
+    fn hold(&self, index: usize) -> f64 {
+        if index + 1 < self.clips.len() {
+            self.crossfade()
+        } else {
+            0.0
+        }
+    }
+
+    /// How long clip `index` lasts in the render, its held frames included.
+    fn held_duration(&self, index: usize) -> f64 {
+        self.clips[index].duration_secs + self.hold(index)
+    }
+
     /// How long the render may take before it is killed: generous (the one pass runs at
     /// about twice real time on two cores; a busy machine is slower), yet finite.
     pub fn time_limit(&self) -> Duration {
         Duration::from_secs_f64(120.0 + 10.0 * self.duration_secs())
     }
 
+    /// Length of the result: the clips' lengths added up (the held frames make up for
+    /// the overlaps of the crossfades).
     pub fn duration_secs(&self) -> f64 {
-        let total: f64 = self.clips.iter().map(|c| c.duration_secs).sum();
-        total - self.crossfade() * self.clips.len().saturating_sub(1) as f64
+        self.clips.iter().map(|c| c.duration_secs).sum()
     }
 
     /// FFmpeg's arguments. Text files (and the font) are written into `text_dir`.
@@ -134,13 +151,20 @@ impl Composition {
         let mut graph: Vec<String> = Vec::new();
         for (i, clip) in self.clips.iter().enumerate() {
             let d = clip.duration_secs;
+            let hold = self.hold(i);
+            let held = if hold > 0.0 {
+                format!(",tpad=stop_mode=clone:stop_duration={hold:.3}")
+            } else {
+                String::new()
+            };
             // Frame rate first (fewer frames to scale), then crop to the frame's shape in
             // the source's pixels and scale once: the cheapest way to "cover".
             graph.push(format!(
                 "[{i}:v]fps={FPS},trim=duration={d:.3},setpts=PTS-STARTPTS,\
                  crop='min(iw,ih*{width}/{height})':'min(ih,iw*{height}/{width})',\
-                 scale={width}:{height}:flags=bilinear,setsar=1,format=yuv420p[v{i}]"
+                 scale={width}:{height}:flags=bilinear,setsar=1,format=yuv420p{held}[v{i}]"
             ));
+            let d = self.held_duration(i);
             if clip.has_audio {
                 graph.push(format!(
                     "[{i}:a]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,\
@@ -161,8 +185,8 @@ impl Composition {
         } else {
             let last = self.clips.len() - 1;
             let mut pieces = Vec::new();
-            for (i, clip) in self.clips.iter().enumerate() {
-                let d = clip.duration_secs;
+            for i in 0..self.clips.len() {
+                let d = self.held_duration(i);
                 let head = i > 0;
                 let tail = i < last;
                 let outputs = 1 + head as usize + tail as usize;

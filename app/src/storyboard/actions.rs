@@ -49,6 +49,8 @@ pub enum SceneAction {
     ApproveImage,
     RegenerateVideo,
     ApproveVideo,
+    /// Whether the product is in the picture; changing it asks for a new image.
+    ShowProduct(bool),
 }
 
 /// Applies an action to a locked scene: the new state and the job to start, if any.
@@ -79,14 +81,8 @@ fn apply(scene: &mut SceneRecord, action: &SceneAction) -> Result<Option<SceneSt
             if !scene.text_approved {
                 return conflict("Approve the scene's text before making its image.");
             }
-            scene.image_approved = false;
-            scene.video_approved = false;
+            scene.back_to_image();
             scene.image_status = GenStatus::Queued;
-            if scene.video_status.busy() {
-                scene.video_status = GenStatus::None;
-            }
-            scene.error = None;
-            scene.generation += 1;
             Ok(Some(SceneStage::Image))
         }
         SceneAction::ApproveImage => {
@@ -118,6 +114,13 @@ fn apply(scene: &mut SceneRecord, action: &SceneAction) -> Result<Option<SceneSt
                 return conflict("The scene's clip is not ready yet.");
             }
             scene.video_approved = true;
+            Ok(None)
+        }
+        SceneAction::ShowProduct(shows) => {
+            if scene.shows_product != *shows {
+                scene.shows_product = *shows;
+                scene.back_to_image();
+            }
             Ok(None)
         }
     }
@@ -192,6 +195,7 @@ pub async fn act_on_scene(
         && before.visual == scene.visual
         && before.text_approved == scene.text_approved
         && before.video_approved == scene.video_approved
+        && before.shows_product == scene.shows_product
     {
         // Nothing changed (an approval repeated): nothing to record.
         return Ok(());
@@ -442,6 +446,7 @@ pub async fn add_scene(
         video_approved: false,
         error: None,
         generation: 0,
+        shows_product: SceneRole::Feature.shows_product(),
     };
     let mut after = before.clone();
     after.insert(at, new.clone());
@@ -462,15 +467,17 @@ pub async fn add_scene(
         .cloned()
         .expect("just added");
     sqlx::query!(
-        "INSERT INTO scenes (id, storyboard_id, position, role, text, visual, duration_secs)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO scenes (id, storyboard_id, position, role, text, visual, duration_secs,
+                             shows_product)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         id,
         storyboard,
         inserted.position,
         inserted.role.as_str(),
         inserted.text,
         inserted.visual,
-        inserted.duration_secs as i32
+        inserted.duration_secs as i32,
+        inserted.shows_product
     )
     .execute(&mut *tx)
     .await?;

@@ -34,7 +34,8 @@ pub async fn plan_storyboard(
 }
 
 /// One step of a scene's flow: `edit_text` (with `text`), `regenerate_text`,
-/// `approve_text`, `regenerate_image`, `approve_image`, `regenerate_video`, `approve_video`.
+/// `approve_text`, `regenerate_image`, `approve_image`, `regenerate_video`, `approve_video`,
+/// `show_product`, `hide_product`.
 #[server(endpoint = "studio/scene")]
 pub async fn scene_action(
     scene: String,

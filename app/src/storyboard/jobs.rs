@@ -15,6 +15,7 @@ use crate::{
         ssr::{GenerationError, ImageRequest, Rgb, VideoRequest},
     },
     jobs::{self, BackgroundJob, Failure, JobContext, Outcome},
+    product::reference::{has_photos, photo_keys, reference, PhotoKeys},
     projects::VideoFormat,
     storage::{ssr::ObjectKey, AssetKind},
 };
@@ -119,7 +120,12 @@ pub async fn enqueue_scene_job(
                 scene_id,
                 generation,
             };
-            jobs::enqueue_paid(tx, tab, project, &job, pricing.image()).await
+            let estimate = if scene.shows_product && has_photos(&mut *tx, project).await? {
+                pricing.product_image()
+            } else {
+                pricing.image()
+            };
+            jobs::enqueue_paid(tx, tab, project, &job, estimate).await
         }
         SceneStage::Video => {
             let job = SceneVideo {
@@ -153,6 +159,8 @@ struct SceneJobContext {
     owner: Uuid,
     format: VideoFormat,
     palette: Vec<Rgb>,
+    /// The product's photos, when the scene shows the product and the project has some.
+    photos: Option<PhotoKeys>,
 }
 
 /// A stable seed per scene and generation: the same request gives the same media.
@@ -174,12 +182,30 @@ async fn make(
     let scene = &job.scene;
     let (kind, media, prompt) = match stage {
         SceneStage::Image => {
+            // The photos are copied next to the job's files for as long as it runs.
+            let dir = tempfile::tempdir().context("making a folder for the product photos")?;
+            let product = match &job.photos {
+                Some(keys) => Some(
+                    run.cancellable(async {
+                        Ok(reference(
+                            &*context.storage,
+                            keys,
+                            context.public_url.as_deref(),
+                            dir.path(),
+                        )
+                        .await?)
+                    })
+                    .await?,
+                ),
+                None => None,
+            };
             let request = ImageRequest {
                 prompt: scene.visual.clone(),
                 format: job.format,
                 palette: job.palette.clone(),
                 caption: Some(scene.text.clone()),
                 seed: seed_of(scene),
+                product,
             };
             let media = context.media.image.generate_image(&request, run).await?;
             (AssetKind::Image, media, request.prompt)
@@ -250,6 +276,11 @@ async fn start(
     )
     .fetch_one(&mut *tx)
     .await?;
+    let photos = if stage == SceneStage::Image && scene.shows_product {
+        photo_keys(&mut *tx, row.id).await?
+    } else {
+        None
+    };
     let status = stage_status(&mut scene, stage);
     if *status != GenStatus::Running {
         *status = GenStatus::Running;
@@ -274,6 +305,7 @@ async fn start(
         owner: row.owner_id,
         format: VideoFormat::parse(&row.format).unwrap_or_default(),
         palette,
+        photos,
     }))
 }
 

@@ -101,6 +101,8 @@ pub struct SceneView {
     pub video_approved: bool,
     /// Why the last generation failed, or what is being retried.
     pub error: Option<String>,
+    /// Whether the seed image is made from the product's main photo.
+    pub shows_product: bool,
 }
 
 impl SceneView {
@@ -131,6 +133,8 @@ pub struct StoryboardView {
     /// For the estimates on the buttons.
     pub prices: crate::budget::Prices,
     pub offline: bool,
+    /// The project has product photos: its product scenes are made from the main one.
+    pub has_product_photos: bool,
 }
 
 impl StoryboardView {

@@ -137,6 +137,8 @@ pub async fn scene_action(
         "approve_image" => SceneAction::ApproveImage,
         "regenerate_video" => SceneAction::RegenerateVideo,
         "approve_video" => SceneAction::ApproveVideo,
+        "show_product" => SceneAction::ShowProduct(true),
+        "hide_product" => SceneAction::ShowProduct(false),
         other => {
             return Err(AppError::invalid(format!(
                 "Unknown scene action {other:?}."
@@ -196,15 +198,17 @@ async fn insert_scene(
 ) -> sqlx::Result<Uuid> {
     let id = Uuid::new_v4();
     sqlx::query!(
-        "INSERT INTO scenes (id, storyboard_id, position, role, text, visual, duration_secs)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO scenes (id, storyboard_id, position, role, text, visual, duration_secs,
+                             shows_product)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         id,
         storyboard,
         position,
         scene.role.as_str(),
         scene.text,
         scene.visual,
-        scene.duration_secs as i32
+        scene.duration_secs as i32,
+        scene.shows_product
     )
     .execute(&mut *tx)
     .await?;

@@ -30,6 +30,8 @@ pub struct SceneRecord {
     pub video_approved: bool,
     pub error: Option<String>,
     pub generation: i32,
+    /// Whether the product's main photo guides the seed image.
+    pub shows_product: bool,
 }
 
 impl SceneRecord {
@@ -57,7 +59,21 @@ impl SceneRecord {
             video_url,
             video_approved: self.video_approved,
             error: self.error.clone(),
+            shows_product: self.shows_product,
         }
+    }
+
+    /// Clears what depends on the picture (whether it shows the product): the image and
+    /// the clip made from it are to be made again; the text stays approved.
+    pub(super) fn back_to_image(&mut self) {
+        self.image_approved = false;
+        self.video_approved = false;
+        self.image_status = GenStatus::None;
+        if self.video_status.busy() {
+            self.video_status = GenStatus::None;
+        }
+        self.error = None;
+        self.generation += 1;
     }
 
     /// Clears what depends on the text: approvals downstream, running work.

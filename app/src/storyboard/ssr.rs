@@ -46,6 +46,7 @@ macro_rules! record {
             video_approved: row.video_approved,
             error: row.error,
             generation: row.generation,
+            shows_product: row.shows_product,
         }
     }};
 }
@@ -58,7 +59,7 @@ pub async fn scenes_of(
         "SELECT s.id, s.storyboard_id, s.position, s.role, s.text, s.visual, s.duration_secs,
                 s.text_approved, s.image_status, s.image_asset_id, ia.storage_key AS \"image_key?\",
                 s.image_approved, s.video_status, s.video_asset_id, va.storage_key AS \"video_key?\",
-                s.video_approved, s.error, s.generation
+                s.video_approved, s.error, s.generation, s.shows_product
          FROM scenes s
          JOIN storyboards sb ON sb.id = s.storyboard_id
          LEFT JOIN assets ia ON ia.id = s.image_asset_id
@@ -104,7 +105,7 @@ async fn lock_scene_where(
         "SELECT s.id, s.storyboard_id, s.position, s.role, s.text, s.visual, s.duration_secs,
                 s.text_approved, s.image_status, s.image_asset_id, ia.storage_key AS \"image_key?\",
                 s.image_approved, s.video_status, s.video_asset_id, va.storage_key AS \"video_key?\",
-                s.video_approved, s.error, s.generation
+                s.video_approved, s.error, s.generation, s.shows_product
          FROM scenes s
          JOIN storyboards sb ON sb.id = s.storyboard_id
          LEFT JOIN assets ia ON ia.id = s.image_asset_id
@@ -132,7 +133,7 @@ pub async fn save_scene(tx: &mut PgConnection, scene: &SceneRecord) -> sqlx::Res
         "UPDATE scenes SET position = $2, text = $3, visual = $4, duration_secs = $5,
                 text_approved = $6, image_status = $7, image_asset_id = $8, image_approved = $9,
                 video_status = $10, video_asset_id = $11, video_approved = $12, error = $13,
-                generation = $14, updated_at = now()
+                generation = $14, shows_product = $15, updated_at = now()
          WHERE id = $1",
         scene.id,
         scene.position,
@@ -147,7 +148,8 @@ pub async fn save_scene(tx: &mut PgConnection, scene: &SceneRecord) -> sqlx::Res
         scene.video_asset_id,
         scene.video_approved,
         scene.error,
-        scene.generation
+        scene.generation,
+        scene.shows_product
     )
     .execute(&mut *tx)
     .await?;
@@ -192,6 +194,7 @@ pub async fn storyboard_view(
         return Ok(None);
     };
     let records = scenes_of(&mut conn, row.id).await?;
+    let has_product_photos = crate::product::reference::has_photos(&mut *conn, project).await?;
     drop(conn);
     let mut scenes = Vec::with_capacity(records.len());
     for record in &records {
@@ -207,6 +210,7 @@ pub async fn storyboard_view(
         standing: standing(pool, &state.spending, owner, project).await?,
         prices: state.spending.pricing.for_pages(),
         offline: state.media.offline,
+        has_product_photos,
     }))
 }
 
@@ -268,6 +272,7 @@ pub async fn scene_context(
             text: s.text.clone(),
             visual: s.visual.clone(),
             duration_secs: s.duration_secs,
+            shows_product: s.shows_product,
         })
         .collect();
     Ok(SceneContext {

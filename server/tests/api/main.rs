@@ -16,6 +16,7 @@ mod llm_director;
 mod moods;
 mod operations;
 mod product;
+mod product_scenes;
 mod projects;
 mod render;
 mod s3;

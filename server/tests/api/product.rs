@@ -18,7 +18,7 @@ fn encoded(image: RgbImage, format: ImageFormat) -> Vec<u8> {
 }
 
 /// A product shot: a red bottle-like block on a plain, slightly noisy light background.
-fn studio_shot() -> Vec<u8> {
+pub(crate) fn studio_shot() -> Vec<u8> {
     encoded(
         RgbImage::from_fn(240, 320, |x, y| {
             if (80..160).contains(&x) && (60..280).contains(&y) {
@@ -88,7 +88,13 @@ impl TestApp {
             .expect("upload sent")
     }
 
-    async fn upload(&self, client: &Client, project: &str, name: &str, bytes: Vec<u8>) -> Response {
+    pub(crate) async fn upload(
+        &self,
+        client: &Client,
+        project: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Response {
         self.send_form(
             client,
             project,
@@ -97,7 +103,7 @@ impl TestApp {
         .await
     }
 
-    async fn uploaded(
+    pub(crate) async fn uploaded(
         &self,
         client: &Client,
         project: &str,
@@ -109,7 +115,7 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    async fn photos(&self, client: &Client, project: &str) -> Vec<ProductPhoto> {
+    pub(crate) async fn photos(&self, client: &Client, project: &str) -> Vec<ProductPhoto> {
         let response = self
             .call_as(client, "product/photos", &[("project", project)])
             .await;
@@ -130,7 +136,7 @@ impl TestApp {
     }
 
     /// The bytes a link in a page serves.
-    async fn fetch(&self, client: &Client, url: &str) -> Response {
+    pub(crate) async fn fetch(&self, client: &Client, url: &str) -> Response {
         let url = if url.starts_with('/') {
             self.url(url)
         } else {
@@ -139,7 +145,7 @@ impl TestApp {
         client.get(url).send().await.unwrap()
     }
 
-    async fn fetch_bytes(&self, client: &Client, url: &str) -> Vec<u8> {
+    pub(crate) async fn fetch_bytes(&self, client: &Client, url: &str) -> Vec<u8> {
         let response = self.fetch(client, url).await;
         assert_eq!(response.status(), StatusCode::OK, "{url}");
         response.bytes().await.unwrap().to_vec()

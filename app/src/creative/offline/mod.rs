@@ -232,6 +232,7 @@ impl Director for OfflineDirector {
                     visual: visual_for(brief, mood, role, &text),
                     text,
                     duration_secs,
+                    shows_product: role.shows_product(),
                 }
             })
             .collect())
@@ -262,6 +263,7 @@ impl Director for OfflineDirector {
             visual: visual_for(brief, mood, current.role, &text),
             text,
             duration_secs: current.duration_secs,
+            shows_product: current.shows_product,
         })
     }
 }

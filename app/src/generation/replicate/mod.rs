@@ -30,11 +30,14 @@ pub struct ReplicateSettings {
     pub base_url: String,
     pub api_token: String,
     pub image_model: String,
+    /// For seed images made from the product's photo.
+    pub product_image_model: String,
     pub video_model: String,
     pub music_model: String,
     /// What each model costs: a prediction's cost is worked out from it (and from the
     /// compute time Replicate reports, for models billed by time).
     pub image_price: Price,
+    pub product_image_price: Price,
     pub video_price: Price,
     pub music_price: Price,
     pub poll_interval: Duration,
@@ -53,9 +56,11 @@ impl ReplicateSettings {
             base_url: "https://api.replicate.com/v1".into(),
             api_token,
             image_model: "black-forest-labs/flux-schnell".into(),
+            product_image_model: "black-forest-labs/flux-kontext-pro".into(),
             video_model: "bytedance/seedance-1-pro-fast".into(),
             music_model: "meta/musicgen".into(),
             image_price: Price::PerRun(3_000),
+            product_image_price: Price::PerRun(40_000),
             video_price: Price::PerOutputSecond(30_000),
             music_price: Price::PerComputeSecond {
                 microusd: 1_400,

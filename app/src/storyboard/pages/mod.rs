@@ -119,6 +119,7 @@ fn Storyboard(
     let live = RwSignal::new(false);
     let complete = RwSignal::new(initial.complete());
     let prices = initial.prices;
+    let has_product_photos = initial.has_product_photos;
     let spent = RwSignal::new(initial.standing.spent_microusd);
     let reserved = RwSignal::new(initial.standing.reserved_microusd);
     // What is left, kept current by this project's changes (other projects' spend shows
@@ -197,7 +198,14 @@ fn Storyboard(
     let count_stage =
         move |stage: Stage| scenes.with(|list| list.iter().filter(|s| s.stage() == stage).count());
     // What "approve all" would start: an image per text, a clip per ready image.
-    let all_images_cost = move || prices.image_microusd * count_stage(Stage::Text) as i64;
+    let all_images_cost = move || {
+        scenes.with(|list| {
+            list.iter()
+                .filter(|s| s.stage() == Stage::Text)
+                .map(|s| prices.seed_image(s.shows_product && has_product_photos))
+                .sum::<i64>()
+        })
+    };
     let all_clips_cost = move || {
         scenes.with(|list| {
             list.iter()
@@ -294,6 +302,7 @@ fn Storyboard(
                                 add_scene
                                 storyboard
                                 prices
+                                has_product_photos
                             />
                         }
                     }

@@ -37,9 +37,11 @@ pub(super) fn SceneCard(
     add_scene: ServerAction<AddScene>,
     storyboard: Uuid,
     prices: Prices,
+    /// The project has product photos, so a scene can be made from the main one.
+    has_product_photos: bool,
 ) -> impl IntoView {
     // What each spending button costs, in its text and its accessible name.
-    let image_cost = prices.image_microusd;
+    let image_cost = prices.seed_image(scene.shows_product && has_product_photos);
     let clip_cost = prices.clip(scene.duration_secs);
     let pay = move |what: &str, cost: i64| priced(what, cost, &prices);
     let id = scene.id.to_string();
@@ -83,6 +85,8 @@ pub(super) fn SceneCard(
     let id_up = id.clone();
     let id_down = id.clone();
     let id_delete = id.clone();
+    let id_product = id.clone();
+    let shows_product = scene.shows_product;
     view! {
         <li class="scene-card" data-stage=stage_badge.to_lowercase() aria-labelledby=format!("scene-{id}-title")>
             <div class="scene-head">
@@ -186,6 +190,20 @@ pub(super) fn SceneCard(
                 }}
             </div>
             <div class="row wrap scene-tools">
+                {has_product_photos.then(|| view! {
+                    <label class="check">
+                        <input
+                            type="checkbox"
+                            checked=shows_product
+                            aria-label=label("Show the product in")
+                            on:change=move |ev| {
+                                let action = if event_target_checked(&ev) { "show_product" } else { "hide_product" };
+                                act.dispatch(SceneAction { scene: id_product.clone(), action: action.into(), text: None });
+                            }
+                        />
+                        "Product in the picture"
+                    </label>
+                })}
                 <label class="field-label" for=format!("scene-{id}-duration")>"Length"</label>
                 <select
                     id=format!("scene-{id}-duration")
