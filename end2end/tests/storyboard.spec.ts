@@ -125,6 +125,11 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   // The watcher sees the images arrive without reloading.
   await expect(second.locator('.scene-card img.scene-preview')).toHaveCount(count, { timeout: 120_000 });
   await expect(page.locator(".status-ready", { hasText: "Image ready" })).toHaveCount(count, { timeout: 120_000 });
+  // Every product scene's image was checked against the photo and kept the product;
+  // the mood shot has nothing to check.
+  await expect(page.locator(".status-match")).toHaveCount(count - 1);
+  await expect(scenes.nth(1).locator(".status-match")).toHaveText(/^Product match \d+ %$/);
+  await expect(scenes.nth(0).locator(".status-match, .status-drift")).toHaveCount(0);
   await snap(page, "4-images");
   await page.getByRole("button", { name: "Approve all images" }).click();
   await expect(second.locator(".scene-card video")).toHaveCount(count, { timeout: 180_000 });

@@ -247,6 +247,11 @@ pub struct ProviderSettings {
     /// any minute; past it, actions are refused with 429 and when to try again.
     #[arg(long, env = "REELSMITH_PAID_CALLS_PER_MINUTE", default_value_t = app::budget::ssr::PAID_CALLS_PER_MINUTE)]
     pub paid_calls_per_minute: i64,
+
+    /// A scene image or clip that keeps less than this share (0–1) of the product photo
+    /// counts as product drift: it is made again once, then waits for the user.
+    #[arg(long, env = "REELSMITH_PRODUCT_DRIFT_BELOW", default_value_t = app::product::matching::DRIFT_BELOW)]
+    pub product_drift_below: f64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -304,6 +309,7 @@ impl Default for ProviderSettings {
             prices: None,
             monthly_budget_usd: 20.0,
             paid_calls_per_minute: app::budget::ssr::PAID_CALLS_PER_MINUTE,
+            product_drift_below: app::product::matching::DRIFT_BELOW,
         }
     }
 }
@@ -495,6 +501,16 @@ impl Settings {
             idle_secs: idle.round() as i64,
             lifetime_secs: lifetime.round() as i64,
         })
+    }
+
+    /// The product drift threshold, checked.
+    pub fn product_drift_below(&self) -> anyhow::Result<f64> {
+        let below = self.providers.product_drift_below;
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&below),
+            "REELSMITH_PRODUCT_DRIFT_BELOW must be between 0 and 1, not {below}"
+        );
+        Ok(below)
     }
 
     pub fn public_url(&self) -> String {

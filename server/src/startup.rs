@@ -96,6 +96,7 @@ pub struct Application {
     job_lease_secs: u64,
     /// `REELSMITH_PUBLIC_URL` as configured: providers fetch stored files through it.
     configured_public_url: Option<String>,
+    drift_below: f64,
 }
 
 impl Application {
@@ -219,6 +220,7 @@ impl Application {
             run_worker: settings.run_worker,
             job_lease_secs: settings.job_lease_secs,
             configured_public_url: settings.public_url.clone(),
+            drift_below: settings.product_drift_below()?,
         })
     }
 
@@ -250,6 +252,8 @@ impl Application {
                     WorkerSettings {
                         lease: Duration::from_secs(self.job_lease_secs.max(3)),
                         public_url: self.configured_public_url.clone(),
+                        spending: self.state.spending.clone(),
+                        drift_below: self.drift_below,
                         ..WorkerSettings::default()
                     },
                     app::job_handlers(),

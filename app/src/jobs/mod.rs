@@ -57,6 +57,9 @@ pub struct JobContext {
     cost: Arc<AtomicI64>,
     /// Where providers reach this app, if it is configured (see [`WorkerSettings`]).
     pub public_url: Option<String>,
+    pub spending: Arc<crate::budget::ssr::Spending>,
+    /// See [`WorkerSettings::drift_below`].
+    pub drift_below: f64,
 }
 
 impl JobContext {

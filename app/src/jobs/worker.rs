@@ -6,7 +6,7 @@
 
 use super::{Failure, Handler, JobContext, Outcome, Registry, CHANNEL};
 use crate::{
-    budget::ssr::settle_job,
+    budget::ssr::{settle_job, Spending},
     error::user_message,
     generation::ssr::{GenerationError, MediaProviders, Run},
     storage::ssr::Storage,
@@ -34,6 +34,11 @@ pub struct WorkerSettings {
     /// Where providers reach this app (`REELSMITH_PUBLIC_URL`), for links to stored files
     /// they fetch; unset, they are sent the files themselves.
     pub public_url: Option<String>,
+    /// Prices and limits for the paid work a job queues by itself (a product drift's
+    /// one retry), as the app's actions reserve it.
+    pub spending: Arc<Spending>,
+    /// Under this product match (0–1) a scene's image or clip has lost the product.
+    pub drift_below: f64,
 }
 
 impl Default for WorkerSettings {
@@ -45,6 +50,9 @@ impl Default for WorkerSettings {
             backoff: Duration::from_secs(2),
             per_account: 10,
             public_url: None,
+            // Free work: the offline provider's prices.
+            spending: Arc::new(Spending::offline(0)),
+            drift_below: crate::product::matching::DRIFT_BELOW,
         }
     }
 }
@@ -314,6 +322,8 @@ impl Worker {
                 worker: self.id.clone(),
                 cost: cost.clone(),
                 public_url: self.settings.public_url.clone(),
+                spending: self.settings.spending.clone(),
+                drift_below: self.settings.drift_below,
             };
             tokio::select! {
                 result = self.handler(job.kind).run(&job.payload, &context) => Some(result),

@@ -8,6 +8,8 @@ pub mod api;
 pub mod client;
 #[cfg(feature = "ssr")]
 pub mod cutout;
+#[cfg(feature = "ssr")]
+pub mod matching;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod photo;

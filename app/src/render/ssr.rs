@@ -102,10 +102,10 @@ async fn ingredients(conn: &mut PgConnection, project: Uuid) -> sqlx::Result<Ing
         None
     };
     let total: f64 = rows.iter().map(|r| r.duration_secs as f64).sum();
-    let n = rows.len();
     Ok(Ingredients {
         clips: rows.iter().filter_map(|r| r.video_asset_id).collect(),
-        seconds: total - 0.5 * n.saturating_sub(1) as f64,
+        // Clips hold their last frame through each crossfade: the video lasts as planned.
+        seconds: total,
         blocked,
     })
 }

@@ -142,7 +142,7 @@ async fn commit_action(
     }
     save_scene(tx, scene).await?;
     if let Some(stage) = job {
-        enqueue_scene_job(tx, tab, pricing, project, stage, scene).await?;
+        enqueue_scene_job(tx, tab, pricing, project, stage, scene, false).await?;
     }
     Ok(())
 }
@@ -447,6 +447,10 @@ pub async fn add_scene(
         error: None,
         generation: 0,
         shows_product: SceneRole::Feature.shows_product(),
+        image_match: None,
+        image_drift: false,
+        video_match: None,
+        video_drift: false,
     };
     let mut after = before.clone();
     after.insert(at, new.clone());

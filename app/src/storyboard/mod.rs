@@ -10,6 +10,8 @@ pub mod api;
 pub mod events;
 #[cfg(feature = "ssr")]
 pub mod jobs;
+#[cfg(feature = "ssr")]
+mod making;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod plan;
@@ -103,6 +105,12 @@ pub struct SceneView {
     pub error: Option<String>,
     /// Whether the seed image is made from the product's main photo.
     pub shows_product: bool,
+    /// How much of the product the image and the clip kept, in percent, where checked.
+    pub image_match: Option<u8>,
+    pub video_match: Option<u8>,
+    /// The check found the product missing or changed.
+    pub image_drift: bool,
+    pub video_drift: bool,
 }
 
 impl SceneView {

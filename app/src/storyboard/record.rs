@@ -32,6 +32,15 @@ pub struct SceneRecord {
     pub generation: i32,
     /// Whether the product's main photo guides the seed image.
     pub shows_product: bool,
+    /// The product check of the image and the clip (0–1), where one was made.
+    pub image_match: Option<f32>,
+    pub image_drift: bool,
+    pub video_match: Option<f32>,
+    pub video_drift: bool,
+}
+
+fn percent(score: Option<f32>) -> Option<u8> {
+    score.map(|s| (s.clamp(0.0, 1.0) * 100.0).round() as u8)
 }
 
 impl SceneRecord {
@@ -60,6 +69,10 @@ impl SceneRecord {
             video_approved: self.video_approved,
             error: self.error.clone(),
             shows_product: self.shows_product,
+            image_match: percent(self.image_match),
+            video_match: percent(self.video_match),
+            image_drift: self.image_drift,
+            video_drift: self.video_drift,
         }
     }
 

@@ -47,6 +47,10 @@ macro_rules! record {
             error: row.error,
             generation: row.generation,
             shows_product: row.shows_product,
+            image_match: row.image_match,
+            image_drift: row.image_drift.unwrap_or(false),
+            video_match: row.video_match,
+            video_drift: row.video_drift.unwrap_or(false),
         }
     }};
 }
@@ -59,7 +63,9 @@ pub async fn scenes_of(
         "SELECT s.id, s.storyboard_id, s.position, s.role, s.text, s.visual, s.duration_secs,
                 s.text_approved, s.image_status, s.image_asset_id, ia.storage_key AS \"image_key?\",
                 s.image_approved, s.video_status, s.video_asset_id, va.storage_key AS \"video_key?\",
-                s.video_approved, s.error, s.generation, s.shows_product
+                s.video_approved, s.error, s.generation, s.shows_product,
+                ia.product_match AS \"image_match?\", ia.product_drift AS \"image_drift?\",
+                va.product_match AS \"video_match?\", va.product_drift AS \"video_drift?\"
          FROM scenes s
          JOIN storyboards sb ON sb.id = s.storyboard_id
          LEFT JOIN assets ia ON ia.id = s.image_asset_id
@@ -105,7 +111,9 @@ async fn lock_scene_where(
         "SELECT s.id, s.storyboard_id, s.position, s.role, s.text, s.visual, s.duration_secs,
                 s.text_approved, s.image_status, s.image_asset_id, ia.storage_key AS \"image_key?\",
                 s.image_approved, s.video_status, s.video_asset_id, va.storage_key AS \"video_key?\",
-                s.video_approved, s.error, s.generation, s.shows_product
+                s.video_approved, s.error, s.generation, s.shows_product,
+                ia.product_match AS \"image_match?\", ia.product_drift AS \"image_drift?\",
+                va.product_match AS \"video_match?\", va.product_drift AS \"video_drift?\"
          FROM scenes s
          JOIN storyboards sb ON sb.id = s.storyboard_id
          LEFT JOIN assets ia ON ia.id = s.image_asset_id

@@ -8,10 +8,11 @@ use crate::product::studio_shot;
 use app::storyboard::{GenStatus, SceneView, StoryboardView};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio_util::sync::CancellationToken;
 use wiremock::{
-    matchers::{method, path},
-    Mock, MockServer, ResponseTemplate,
+    matchers::{method, path, path_regex},
+    Mock, MockServer, Request, Respond, ResponseTemplate,
 };
 
 /// The share of a picture's pixels in the product's red (the studio shot's block).
@@ -55,6 +56,27 @@ async fn instant_model(server: &MockServer, model: &str, id: &str, image: Vec<u8
         .respond_with(ResponseTemplate::new(200).set_body_bytes(image))
         .mount(server)
         .await;
+}
+
+/// A worker making scene images with Replicate at `server`, which reaches our stored
+/// files at the app's address; stopped by cancelling the token.
+fn image_worker(
+    app: &TestApp,
+    server: &MockServer,
+    work: &std::path::Path,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let jobs = app::jobs::Registry::default().register::<app::storyboard::jobs::SceneImage>();
+    let mut worker = replicate_worker(
+        app.pool.clone(),
+        app.storage.clone(),
+        &server.uri(),
+        work,
+        jobs,
+    );
+    worker.settings.public_url = Some(app.address.clone());
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(worker.run(stop.clone()));
+    (stop, running)
 }
 
 /// The inputs of the predictions created on `model`.
@@ -101,17 +123,7 @@ async fn a_product_scene_sends_replicate_a_link_to_its_photo_and_a_mood_shot_doe
         app.act(&ada, &scene.id.to_string(), "approve_text").await;
     }
     let work = tempfile::tempdir().unwrap();
-    let jobs = app::jobs::Registry::default().register::<app::storyboard::jobs::SceneImage>();
-    let mut worker = replicate_worker(
-        app.pool.clone(),
-        app.storage.clone(),
-        &server.uri(),
-        work.path(),
-        jobs,
-    );
-    worker.settings.public_url = Some(app.address.clone());
-    let stop = CancellationToken::new();
-    let running = tokio::spawn(worker.run(stop.clone()));
+    let (stop, running) = image_worker(&app, &server, work.path());
     app.wait_for(&ada, &project, "both images", |view| {
         view.scenes
             .iter()
@@ -201,6 +213,17 @@ async fn offline_product_scenes_show_the_photo_through_to_the_clip() {
         in_mood < 0.005,
         "the mood shot shows no product ({in_mood:.3})"
     );
+    // The product check found it, and kept its score; a mood shot is not checked.
+    let scene_of =
+        |view: &StoryboardView, id| view.scenes.iter().find(|s| s.id == id).cloned().unwrap();
+    let checked = scene_of(&view, product);
+    assert!(
+        checked.image_match.unwrap() >= 85,
+        "{:?}",
+        checked.image_match
+    );
+    assert!(!checked.image_drift);
+    assert_eq!(scene_of(&view, mood).image_match, None);
 
     // The clip starts from the seed image, product and all.
     app.act(&ada, &product.to_string(), "approve_image").await;
@@ -232,6 +255,13 @@ async fn offline_product_scenes_show_the_photo_through_to_the_clip() {
         in_clip > 0.03,
         "the clip's first frame shows the product ({in_clip:.3})"
     );
+    let checked = scene_of(&view, product);
+    assert!(
+        checked.video_match.unwrap() >= 70,
+        "{:?}",
+        checked.video_match
+    );
+    assert!(!checked.video_drift);
 
     // Taking the product out of the scene asks for a new image, made without it.
     app.act(&ada, &product.to_string(), "hide_product").await;
@@ -250,4 +280,108 @@ async fn offline_product_scenes_show_the_photo_through_to_the_clip() {
     let without = app.fetch_bytes(&ada, &image_of(&view, product)).await;
     let left = product_share(&without);
     assert!(left < 0.005, "the product is gone ({left:.3})");
+}
+
+/// Replicate making a new prediction at each create (`p-1`, `p-2`…), finished at once.
+struct NewPredictions {
+    made: AtomicUsize,
+    files: String,
+}
+
+impl Respond for NewPredictions {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self.made.fetch_add(1, Ordering::SeqCst) + 1;
+        ResponseTemplate::new(201).set_body_json(json!({
+            "id": format!("p-{n}"),
+            "status": "succeeded",
+            "output": [format!("{}/p-{n}.png", self.files)],
+            "error": null,
+        }))
+    }
+}
+
+#[tokio::test]
+async fn an_image_that_lost_the_product_is_made_again_once_then_waits_with_its_score() {
+    let app = TestApp::spawn_without_worker().await;
+    let ada = app.new_user("ada@example.com").await;
+    let (project, _) = app.planned_project(&ada).await;
+    app.uploaded(&ada, &project, "lamp.png", studio_shot())
+        .await;
+    let view = app.storyboard(&ada, &project).await;
+    let product = product_scene(&view).id;
+
+    // The model answers with a picture of something else: a plain blue frame.
+    let server = MockServer::start().await;
+    let elsewhere = {
+        let mut bytes = Vec::new();
+        image::RgbImage::from_pixel(540, 540, image::Rgb([40, 70, 200]))
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
+            .unwrap();
+        bytes
+    };
+    Mock::given(method("POST"))
+        .and(path(
+            "/v1/models/black-forest-labs/flux-kontext-pro/predictions",
+        ))
+        .respond_with(NewPredictions {
+            made: AtomicUsize::new(0),
+            files: format!("{}/files", server.uri()),
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/files/p-\d+\.png$"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(elsewhere))
+        .mount(&server)
+        .await;
+    app.act(&ada, &product.to_string(), "approve_text").await;
+    let work = tempfile::tempdir().unwrap();
+    let (stop, running) = image_worker(&app, &server, work.path());
+    let view = app
+        .wait_for(&ada, &project, "the retried image", |view| {
+            view.scenes.iter().any(|s| {
+                s.id == product
+                    && s.image_status == GenStatus::Ready
+                    && s.error.as_deref().is_some_and(|e| e.contains("again:"))
+            })
+        })
+        .await;
+    // Give a wrongly queued third attempt the time to show itself.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    stop.cancel();
+    running.await.unwrap();
+
+    assert_eq!(
+        inputs_sent(&server, "black-forest-labs/flux-kontext-pro")
+            .await
+            .len(),
+        2,
+        "made again exactly once"
+    );
+    let scene = view.scenes.iter().find(|s| s.id == product).unwrap();
+    assert!(scene.image_drift);
+    assert!(scene.image_match.unwrap() < 20, "{:?}", scene.image_match);
+    assert!(!scene.image_approved, "it waits for the user");
+    let error = scene.error.clone().unwrap();
+    assert!(error.starts_with("Product drift again"), "{error}");
+    // Both checks are kept with their images, and both images were paid for.
+    let drifted: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM assets WHERE kind = 'image' AND product_drift")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(drifted, 2);
+    let spent: i64 = sqlx::query_scalar(
+        "SELECT sum(actual_microusd)::bigint FROM spend WHERE project_id = $1::uuid",
+    )
+    .bind(&project)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(spent, 80_000);
+    // The user can still approve it as it is.
+    app.act(&ada, &product.to_string(), "approve_image").await;
 }

@@ -25,6 +25,24 @@ fn capital(word: &str) -> String {
         .unwrap_or_default()
 }
 
+/// How much of the product the scene's newest media kept: the clip's check once there
+/// is a clip, else the image's.
+fn product_check(scene: &SceneView) -> Option<impl IntoView> {
+    let has_clip = scene.video_status == GenStatus::Ready || scene.video_approved;
+    let (score, drift, what) = match (scene.video_match, scene.image_match) {
+        (Some(score), _) if has_clip => (score, scene.video_drift, "clip"),
+        (_, Some(score)) => (score, scene.image_drift, "image"),
+        _ => return None,
+    };
+    let (class, text) = if drift {
+        ("status status-drift", format!("Product drift · {score} %"))
+    } else {
+        ("status status-match", format!("Product match {score} %"))
+    };
+    let title = format!("The {what} shows {score} % of the product photo");
+    Some(view! { <span class=class title=title>{text}</span> })
+}
+
 #[component]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn SceneCard(
@@ -125,6 +143,7 @@ pub(super) fn SceneCard(
             <div class="scene-status">
                 <span class=format!("status status-{}", scene.image_status.as_str())>{status_label(scene.image_status, "image")}</span>
                 <span class=format!("status status-{}", scene.video_status.as_str())>{status_label(scene.video_status, "clip")}</span>
+                {product_check(&scene)}
             </div>
             {scene.error.clone().map(|error| {
                 let failed = scene.image_status == GenStatus::Failed || scene.video_status == GenStatus::Failed;
