@@ -36,6 +36,19 @@ pub fn error_text(error: &crate::error::AppError) -> String {
     error.to_string()
 }
 
+/// What a loaded resource shows: its view, or its error as an alert.
+pub fn or_alert<T>(
+    result: Result<T, crate::error::AppError>,
+    show: impl FnOnce(T) -> AnyView,
+) -> AnyView {
+    match result {
+        Ok(value) => show(value),
+        Err(error) => {
+            view! { <p class="form-error" role="alert">{error_text(&error)}</p> }.into_any()
+        }
+    }
+}
+
 /// The label of the offline preview, on every step that makes something.
 #[component]
 pub fn OfflineNote(offline: bool) -> impl IntoView {
@@ -66,6 +79,7 @@ pub fn AppHeader() -> impl IntoView {
                     <Brand />
                 </a>
                 <div class="header-user">
+                    <a href="/brand" class="header-link">"Brand kit"</a>
                     <a href="/account" class="header-link">"Spending"</a>
                     <Transition fallback=|| ()>
                         {move || {

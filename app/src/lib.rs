@@ -7,6 +7,8 @@
 // The product's parts, each a folder: `mod.rs` (shared types), `api.rs` (server
 // functions), `pages.rs` (views), `ssr.rs` (queries and services, server-only).
 pub mod auth;
+/// The brand kit: logo, colours, font, handle and end card.
+pub mod brand;
 pub mod brief;
 /// What work costs and the budgets that limit it.
 pub mod budget;
@@ -40,6 +42,7 @@ pub mod page_start;
 pub mod proxies;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod uploads;
 
 /// Every kind of background job, registered once: a new kind is one line here.
 #[cfg(feature = "ssr")]
@@ -137,6 +140,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/signup") view=SignupPage />
                 <Route path=path!("/account") view=budget::pages::AccountPage ssr=SsrMode::Async />
+                <Route path=path!("/brand") view=brand::pages::BrandPage ssr=SsrMode::Async />
                 <Route path=path!("/projects/:id") view=ProjectPage ssr=SsrMode::Async />
                 <Route path=path!("/projects/:id/:step") view=ProjectPage ssr=SsrMode::Async />
                 <Route path=path!("/s/:token") view=share::pages::SharePage ssr=SsrMode::Async />

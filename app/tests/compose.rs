@@ -1,13 +1,18 @@
 //! The one-pass render against real FFmpeg: the output's format and length, the titles
-//! (sampled frames), hostile text, progress and cancellation.
+//! (sampled frames), the brand kit (logo, end card, font), hostile text, progress and
+//! cancellation.
 
 // Tests unwrap: a panic is how they fail.
 #![allow(clippy::unwrap_used)]
 
 use app::{
-    generation::ffmpeg::{probe, run},
+    brand::{channel_distance, font::bundled_bytes, BundledFont, Corner, BUNDLED_FONTS},
+    generation::ffmpeg::{mean_color, probe, run},
     projects::VideoFormat,
-    render::compose::{render, render_within, Clip, Composition, Encoder, Music, RenderError},
+    render::{
+        branding::{logo_place, Brand, Logo},
+        compose::{render, render_within, Clip, Composition, Encoder, Music, RenderError},
+    },
 };
 use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
@@ -67,6 +72,11 @@ async fn music(dir: &Path, secs: f64) -> PathBuf {
 
 /// The top fifth of the frame at `at` seconds, in grey, as bytes.
 async fn top_band(video: &Path, at: f64) -> Vec<u8> {
+    grey_band(video, at, "crop=iw:ih/5:0:0,scale=216:76").await
+}
+
+/// The part of the frame at `at` seconds that `crop` (a filter chain) cuts, in grey.
+async fn grey_band(video: &Path, at: f64, crop: &str) -> Vec<u8> {
     let output = tokio::process::Command::new("ffmpeg")
         .args(["-v", "error", "-ss", &format!("{at}"), "-i"])
         .arg(video)
@@ -74,7 +84,7 @@ async fn top_band(video: &Path, at: f64) -> Vec<u8> {
             "-frames:v",
             "1",
             "-vf",
-            "crop=iw:ih/5:0:0,scale=216:76,format=gray",
+            &format!("{crop},format=gray"),
             "-f",
             "rawvideo",
             "-",
@@ -120,6 +130,7 @@ async fn clips_of_any_shape_become_one_faststart_1080x1920_h264_aac_video() {
             path: music(dir.path(), 1.5).await,
             volume: 0.4,
         }),
+        brand: None,
         encoder: Encoder::default(),
     };
     assert!(
@@ -169,6 +180,7 @@ async fn the_titles_show_at_their_time_and_not_outside_it() {
         title: None,
         call_to_action: None,
         music: None,
+        brand: None,
         encoder: Encoder {
             preset: "ultrafast".into(),
             crf: 18,
@@ -209,6 +221,7 @@ fn quick(
         title: Some(title.into()),
         call_to_action: Some(call_to_action),
         music: None,
+        brand: None,
         encoder: Encoder {
             preset: "ultrafast".into(),
             crf: 28,
@@ -285,6 +298,7 @@ async fn long_composition(dir: &Path) -> Composition {
         title: None,
         call_to_action: None,
         music: None,
+        brand: None,
         encoder: Encoder {
             preset: "medium".into(),
             crf: 20,
@@ -342,4 +356,118 @@ async fn a_render_past_its_time_limit_is_killed() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let later = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
     assert_eq!(size, later, "FFmpeg still writing after the limit");
+}
+
+/// A blue logo, twice as wide as high, on transparency.
+fn logo_file(dir: &Path) -> Logo {
+    let path = dir.join("logo.png");
+    let image = image::RgbaImage::from_fn(400, 200, |x, y| {
+        if (20..380).contains(&x) && (20..180).contains(&y) {
+            image::Rgba([20, 60, 230, 255])
+        } else {
+            image::Rgba([0, 0, 0, 0])
+        }
+    });
+    image.save(&path).unwrap();
+    Logo {
+        path,
+        width: 400,
+        height: 200,
+    }
+}
+
+fn brand_with(dir: &Path, font: BundledFont, logo: Option<Logo>) -> Brand {
+    let path = dir.join(format!("{}.ttf", font.id));
+    std::fs::write(&path, bundled_bytes(font)).unwrap();
+    Brand {
+        font: path,
+        colors: vec!["#e63946".into(), "#ffffff".into()],
+        logo,
+        corner: Corner::TopRight,
+        logo_size: 0.2,
+        handle: "@lumen".into(),
+        end_card_secs: Some(1.5),
+    }
+}
+
+#[tokio::test]
+async fn a_brand_kit_puts_the_logo_in_its_corner_and_ends_on_the_end_card_within_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let clips = vec![
+        clip(dir.path(), "a", "1280x720", 30, 3.0, true).await,
+        clip(dir.path(), "b", "720x1280", 24, 2.0, false).await,
+        clip(dir.path(), "c", "1080x1080", 25, 3.0, true).await,
+    ];
+    let logo = logo_file(dir.path());
+    let brand = brand_with(dir.path(), BUNDLED_FONTS[0], Some(logo.clone()));
+    let blue = [20, 60, 230];
+    let red = [0xe6, 0x39, 0x46];
+    for format in VideoFormat::ALL {
+        let composition = Composition {
+            brand: Some(brand.clone()),
+            ..quick(clips.clone(), format, "Lumen", "Order yours today".into())
+        };
+        assert_eq!(composition.slots().len(), 4, "three clips and the end card");
+        let output = dir.path().join(format!("brand-{format:?}.mp4"));
+        render_to(&composition, dir.path(), &output).await;
+        // KEEP_RENDERS=dir keeps the videos, for looking at their frames.
+        if let Some(keep) = std::env::var_os("KEEP_RENDERS") {
+            std::fs::copy(&output, Path::new(&keep).join(output.file_name().unwrap())).unwrap();
+        }
+        // 8 s planned: the end card's 1.5 s come out of the clips, 240 frames still.
+        assert_eq!(video_frames(&output).await, 240, "{format:?}");
+
+        // Over the scenes, the logo's middle is the logo's blue, inside the safe zone.
+        let place = logo_place(&brand, &logo, format);
+        let middle = (
+            place.x + place.width / 4,
+            place.y + place.height / 4,
+            place.width / 2,
+            place.height / 2,
+        );
+        let over_scene = mean_color(&output, 1.0, middle).await.unwrap();
+        assert!(
+            channel_distance(over_scene, blue) <= 40,
+            "{format:?}: {over_scene:?}"
+        );
+        // The other top corner shows the footage, not the logo.
+        let (width, _) = format.dimensions();
+        let mirrored = (width - middle.0 - middle.2, middle.1, middle.2, middle.3);
+        let elsewhere = mean_color(&output, 1.0, mirrored).await.unwrap();
+        assert!(
+            channel_distance(elsewhere, blue) > 40,
+            "{format:?}: {elsewhere:?}"
+        );
+
+        // The last second is the end card: the main colour at its edge, the logo large in
+        // the middle, no small logo in the corner.
+        let edge = mean_color(&output, 7.6, (8, 8, 40, 40)).await.unwrap();
+        assert!(channel_distance(edge, red) <= 12, "{format:?}: {edge:?}");
+        let corner = mean_color(&output, 7.6, middle).await.unwrap();
+        assert!(
+            channel_distance(corner, red) <= 12,
+            "{format:?}: {corner:?}"
+        );
+    }
+    // The titles are written in the kit's font: the end card with another font differs
+    // where the call to action is written.
+    let serif = brand_with(dir.path(), BUNDLED_FONTS[2], None);
+    let sans = brand_with(dir.path(), BUNDLED_FONTS[0], None);
+    let mut bands = Vec::new();
+    for (name, brand) in [("sans", sans), ("serif", serif)] {
+        let composition = Composition {
+            brand: Some(brand),
+            ..quick(
+                clips.clone(),
+                VideoFormat::Square,
+                "Lumen",
+                "Order yours today".into(),
+            )
+        };
+        let output = dir.path().join(format!("font-{name}.mp4"));
+        render_to(&composition, dir.path(), &output).await;
+        bands.push(grey_band(&output, 7.6, "crop=iw:ih/3:0:ih/3,scale=216:72").await);
+    }
+    let apart = difference(&bands[0], &bands[1]);
+    assert!(apart > 2.0, "the font changes the lettering: {apart}");
 }

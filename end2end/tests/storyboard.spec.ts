@@ -154,6 +154,25 @@ test("a user takes a project from an empty chat to approved clips, watched live 
     });
   expect(duration).toBeGreaterThan(2);
 
+  // The brand kit: a teal main colour, an SVG logo (uploaded with progress, shown as
+  // rasterised), an end card with the handle; saved, it applies to the render.
+  const storyboardUrl = page.url();
+  await page.getByRole("link", { name: "Brand kit" }).click();
+  await expect(page.getByRole("heading", { name: "Brand kit", level: 1 })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel("Choose a logo").setInputFiles(path.join(__dirname, "..", "fixtures", "logo.svg"));
+  const logo = page.locator(".brand-logo-box").getByRole("img", { name: "Your logo" });
+  await expect(logo).toBeVisible({ timeout: 20_000 });
+  await expect(page.getByRole("status").filter({ hasText: "Logo saved." })).toBeVisible();
+  await page.getByLabel("Brand colour 1").fill("#2a9d8f");
+  await page.getByLabel("Website or handle").fill("@lumen.light");
+  await expect(page.locator(".brand-preview-card")).toHaveCSS("background-color", "rgb(42, 157, 143)");
+  await page.getByRole("button", { name: "Save brand kit" }).press("Enter");
+  await expect(page.getByRole("status").filter({ hasText: "Saved." })).toBeVisible();
+  await snap(page, "5b-brand-kit");
+  await page.goto(storyboardUrl);
+  await hydrated(page);
+
   // Step 4: music, then the render, followed live to 100%.
   await page.getByRole("link", { name: "Continue to the final video" }).click();
   await expect(page.getByRole("heading", { name: "Final video" })).toBeVisible();
@@ -189,6 +208,23 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   });
   expect(played.duration).toBeGreaterThan(20);
   expect(played.time).toBeGreaterThan(0.3);
+  // The final card says which kit it was drawn with, and the video ends on the end card:
+  // the brand's teal at the edge of its last frames, the plan's length kept.
+  await expect(page.getByRole("region", { name: "Brand", exact: true })).toContainText("drawn with your brand kit");
+  const ending = await final.evaluate(async (video: HTMLVideoElement) => {
+    video.pause();
+    video.currentTime = video.duration - 0.3;
+    await new Promise((resolve) => video.addEventListener("seeked", resolve, { once: true }));
+    const canvas = document.createElement("canvas");
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    const context = canvas.getContext("2d")!;
+    context.drawImage(video, 0, 0);
+    return Array.from(context.getImageData(20, 20, 1, 1).data.slice(0, 3));
+  });
+  for (const [got, want] of ending.map((value, i) => [value, [42, 157, 143][i]])) {
+    expect(Math.abs(got - want)).toBeLessThan(14);
+  }
 
   // Share it: a logged-out browser opens the link and plays the video.
   await page.getByRole("button", { name: "Create a share link for version 1" }).click();

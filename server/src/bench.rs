@@ -216,6 +216,7 @@ pub async fn bench_compose(runs: usize, keep: Option<PathBuf>) -> anyhow::Result
             path: music.clone(),
             volume: 0.3,
         }),
+        brand: None,
         encoder: encoder.clone(),
     };
     let ours_file = dir.join("ours.mp4");

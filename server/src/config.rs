@@ -15,6 +15,10 @@ use app::generation::{
     retry::RetryPolicy,
     ssr::MediaProviders,
 };
+use app::product::{
+    check::ProductCheck,
+    judge::{ProductJudge, VisionJudge},
+};
 use app::storage::{
     local::LocalStorage,
     s3::{S3Settings, S3Storage},
@@ -250,8 +254,14 @@ pub struct ProviderSettings {
 
     /// A scene image or clip that keeps less than this share (0–1) of the product photo
     /// counts as product drift: it is made again once, then waits for the user.
-    #[arg(long, env = "REELSMITH_PRODUCT_DRIFT_BELOW", default_value_t = app::product::matching::DRIFT_BELOW)]
+    #[arg(long, env = "REELSMITH_PRODUCT_DRIFT_BELOW", default_value_t = app::product::check::DRIFT_BELOW)]
     pub product_drift_below: f64,
+
+    /// A vision-capable chat model (at the OpenAI-compatible endpoint) that judges whether
+    /// scene images and clips still show the product, e.g. gpt-4o-mini. Unset: a pixel
+    /// measure judges.
+    #[arg(long, env = "REELSMITH_PRODUCT_JUDGE_MODEL")]
+    pub product_judge_model: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -309,7 +319,8 @@ impl Default for ProviderSettings {
             prices: None,
             monthly_budget_usd: 20.0,
             paid_calls_per_minute: app::budget::ssr::PAID_CALLS_PER_MINUTE,
-            product_drift_below: app::product::matching::DRIFT_BELOW,
+            product_drift_below: app::product::check::DRIFT_BELOW,
+            product_judge_model: None,
         }
     }
 }
@@ -425,6 +436,9 @@ impl Settings {
         if self.uses_llm() {
             spending.pricing.director = Priced::of(&prices, "openai", &providers.llm_model)?;
         }
+        if let Some(model) = &providers.product_judge_model {
+            spending.pricing.product_check = Priced::of(&prices, "openai", model)?;
+        }
         Ok(spending)
     }
 
@@ -435,20 +449,26 @@ impl Settings {
         if !self.uses_llm() {
             return Ok(Arc::new(OfflineDirector::new()));
         }
-        let llm = OpenAiCompatible::new(OpenAiSettings {
+        let llm = self.openai(&providers.llm_model)?;
+        Ok(Arc::new(LlmDirector::new(Arc::new(llm))))
+    }
+
+    /// `model` at the configured OpenAI-compatible endpoint.
+    fn openai(&self, model: &str) -> anyhow::Result<OpenAiCompatible> {
+        let providers = &self.providers;
+        OpenAiCompatible::new(OpenAiSettings {
             base_url: providers
                 .openai_base_url
                 .clone()
                 .unwrap_or_else(|| "https://api.openai.com/v1".into()),
             api_key: providers.openai_api_key.clone(),
-            model: providers.llm_model.clone(),
+            model: model.to_string(),
             request_timeout: std::time::Duration::from_secs(120),
             retry: RetryPolicy {
                 max_attempts: 4,
                 first_backoff: std::time::Duration::from_millis(500),
             },
-        })?;
-        Ok(Arc::new(LlmDirector::new(Arc::new(llm))))
+        })
     }
 
     /// The configured storage backend.
@@ -503,14 +523,31 @@ impl Settings {
         })
     }
 
-    /// The product drift threshold, checked.
-    pub fn product_drift_below(&self) -> anyhow::Result<f64> {
-        let below = self.providers.product_drift_below;
+    /// How scene media is checked for the product: the drift threshold, checked, and the
+    /// vision model where one is configured.
+    pub fn product_check(&self) -> anyhow::Result<ProductCheck> {
+        let providers = &self.providers;
+        let below = providers.product_drift_below;
         anyhow::ensure!(
             (0.0..=1.0).contains(&below),
             "REELSMITH_PRODUCT_DRIFT_BELOW must be between 0 and 1, not {below}"
         );
-        Ok(below)
+        let judge = match &providers.product_judge_model {
+            None => None,
+            Some(model) => {
+                anyhow::ensure!(
+                    self.uses_llm(),
+                    "REELSMITH_PRODUCT_JUDGE_MODEL needs OPENAI_API_KEY or OPENAI_BASE_URL: \
+                     the vision model is reached at the OpenAI-compatible endpoint"
+                );
+                let judge: Arc<dyn ProductJudge> = Arc::new(VisionJudge::new(self.openai(model)?));
+                Some(judge)
+            }
+        };
+        Ok(ProductCheck {
+            drift_below: below,
+            judge,
+        })
     }
 
     pub fn public_url(&self) -> String {

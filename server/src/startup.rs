@@ -96,7 +96,7 @@ pub struct Application {
     job_lease_secs: u64,
     /// `REELSMITH_PUBLIC_URL` as configured: providers fetch stored files through it.
     configured_public_url: Option<String>,
-    drift_below: f64,
+    product_check: app::product::check::ProductCheck,
 }
 
 impl Application {
@@ -184,6 +184,18 @@ impl Application {
                 ),
             )
             .route(
+                "/api/brand/logo",
+                axum::routing::post(app::brand::upload::upload_logo).layer(
+                    axum::extract::DefaultBodyLimit::max(app::brand::upload::BODY_LIMIT),
+                ),
+            )
+            .route(
+                "/api/brand/font",
+                axum::routing::post(app::brand::upload::upload_font).layer(
+                    axum::extract::DefaultBodyLimit::max(app::brand::upload::BODY_LIMIT),
+                ),
+            )
+            .route(
                 "/api/projects/{id}/stream",
                 get(app::projects::stream::project_stream),
             )
@@ -220,7 +232,7 @@ impl Application {
             run_worker: settings.run_worker,
             job_lease_secs: settings.job_lease_secs,
             configured_public_url: settings.public_url.clone(),
-            drift_below: settings.product_drift_below()?,
+            product_check: settings.product_check()?,
         })
     }
 
@@ -253,7 +265,7 @@ impl Application {
                         lease: Duration::from_secs(self.job_lease_secs.max(3)),
                         public_url: self.configured_public_url.clone(),
                         spending: self.state.spending.clone(),
-                        drift_below: self.drift_below,
+                        product_check: self.product_check.clone(),
                         ..WorkerSettings::default()
                     },
                     app::job_handlers(),

@@ -110,6 +110,29 @@ pub async fn probe(path: &Path) -> anyhow::Result<Probe> {
     })
 }
 
+/// The mean colour (RGB) of the `width` × `height` region at `x`, `y` of the frame shown
+/// at `at` seconds: where a logo, a card or a product is, to check what a render drew.
+pub async fn mean_color(
+    video: &Path,
+    at: f64,
+    (x, y, width, height): (u32, u32, u32, u32),
+) -> anyhow::Result<[u8; 3]> {
+    let mut command = Command::new("ffmpeg");
+    command
+        .args(["-v", "error", "-ss", &format!("{at:.3}"), "-i"])
+        .arg(video)
+        .args(["-frames:v", "1", "-vf"])
+        .arg(format!(
+            "crop={width}:{height}:{x}:{y},scale=1:1:flags=area"
+        ))
+        .args(["-pix_fmt", "rgb24", "-f", "rawvideo", "-"]);
+    let output = output_within("ffmpeg", &mut command, PROBE_LIMIT).await?;
+    match output.stdout[..] {
+        [r, g, b, ..] => Ok([r, g, b]),
+        _ => anyhow::bail!("no frame at {at} s"),
+    }
+}
+
 /// A path FFmpeg can take inside a filter graph without escaping: ours are made from
 /// temporary directories and fixed names, and anything else is refused.
 pub fn filter_path(path: &Path) -> anyhow::Result<String> {

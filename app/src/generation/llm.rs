@@ -203,6 +203,44 @@ impl OpenAiCompatible {
     }
 }
 
+impl OpenAiCompatible {
+    /// A reply asked to follow `schema`, to messages already in the wire format: what
+    /// [`Llm::complete_json`] sends, and what a caller needing content parts (an image
+    /// beside the text, for a vision model) builds itself.
+    pub async fn complete_json_messages(
+        &self,
+        messages: Value,
+        schema_name: &str,
+        schema: &Value,
+    ) -> Result<String, GenerationError> {
+        let body = json!({
+            "model": self.settings.model,
+            "messages": messages,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": { "name": schema_name, "schema": schema, "strict": true }
+            },
+        });
+        let response = self.send(&body).await?;
+        let reply: Value = response.json().await.map_err(|error| {
+            GenerationError::Failed(anyhow!(
+                "unreadable answer from the language model: {error}"
+            ))
+        })?;
+        if let Some(meter) = current_meter() {
+            meter.add(&reply["usage"]);
+        }
+        reply["choices"][0]["message"]["content"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| {
+                GenerationError::Failed(anyhow!(
+                    "the language model answered without content: {reply}"
+                ))
+            })
+    }
+}
+
 /// Reads server-sent events from a byte stream: the `data:` payloads, one per event,
 /// until `[DONE]`. Comment lines (`:`) and other fields are skipped.
 pub fn sse_data<S, E>(bytes: S) -> BoxStream<'static, Result<String, GenerationError>>
@@ -291,30 +329,7 @@ impl Llm for OpenAiCompatible {
         schema_name: &str,
         schema: &Value,
     ) -> Result<String, GenerationError> {
-        let body = json!({
-            "model": self.settings.model,
-            "messages": messages,
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": { "name": schema_name, "schema": schema, "strict": true }
-            },
-        });
-        let response = self.send(&body).await?;
-        let reply: Value = response.json().await.map_err(|error| {
-            GenerationError::Failed(anyhow!(
-                "unreadable answer from the language model: {error}"
-            ))
-        })?;
-        if let Some(meter) = current_meter() {
-            meter.add(&reply["usage"]);
-        }
-        reply["choices"][0]["message"]["content"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| {
-                GenerationError::Failed(anyhow!(
-                    "the language model answered without content: {reply}"
-                ))
-            })
+        self.complete_json_messages(json!(messages), schema_name, schema)
+            .await
     }
 }

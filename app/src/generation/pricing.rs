@@ -249,11 +249,20 @@ pub struct Pricing {
     pub video: Priced,
     pub music: Priced,
     pub director: Priced,
+    /// The vision model that checks the product was kept, where one is configured.
+    pub product_check: Priced,
 }
 
 /// Tokens a director call is assumed to write, for its estimate (replies and plans are
 /// a few hundred; the schema-bound ones a little more).
 pub const DIRECTOR_OUTPUT_TOKENS: u64 = 1_500;
+
+/// Input tokens a low-detail picture is assumed to cost a vision model: gpt-4o-mini
+/// counts 2,833 for one (gpt-4o 85), so the estimate holds for the dearer count.
+pub const CHECK_TOKENS_PER_PICTURE: u64 = 2_900;
+/// Tokens of the check's instructions and of its short JSON answer.
+const CHECK_PROMPT_TOKENS: u64 = 250;
+const CHECK_OUTPUT_TOKENS: u64 = 120;
 
 impl Pricing {
     /// Everything offline: free.
@@ -264,6 +273,7 @@ impl Pricing {
             video: Priced::free("clip"),
             music: Priced::free("music"),
             director: Priced::free("director"),
+            product_check: Priced::free("product check"),
         }
     }
 
@@ -322,6 +332,31 @@ impl Pricing {
                 .price
                 .tokens(usage.input_tokens, usage.output_tokens),
             None if answered => estimate,
+            None => 0,
+        }
+    }
+
+    /// What a vision check of `pictures` made pictures (and the product photo) is
+    /// estimated to cost.
+    pub fn product_check(&self, pictures: usize) -> i64 {
+        let input = CHECK_PROMPT_TOKENS + CHECK_TOKENS_PER_PICTURE * (pictures as u64 + 1);
+        self.product_check.price.tokens(input, CHECK_OUTPUT_TOKENS)
+    }
+
+    /// What a vision check cost: the tokens it reported using when it did; otherwise its
+    /// estimate when the model answered, nothing when it did not.
+    pub fn product_check_used(
+        &self,
+        usage: Option<super::llm::Usage>,
+        answered: bool,
+        pictures: usize,
+    ) -> i64 {
+        match usage {
+            Some(usage) => self
+                .product_check
+                .price
+                .tokens(usage.input_tokens, usage.output_tokens),
+            None if answered => self.product_check(pictures),
             None => 0,
         }
     }
@@ -418,5 +453,28 @@ mod tests {
         };
         assert_eq!(mini.tokens(1_000_000, 0), 150_000);
         assert_eq!(mini.tokens(2_000, 1_000), 900);
+    }
+
+    #[test]
+    fn a_vision_check_is_estimated_per_picture_and_settled_to_its_tokens() {
+        let mut pricing = Pricing::offline();
+        assert_eq!(pricing.product_check(3), 0);
+        pricing.product_check.price = Price::PerMillionTokens {
+            input: 150_000,
+            output: 600_000,
+        };
+        // A clip's three frames and the photo: 250 + 4 × 2,900 input tokens.
+        assert_eq!(pricing.product_check(3), 1_850);
+        assert!(pricing.product_check(1) < pricing.product_check(3));
+        let usage = super::super::llm::Usage {
+            input_tokens: 6_000,
+            output_tokens: 50,
+        };
+        assert_eq!(pricing.product_check_used(Some(usage), true, 1), 930);
+        assert_eq!(
+            pricing.product_check_used(None, true, 1),
+            pricing.product_check(1)
+        );
+        assert_eq!(pricing.product_check_used(None, false, 1), 0);
     }
 }

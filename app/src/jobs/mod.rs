@@ -58,8 +58,8 @@ pub struct JobContext {
     /// Where providers reach this app, if it is configured (see [`WorkerSettings`]).
     pub public_url: Option<String>,
     pub spending: Arc<crate::budget::ssr::Spending>,
-    /// See [`WorkerSettings::drift_below`].
-    pub drift_below: f64,
+    /// See [`WorkerSettings::product_check`].
+    pub product_check: crate::product::check::ProductCheck,
 }
 
 impl JobContext {
@@ -73,6 +73,12 @@ impl JobContext {
             settle_job(tx, self.job, self.cost()).await?;
         }
         Ok(ours)
+    }
+
+    /// Adds what a paid call other than a kept asset cost (a vision check) to the run's
+    /// cost.
+    pub fn charge(&self, microusd: i64) {
+        self.cost.fetch_add(microusd.max(0), Ordering::Relaxed);
     }
 
     fn cost(&self) -> i64 {

@@ -37,8 +37,9 @@ pub struct WorkerSettings {
     /// Prices and limits for the paid work a job queues by itself (a product drift's
     /// one retry), as the app's actions reserve it.
     pub spending: Arc<Spending>,
-    /// Under this product match (0–1) a scene's image or clip has lost the product.
-    pub drift_below: f64,
+    /// How a scene's image or clip is checked for the product (a threshold, and the
+    /// vision model where configured).
+    pub product_check: crate::product::check::ProductCheck,
 }
 
 impl Default for WorkerSettings {
@@ -52,7 +53,7 @@ impl Default for WorkerSettings {
             public_url: None,
             // Free work: the offline provider's prices.
             spending: Arc::new(Spending::offline(0)),
-            drift_below: crate::product::matching::DRIFT_BELOW,
+            product_check: Default::default(),
         }
     }
 }
@@ -323,7 +324,7 @@ impl Worker {
                 cost: cost.clone(),
                 public_url: self.settings.public_url.clone(),
                 spending: self.settings.spending.clone(),
-                drift_below: self.settings.drift_below,
+                product_check: self.settings.product_check.clone(),
             };
             tokio::select! {
                 result = self.handler(job.kind).run(&job.payload, &context) => Some(result),

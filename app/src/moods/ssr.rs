@@ -131,6 +131,21 @@ pub async fn start_moods(
         },
     )
     .await?;
+    // With a brand kit, the last board is the "on brand" one: the kit's colours.
+    let brand_colors = {
+        let mut conn = state.pool.acquire().await?;
+        crate::brand::ssr::colors_for(&mut conn, owner, project).await?
+    };
+    let moods = moods
+        .into_iter()
+        .zip(positions.iter())
+        .map(|(mood, &position)| {
+            if position == crate::brand::ON_BRAND_POSITION {
+                crate::brand::on_brand(mood, &brand_colors)
+            } else {
+                mood
+            }
+        });
     let mut tab = spending.tab(owner, Some(project));
     let mut tx = state.pool.begin().await?;
     // Clicks race here: the project's row lock lets one round through.
@@ -140,7 +155,7 @@ pub async fn start_moods(
     if jobs::busy::<MoodImage>(&mut *tx, project).await? {
         return Err(under_way());
     }
-    for (mood, position) in moods.into_iter().zip(positions) {
+    for (mood, position) in moods.zip(positions.iter().copied()) {
         let id = store_mood(&mut tx, project, position, &mood).await?;
         for shot in 0..MOOD_SHOTS.len() {
             let job = MoodImage {

@@ -1,13 +1,17 @@
 //! The user's own product: one to five photos uploaded in the brief step, one of them the
 //! main photo that scene images are made from. Each is checked and re-encoded on upload
 //! (`photo`), and cut out of a plain background where that can be done honestly
-//! (`cutout`).
+//! (`cutout`). After each seed image and clip, `check` scores how well the product was
+//! kept: by a vision model (`judge`) where configured, else by a pixel measure
+//! (`matching`).
 
 pub mod api;
-#[cfg(feature = "hydrate")]
-pub mod client;
+#[cfg(feature = "ssr")]
+pub mod check;
 #[cfg(feature = "ssr")]
 pub mod cutout;
+#[cfg(feature = "ssr")]
+pub mod judge;
 #[cfg(feature = "ssr")]
 pub mod matching;
 pub mod pages;

@@ -3,7 +3,7 @@
 
 use super::api::{get_photos, ChooseMainPhoto, DeletePhoto};
 use super::{ProductPhoto, ACCEPTED_TYPES, MAX_PHOTOS, MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS};
-use crate::components::error_text;
+use crate::components::{error_text, or_alert};
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -24,13 +24,7 @@ pub fn ProductPhotos(project: Uuid) -> impl IntoView {
                 {move || {
                     loaded
                         .get()
-                        .map(|result| match result {
-                            Ok(initial) => view! { <PhotoShelf project initial /> }.into_any(),
-                            Err(error) => {
-                                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
-                                    .into_any()
-                            }
-                        })
+                        .map(|result| or_alert(result, |initial| view! { <PhotoShelf project initial /> }.into_any()))
                 }}
             </Suspense>
         </section>
@@ -99,13 +93,19 @@ fn PhotoShelf(project: Uuid, initial: Vec<ProductPhoto>) -> impl IntoView {
             leptos::task::spawn_local(async move {
                 for (id, file) in queued {
                     let name = file.name();
-                    let result = super::client::upload(project, file, move |share| {
-                        sending.update(|list| {
-                            if let Some(item) = list.iter_mut().find(|item| item.id == id) {
-                                item.sent = share;
-                            }
-                        })
-                    })
+                    let url = format!("/api/projects/{project}/photos");
+                    let result = crate::uploads::send_file::<Vec<ProductPhoto>>(
+                        &url,
+                        "photo",
+                        file,
+                        move |share| {
+                            sending.update(|list| {
+                                if let Some(item) = list.iter_mut().find(|item| item.id == id) {
+                                    item.sent = share;
+                                }
+                            })
+                        },
+                    )
                     .await;
                     sending.update(|list| list.retain(|item| item.id != id));
                     match result {
@@ -119,17 +119,7 @@ fn PhotoShelf(project: Uuid, initial: Vec<ProductPhoto>) -> impl IntoView {
 
     let on_pick = move |_event: leptos::ev::Event| {
         #[cfg(feature = "hydrate")]
-        {
-            use wasm_bindgen::JsCast;
-            if let Some(input) = _event
-                .target()
-                .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok())
-            {
-                send(super::client::files_of(input.files()));
-                // Picking the same file again is a new pick.
-                input.set_value("");
-            }
-        }
+        send(crate::uploads::picked(&_event));
     };
     let on_drop = move |event: leptos::ev::DragEvent| {
         event.prevent_default();
@@ -137,7 +127,7 @@ fn PhotoShelf(project: Uuid, initial: Vec<ProductPhoto>) -> impl IntoView {
         #[cfg(feature = "hydrate")]
         {
             if !full() {
-                send(super::client::files_of(
+                send(crate::uploads::files_of(
                     event.data_transfer().and_then(|data| data.files()),
                 ));
             }

@@ -28,8 +28,13 @@ pub struct CleanPhoto {
 }
 
 pub fn too_large() -> AppError {
+    too_large_a("photo")
+}
+
+/// The size limit's message for an upload of this kind ("photo", "logo", "font").
+pub fn too_large_a(what: &str) -> AppError {
     AppError::TooLarge(format!(
-        "A photo can be at most {} MB; this one is larger.",
+        "A {what} can be at most {} MB; this one is larger.",
         MAX_PHOTO_BYTES / 1_000_000
     ))
 }
@@ -41,8 +46,14 @@ fn unreadable() -> AppError {
 /// Checks an uploaded file and re-encodes it. Slow for large photos: run it off the
 /// async threads.
 pub fn clean(bytes: &[u8]) -> Result<CleanPhoto, AppError> {
+    clean_a(bytes, "photo")
+}
+
+/// [`clean`] for any uploaded picture (a brand kit's logo too): `what` names it in the
+/// messages.
+pub fn clean_a(bytes: &[u8], what: &str) -> Result<CleanPhoto, AppError> {
     if bytes.len() as u64 > MAX_PHOTO_BYTES {
-        return Err(too_large());
+        return Err(too_large_a(what));
     }
     let format = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -52,10 +63,9 @@ pub fn clean(bytes: &[u8]) -> Result<CleanPhoto, AppError> {
         format,
         Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP)
     ) {
-        return Err(AppError::Unsupported(
-            "Upload a PNG, JPEG or WebP photo: this file is none of them (what counts is its content, not its name)."
-                .into(),
-        ));
+        return Err(AppError::Unsupported(format!(
+            "Upload a PNG, JPEG or WebP {what}: this file is none of them (what counts is its content, not its name)."
+        )));
     }
     let reader = || {
         let mut reader = ImageReader::new(Cursor::new(bytes));
@@ -66,7 +76,7 @@ pub fn clean(bytes: &[u8]) -> Result<CleanPhoto, AppError> {
     let pixels = u64::from(width) * u64::from(height);
     if pixels > MAX_PHOTO_PIXELS {
         return Err(AppError::TooLarge(format!(
-            "A photo can have at most {} megapixels; this one has {:.1} ({width} × {height}).",
+            "A {what} can have at most {} megapixels; this one has {:.1} ({width} × {height}).",
             MAX_PHOTO_PIXELS / 1_000_000,
             pixels as f64 / 1_000_000.0
         )));

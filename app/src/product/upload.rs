@@ -8,6 +8,7 @@ use crate::{
     auth::ssr::AuthUser,
     error::{parse_id, AppError},
     state::AppState,
+    uploads,
 };
 use axum::{
     extract::{multipart::MultipartRejection, Multipart, Path, State},
@@ -36,57 +37,6 @@ pub async fn upload_photo(
         Ok(photos) => (StatusCode::CREATED, Json(photos)).into_response(),
         Err(error) => error.into_response(),
     }
-}
-
-/// The name shown for an uploaded file: its last path segment, without control
-/// characters, at most 120 characters.
-fn display_name(name: Option<&str>) -> String {
-    let name = name
-        .unwrap_or_default()
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or_default();
-    let name: String = name.chars().filter(|c| !c.is_control()).take(120).collect();
-    let name = name.trim();
-    if name.is_empty() {
-        "photo".into()
-    } else {
-        name.into()
-    }
-}
-
-fn form_error(error: axum::extract::multipart::MultipartError) -> AppError {
-    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        photo::too_large()
-    } else {
-        AppError::invalid(format!(
-            "The upload could not be read: {}",
-            error.body_text()
-        ))
-    }
-}
-
-/// The one `photo` file of the form, read chunk by chunk up to the limit.
-async fn read_photo(form: &mut Multipart) -> Result<(String, Vec<u8>), AppError> {
-    let mut found = None;
-    while let Some(mut field) = form.next_field().await.map_err(form_error)? {
-        if field.name() != Some("photo") {
-            continue;
-        }
-        if found.is_some() {
-            return Err(AppError::invalid("Send one photo at a time."));
-        }
-        let name = display_name(field.file_name());
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(form_error)? {
-            if (bytes.len() + chunk.len()) as u64 > MAX_PHOTO_BYTES {
-                return Err(photo::too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        found = Some((name, bytes));
-    }
-    found.ok_or_else(|| AppError::invalid("Choose a photo to upload."))
 }
 
 fn png(image: &image::RgbaImage) -> Option<ssr::NewImage> {
@@ -120,7 +70,8 @@ async fn receive(
             rejection.body_text()
         ))
     })?;
-    let (file_name, bytes) = read_photo(&mut form).await?;
+    let (file_name, bytes) =
+        uploads::read_file(&mut form, "photo", MAX_PHOTO_BYTES, photo::too_large).await?;
     let (kept, cut) = {
         let _permit = PREPARING.acquire().await.map_err(|_| AppError::Internal)?;
         tokio::task::spawn_blocking(move || {
@@ -148,18 +99,4 @@ async fn receive(
     )
     .await?;
     ssr::list(&state.pool, &*state.storage, owner, project).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::display_name;
-
-    #[test]
-    fn names_shown_are_the_files_own_without_paths_or_controls() {
-        assert_eq!(display_name(Some("C:\\Users\\me\\lamp.jpg")), "lamp.jpg");
-        assert_eq!(display_name(Some("../../etc/passwd")), "passwd");
-        assert_eq!(display_name(Some("bad\0name\n.png")), "badname.png");
-        assert_eq!(display_name(None), "photo");
-        assert_eq!(display_name(Some("  ")), "photo");
-    }
 }

@@ -84,6 +84,18 @@ impl VideoFormat {
             Self::Square => (1080, 1080),
         }
     }
+
+    /// The frame's safe zone as shares of its height and width cut off each side (top,
+    /// right, bottom, left): where the platforms draw their own controls and captions,
+    /// so a logo or text there would be covered. On 9:16 the bottom fifth (caption,
+    /// buttons) and a column on the right (like, share) are theirs.
+    pub fn safe_insets(self) -> [f64; 4] {
+        match self {
+            Self::Vertical => [0.08, 0.12, 0.2, 0.06],
+            Self::Landscape => [0.06, 0.05, 0.08, 0.05],
+            Self::Square => [0.06, 0.06, 0.1, 0.06],
+        }
+    }
 }
 
 /// The wizard's steps, in order.

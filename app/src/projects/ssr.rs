@@ -130,7 +130,7 @@ pub async fn rename(
 }
 
 /// A copy named "<name> (copy)", cut to fit the name limit, with the original's chat,
-/// brief and product photos (their files copied under the copy's folder). Moods,
+/// brief, product photos (their files copied under the copy's folder) and own brand kit. Moods,
 /// storyboard and made media are not copied: the copy resumes at the mood step when its
 /// brief is complete, else at the brief.
 pub async fn duplicate(
@@ -170,6 +170,7 @@ pub async fn duplicate(
     )
     .execute(&mut *tx)
     .await?;
+    crate::brand::ssr::copy_kit(&mut tx, id, copy.id).await?;
     let copied = crate::product::ssr::copy_photos(&mut tx, storage, owner, id, copy.id).await?;
     if let Err(error) = tx.commit().await {
         crate::product::ssr::forget_copies(storage, &copied).await;

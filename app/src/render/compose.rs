@@ -9,6 +9,7 @@
 //! User text never enters the filter graph: each line is written to a file that
 //! `drawtext` reads (`textfile=`) with expansion off.
 
+use super::branding::{self, Brand, TextStyle};
 use crate::generation::{
     ffmpeg::filter_path,
     offline::{wrap, FONT},
@@ -67,6 +68,8 @@ pub struct Composition {
     /// Shown near the bottom over the last seconds.
     pub call_to_action: Option<String>,
     pub music: Option<Music>,
+    /// The brand kit's look; plain white titles without one.
+    pub brand: Option<Brand>,
     pub encoder: Encoder,
 }
 
@@ -83,33 +86,51 @@ pub enum RenderError {
 }
 
 impl Composition {
-    /// The crossfade actually used: half a second, less for very short clips.
+    /// The end card's length (none without clips to end).
+    pub fn end_card_secs(&self) -> f64 {
+        let clips: f64 = self.clips.iter().map(|c| c.duration_secs).sum();
+        self.brand
+            .as_ref()
+            .and_then(|brand| brand.end_card_secs)
+            .map_or(0.0, |secs| secs.min(clips / 3.0))
+    }
+
+    /// How long each part lasts in the video: the clips, shortened together by the end
+    /// card's length (so that the video still lasts as planned), then the end card.
+    pub fn slots(&self) -> Vec<f64> {
+        let clips: f64 = self.clips.iter().map(|c| c.duration_secs).sum();
+        let card = self.end_card_secs();
+        let scale = if clips > 0.0 {
+            (clips - card) / clips
+        } else {
+            1.0
+        };
+        let mut slots: Vec<f64> = self.clips.iter().map(|c| c.duration_secs * scale).collect();
+        if card > 0.0 {
+            slots.push(card);
+        }
+        slots
+    }
+
+    /// The crossfade actually used: half a second, less for very short parts.
     pub fn crossfade(&self) -> f64 {
-        let shortest = self
-            .clips
-            .iter()
-            .map(|c| c.duration_secs)
-            .fold(f64::INFINITY, f64::min);
-        if self.clips.len() < 2 {
+        let slots = self.slots();
+        let shortest = slots.iter().copied().fold(f64::INFINITY, f64::min);
+        if slots.len() < 2 {
             0.0
         } else {
             CROSSFADE_SECS.min(shortest / 3.0)
         }
     }
 
-    /// How long clip `index` holds its last frame: the crossfade into the next clip,
+    /// How long part `index` holds its last frame: the crossfade into the next part,
     /// which would otherwise shorten the video by its length.
-    fn hold(&self, index: usize) -> f64 {
-        if index + 1 < self.clips.len() {
+    fn hold(&self, index: usize, parts: usize) -> f64 {
+        if index + 1 < parts {
             self.crossfade()
         } else {
             0.0
         }
-    }
-
-    /// How long clip `index` lasts in the render, its held frames included.
-    fn held_duration(&self, index: usize) -> f64 {
-        self.clips[index].duration_secs + self.hold(index)
     }
 
     /// How long the render may take before it is killed: generous (the one pass runs at
@@ -119,9 +140,9 @@ impl Composition {
     }
 
     /// Length of the result: the clips' lengths added up (the held frames make up for
-    /// the overlaps of the crossfades).
+    /// the overlaps of the crossfades, the end card's length comes out of the clips').
     pub fn duration_secs(&self) -> f64 {
-        self.clips.iter().map(|c| c.duration_secs).sum()
+        self.slots().iter().sum()
     }
 
     /// FFmpeg's arguments. Text files (and the font) are written into `text_dir`.
@@ -132,30 +153,87 @@ impl Composition {
         if self.clips.iter().any(|c| c.duration_secs < 0.2) {
             bail!("a clip is too short to render");
         }
-        let (width, height) = self.format.dimensions();
+        let format = self.format;
+        let (width, height) = format.dimensions();
+        let slots = self.slots();
+        let parts = slots.len();
         let xf = self.crossfade();
         let total = self.duration_secs();
+        // Where the clips end and the end card (if any) starts.
+        let scenes_end = total - self.end_card_secs();
         let mut args: Vec<String> = vec!["-hide_banner".into(), "-nostdin".into(), "-y".into()];
         for clip in &self.clips {
             args.extend(["-i".into(), clip.path.to_string_lossy().into_owned()]);
         }
-        if let Some(music) = &self.music {
+        let mut next_input = self.clips.len();
+        let music_input = self.music.as_ref().map(|music| {
             args.extend([
                 "-stream_loop".into(),
                 "-1".into(),
                 "-i".into(),
                 music.path.to_string_lossy().into_owned(),
             ]);
-        }
+            next_input += 1;
+            next_input - 1
+        });
+        let brand = self.brand.as_ref();
+        let logo = brand.and_then(|b| b.logo.as_ref());
+        // A still image: `overlay` repeats its one frame for as long as the video runs.
+        let logo_input = logo.map(|logo| {
+            args.extend(["-i".into(), logo.path.to_string_lossy().into_owned()]);
+            next_input
+        });
+
+        // Titles are drawn with the kit's font, else the bundled one.
+        let font = match brand {
+            Some(brand) => filter_path(&brand.font)?,
+            None => {
+                let font = text_dir.join("font.ttf");
+                std::fs::write(&font, FONT).context("writing the font")?;
+                filter_path(&font)?
+            }
+        };
+        let style = match brand {
+            Some(brand) => brand.title_style(&font),
+            None => TextStyle::plain(&font),
+        };
 
         let mut graph: Vec<String> = Vec::new();
-        for (i, clip) in self.clips.iter().enumerate() {
-            let d = clip.duration_secs;
-            let hold = self.hold(i);
+        if let Some(input) = logo_input {
+            // One copy for the corner, one for the end card if there is one.
+            if self.end_card_secs() > 0.0 {
+                graph.push(format!(
+                    "[{input}:v]format=rgba,split=2[logo_corner][logo_card]"
+                ));
+            } else {
+                graph.push(format!("[{input}:v]format=rgba[logo_corner]"));
+            }
+        }
+        for (i, &d) in slots.iter().enumerate() {
+            let hold = self.hold(i, parts);
             let held = if hold > 0.0 {
                 format!(",tpad=stop_mode=clone:stop_duration={hold:.3}")
             } else {
                 String::new()
+            };
+            let with_hold = d + hold;
+            let Some(clip) = self.clips.get(i) else {
+                // The end card, the last part: drawn here, silent.
+                let brand = brand.context("an end card without a brand")?;
+                let card = branding::end_card(
+                    brand,
+                    format,
+                    d,
+                    logo_input.map(|_| "logo_card"),
+                    self.call_to_action.as_deref().or(self.title.as_deref()),
+                    &style,
+                    text_dir,
+                )?;
+                graph.push(format!("{card}[v{i}]"));
+                graph.push(format!(
+                    "aevalsrc=0:c=stereo:s=48000:d={d:.3},aformat=sample_fmts=fltp:channel_layouts=stereo[a{i}]"
+                ));
+                continue;
             };
             // Frame rate first (fewer frames to scale), then crop to the frame's shape in
             // the source's pixels and scale once: the cheapest way to "cover".
@@ -164,29 +242,28 @@ impl Composition {
                  crop='min(iw,ih*{width}/{height})':'min(ih,iw*{height}/{width})',\
                  scale={width}:{height}:flags=bilinear,setsar=1,format=yuv420p{held}[v{i}]"
             ));
-            let d = self.held_duration(i);
             if clip.has_audio {
                 graph.push(format!(
                     "[{i}:a]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,\
-                     apad,atrim=duration={d:.3},asetpts=PTS-STARTPTS[a{i}]"
+                     apad,atrim=duration={with_hold:.3},asetpts=PTS-STARTPTS[a{i}]"
                 ));
             } else {
                 graph.push(format!(
-                    "aevalsrc=0:c=stereo:s=48000:d={d:.3},aformat=sample_fmts=fltp:channel_layouts=stereo[a{i}]"
+                    "aevalsrc=0:c=stereo:s=48000:d={with_hold:.3},aformat=sample_fmts=fltp:channel_layouts=stereo[a{i}]"
                 ));
             }
         }
-        // Crossfades: each clip is split into head, middle and tail; only the 0.5 s
-        // overlaps go through `xfade` (tail of one clip with head of the next), and the
+        // Crossfades: each part is split into head, middle and tail; only the 0.5 s
+        // overlaps go through `xfade` (tail of one part with head of the next), and the
         // pieces are concatenated. Chaining whole streams through `xfade` costs as much
         // again as decoding every input.
-        let video = if self.clips.len() == 1 {
+        let video = if parts == 1 {
             "v0".to_string()
         } else {
-            let last = self.clips.len() - 1;
+            let last = parts - 1;
             let mut pieces = Vec::new();
-            for i in 0..self.clips.len() {
-                let d = self.held_duration(i);
+            for (i, &slot) in slots.iter().enumerate() {
+                let d = slot + self.hold(i, parts);
                 let head = i > 0;
                 let tail = i < last;
                 let outputs = 1 + head as usize + tail as usize;
@@ -235,55 +312,85 @@ impl Composition {
             "vcat".to_string()
         };
         let mut audio = "a0".to_string();
-        for i in 1..self.clips.len() {
+        for i in 1..parts {
             graph.push(format!(
                 "[{audio}][a{i}]acrossfade=d={xf:.3}:c1=tri:c2=tri[ax{i}]"
             ));
             audio = format!("ax{i}");
         }
 
-        // Titles.
-        let font = text_dir.join("font.ttf");
-        std::fs::write(&font, FONT).context("writing the font")?;
-        let font = filter_path(&font)?;
+        // The logo in its corner over the scenes (the end card shows it large).
+        let mut video = video;
+        let logo_place = match (brand, logo) {
+            (Some(brand), Some(logo)) => {
+                let place = branding::logo_place(brand, logo, format);
+                graph.push(format!(
+                    "[logo_corner]scale={}:{}:flags=lanczos[logo_small]",
+                    place.width, place.height
+                ));
+                graph.push(format!(
+                    "[{video}][logo_small]overlay=x={}:y={}:enable='lt(t\\,{scenes_end:.3})'[vlogo]",
+                    place.x, place.y
+                ));
+                video = "vlogo".into();
+                Some(place)
+            }
+            _ => None,
+        };
+
+        // Titles, clear of the logo and inside the safe zone.
+        let [safe_top, _, safe_bottom, _] = format.safe_insets();
+        let h = height as f64;
         let mut overlays: Vec<String> = Vec::new();
         let short = width.min(height) as f64;
-        let show = (total / 3.0).clamp(1.0, 3.5);
+        let show = (scenes_end / 3.0).clamp(1.0, 3.5);
         if let Some(title) = self.title.as_deref().filter(|t| !t.trim().is_empty()) {
             let size = (short * 0.085).round();
             let lines = wrap(title, chars_per_line(width, size), 2);
             let (start, end) = (0.2, 0.2 + show);
-            let top = height as f64 * 0.09;
+            let mut top = (h * 0.09).max(h * safe_top);
+            if let Some(place) = logo_place.filter(|p| p.corner.top()) {
+                top = top.max((place.y + place.height) as f64 + h * 0.02);
+            }
             overlays.extend(text_lines(
-                text_dir, "title", &lines, &font, size, top, start, end,
+                text_dir, "title", &lines, &style, size, top, start, end,
             )?);
         }
-        if let Some(cta) = self
+        // With an end card the call to action is written on it, not over the last scene.
+        let cta = self
             .call_to_action
             .as_deref()
-            .filter(|t| !t.trim().is_empty())
-        {
+            .filter(|t| !t.trim().is_empty() && self.end_card_secs() == 0.0);
+        if let Some(cta) = cta {
             let size = (short * 0.07).round();
             let lines = wrap(cta, chars_per_line(width, size), 3);
-            let (start, end) = ((total - show).max(0.0), total);
+            let (start, end) = ((scenes_end - show).max(0.0), scenes_end);
             let block = size * 1.3 * lines.len() as f64;
-            let top = height as f64 * 0.88 - block;
+            let mut bottom = (h * 0.88).min(h * (1.0 - safe_bottom));
+            if let Some(place) = logo_place.filter(|p| !p.corner.top()) {
+                bottom = bottom.min(place.y as f64 - h * 0.02);
+            }
             overlays.extend(text_lines(
-                text_dir, "cta", &lines, &font, size, top, start, end,
+                text_dir,
+                "cta",
+                &lines,
+                &style,
+                size,
+                bottom - block,
+                start,
+                end,
             )?);
         }
-        let vout = if overlays.is_empty() {
+        if overlays.is_empty() {
             graph.push(format!("[{video}]null[vout]"));
-            "vout"
         } else {
             graph.push(format!("[{video}]{}[vout]", overlays.join(",")));
-            "vout"
-        };
+        }
+        let vout = "vout";
 
         // Music under the clips' sound.
-        let aout = match &self.music {
-            Some(music) => {
-                let m = self.clips.len();
+        let aout = match (&self.music, music_input) {
+            (Some(music), Some(m)) => {
                 let volume = music.volume.clamp(0.0, 1.0);
                 let fade = total.min(2.0);
                 graph.push(format!(
@@ -297,7 +404,7 @@ impl Composition {
                 ));
                 "aout"
             }
-            None => {
+            _ => {
                 graph.push(format!("[{audio}]anull[aout]"));
                 "aout"
             }
@@ -341,7 +448,7 @@ impl Composition {
     }
 }
 
-fn chars_per_line(width: u32, size: f64) -> usize {
+pub(super) fn chars_per_line(width: u32, size: f64) -> usize {
     ((width as f64 * 0.84) / (size * 0.62)).max(8.0) as usize
 }
 
@@ -351,7 +458,7 @@ fn text_lines(
     dir: &Path,
     name: &str,
     lines: &[String],
-    font: &str,
+    style: &TextStyle,
     size: f64,
     top: f64,
     start: f64,
@@ -368,13 +475,9 @@ fn text_lines(
         let file = dir.join(format!("{name}-{index}.txt"));
         std::fs::write(&file, line).context("writing overlay text")?;
         filters.push(format!(
-            "drawtext=fontfile={font}:textfile={}:expansion=none:fontsize={size:.0}:fontcolor=white:\
-             x=(w-text_w)/2:y={:.0}:box=1:boxcolor=black@0.35:boxborderw={:.0}:\
-             shadowcolor=black@0.5:shadowy={:.0}:enable=between(t\\,{start:.3}\\,{end:.3}):alpha={alpha}",
-            filter_path(&file)?,
+            "{}:x=(w-text_w)/2:y={:.0}:enable=between(t\\,{start:.3}\\,{end:.3}):alpha={alpha}",
+            style.drawtext(&filter_path(&file)?, size),
             top + index as f64 * size * 1.3,
-            size * 0.25,
-            (size / 16.0).max(1.0),
         ));
     }
     Ok(filters)

@@ -4,10 +4,12 @@
 //! database outage is retried.
 
 use super::{
+    branding::{Brand, Logo},
     compose::{render, Clip, Composition, Encoder, Music, RenderError},
     events::{emit, Recorded},
 };
 use crate::{
+    brand::{bundled_font, font::bundled_bytes, ssr::BrandSnapshot, BUNDLED_FONTS},
     generation::{
         ffmpeg,
         ssr::{GeneratedMedia, GenerationError},
@@ -115,11 +117,56 @@ async fn run_fetch(
     }
 }
 
+/// The kit of a render with its files fetched into `dir`: the logo, and the uploaded font
+/// or the bundled one.
+async fn brand_files(
+    context: &JobContext,
+    snapshot: &BrandSnapshot,
+    dir: &std::path::Path,
+    cancel: &CancellationToken,
+) -> Result<Brand, GenerationError> {
+    let font = dir.join("brand-font");
+    match snapshot.font_asset_id {
+        Some(asset) => run_fetch(context, asset, &font, cancel).await?,
+        None => {
+            let bundled = bundled_font(&snapshot.bundled_font).unwrap_or(BUNDLED_FONTS[0]);
+            tokio::fs::write(&font, bundled_bytes(bundled))
+                .await
+                .context("writing the font")?;
+        }
+    }
+    let logo = match snapshot.logo_asset_id {
+        Some(asset) => {
+            let size = sqlx::query!("SELECT width, height FROM assets WHERE id = $1", asset)
+                .fetch_one(&context.pool)
+                .await
+                .map_err(anyhow::Error::from)?;
+            let path = dir.join("brand-logo.png");
+            run_fetch(context, asset, &path, cancel).await?;
+            Some(Logo {
+                path,
+                width: size.width.unwrap_or(1).max(1) as u32,
+                height: size.height.unwrap_or(1).max(1) as u32,
+            })
+        }
+        None => None,
+    };
+    Ok(Brand {
+        font,
+        colors: snapshot.colors.clone(),
+        logo,
+        corner: snapshot.logo_corner,
+        logo_size: snapshot.logo_size as f64,
+        handle: snapshot.handle.clone(),
+        end_card_secs: snapshot.end_card_secs.map(f64::from),
+    })
+}
+
 async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationError> {
     let cancel = &context.run.cancel;
     let row = sqlx::query!(
         "SELECT c.status, c.project_id, c.owner_id, p.format, c.clip_asset_ids, c.title,
-                c.call_to_action, c.music_asset_id, c.music_volume, c.version
+                c.call_to_action, c.music_asset_id, c.music_volume, c.version, c.brand
          FROM compositions c JOIN projects p ON p.id = c.project_id WHERE c.id = $1",
         id
     )
@@ -156,12 +203,21 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
         }
         None => None,
     };
+    let brand = match row.brand {
+        Some(snapshot) => {
+            let snapshot: BrandSnapshot =
+                serde_json::from_value(snapshot).map_err(anyhow::Error::from)?;
+            Some(brand_files(context, &snapshot, dir.path(), cancel).await?)
+        }
+        None => None,
+    };
     let composition = Composition {
         clips,
         format: VideoFormat::parse(&row.format).unwrap_or_default(),
         title: row.title,
         call_to_action: row.call_to_action,
         music,
+        brand,
         encoder: Encoder::default(),
     };
     render_progress(&context.pool, id, 1.0, "Rendering").await?;

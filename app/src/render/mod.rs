@@ -4,6 +4,8 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod branding;
+#[cfg(feature = "ssr")]
 pub mod compose;
 #[cfg(feature = "ssr")]
 pub mod events;

@@ -25,7 +25,13 @@ pub fn FinalStep(project: Uuid) -> impl IntoView {
                 loaded
                     .get()
                     .map(|result| match result {
-                        Ok(initial) => view! { <FinalVideo project initial /> }.into_any(),
+                        Ok(initial) => {
+                            view! {
+                                <FinalVideo project initial />
+                                <crate::brand::pages::ProjectBrandCard project />
+                            }
+                                .into_any()
+                        }
                         Err(error) => {
                             view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
                                 .into_any()

@@ -229,11 +229,16 @@ pub async fn start_render(
     )
     .fetch_one(&mut *tx)
     .await?;
+    // The kit as it is now: editing it while the render runs changes nothing.
+    let brand = crate::brand::ssr::for_render(&mut tx, owner, project)
+        .await?
+        .map(|brand| serde_json::to_value(brand).map_err(anyhow::Error::from))
+        .transpose()?;
     let id = Uuid::new_v4();
     sqlx::query!(
         "INSERT INTO compositions (id, project_id, owner_id, version, clip_asset_ids, title,
-                                   call_to_action, music_asset_id, music_volume)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                   call_to_action, music_asset_id, music_volume, brand)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         id,
         project,
         owner,
@@ -242,7 +247,8 @@ pub async fn start_render(
         Some(brief.product_name).filter(|t| !t.is_empty()),
         Some(brief.call_to_action).filter(|t| !t.is_empty()),
         music,
-        volume
+        volume,
+        brand
     )
     .execute(&mut *tx)
     .await?;

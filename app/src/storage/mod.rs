@@ -21,15 +21,21 @@ pub enum AssetKind {
     Render,
     /// A product photo the user uploaded, or its cut-out.
     Photo,
+    /// A brand kit's logo, rasterised (an account's, not a project's).
+    Logo,
+    /// A brand kit's uploaded font.
+    Font,
 }
 
 impl AssetKind {
-    pub const ALL: [AssetKind; 5] = [
+    pub const ALL: [AssetKind; 7] = [
         Self::Image,
         Self::Video,
         Self::Audio,
         Self::Render,
         Self::Photo,
+        Self::Logo,
+        Self::Font,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +45,8 @@ impl AssetKind {
             Self::Audio => "audio",
             Self::Render => "render",
             Self::Photo => "photo",
+            Self::Logo => "logo",
+            Self::Font => "font",
         }
     }
 

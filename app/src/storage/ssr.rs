@@ -25,6 +25,14 @@ impl ObjectKey {
         ))
     }
 
+    /// An asset of the account rather than of one project (a brand kit's logo or font).
+    pub fn for_account_asset(user: Uuid, kind: AssetKind, asset: Uuid, extension: &str) -> Self {
+        Self(format!(
+            "users/{user}/brand/{}/{asset}.{extension}",
+            kind.as_str()
+        ))
+    }
+
     /// Everything stored for one project.
     pub fn project_prefix(user: Uuid, project: Uuid) -> String {
         format!("users/{user}/projects/{project}/")
@@ -67,6 +75,8 @@ pub fn mime_for_extension(extension: &str) -> &'static str {
         "wav" => "audio/wav",
         "m4a" => "audio/mp4",
         "json" => "application/json",
+        "ttf" => "font/ttf",
+        "otf" => "font/otf",
         _ => "application/octet-stream",
     }
 }

@@ -13,7 +13,7 @@ use crate::{
     budget::ssr::Tab,
     generation::{pricing::Pricing, ssr::GenerationError},
     jobs::{self, BackgroundJob, Failure, JobContext, Outcome},
-    product::reference::has_photos,
+    product::{check::pictures_checked, reference::has_photos},
 };
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -119,6 +119,14 @@ pub async fn enqueue_scene_job(
     drift_retry: bool,
 ) -> sqlx::Result<()> {
     let (scene_id, generation) = (scene.id, scene.generation);
+    // A scene made from the product's photo is checked for it afterwards, by a vision
+    // model where one is configured: its price is part of the job's estimate.
+    let checked = scene.shows_product && has_photos(&mut *tx, project).await?;
+    let check = if checked {
+        pricing.product_check(pictures_checked(stage == SceneStage::Video))
+    } else {
+        0
+    };
     match stage {
         SceneStage::Image => {
             let job = SceneImage {
@@ -126,11 +134,12 @@ pub async fn enqueue_scene_job(
                 generation,
                 drift_retry,
             };
-            let estimate = if scene.shows_product && has_photos(&mut *tx, project).await? {
+            let mut estimate = if checked {
                 pricing.product_image()
             } else {
                 pricing.image()
             };
+            estimate.microusd += check;
             jobs::enqueue_paid(tx, tab, project, &job, estimate).await
         }
         SceneStage::Video => {
@@ -139,7 +148,8 @@ pub async fn enqueue_scene_job(
                 generation,
                 drift_retry,
             };
-            let estimate = pricing.clip(f64::from(scene.duration_secs));
+            let mut estimate = pricing.clip(f64::from(scene.duration_secs));
+            estimate.microusd += check;
             jobs::enqueue_paid(tx, tab, project, &job, estimate).await
         }
     }

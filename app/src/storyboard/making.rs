@@ -14,7 +14,7 @@ use crate::{
     generation::ssr::{GenerationError, ImageRequest, Rgb, VideoRequest},
     jobs::{JobContext, Outcome},
     product::{
-        matching::{check, Checked},
+        check::{pictures_checked, Checked},
         reference::{photo_keys, reference, PhotoKeys},
     },
     projects::VideoFormat,
@@ -146,12 +146,22 @@ pub(super) async fn make(
         }
     };
     let checked = match &compared_with {
-        Some(reference) => Some(
-            run.cancellable(async {
-                Ok(check(reference, &media.path(), clip_secs, context.drift_below).await?)
-            })
-            .await?,
-        ),
+        Some(reference) => {
+            let checked = run
+                .cancellable(async {
+                    Ok(context
+                        .product_check
+                        .check(reference, &media.path(), clip_secs)
+                        .await?)
+                })
+                .await?;
+            context.charge(context.spending.pricing.product_check_used(
+                checked.usage,
+                checked.judged,
+                pictures_checked(clip_secs.is_some()),
+            ));
+            Some(checked)
+        }
         None => None,
     };
     let stored = run
@@ -272,28 +282,35 @@ async fn finish(
     scene.error = None;
     let drifted = made.checked.as_ref().filter(|c| c.drift);
     if let Some(checked) = drifted {
-        let percent = (checked.score * 100.0).round();
+        let reason = drift_reason(checked, what);
         scene.error = Some(if attempt.drift_retry {
-            format!(
-                "Product drift again: this {what} shows {percent} % of the product photo. \
-                 Make it again, or approve it as it is."
-            )
+            format!("Product drift again: {reason}. Make it again, or approve it as it is.")
         } else {
             match retry(&mut tx, context, project, attempt.stage, &mut scene).await? {
-                Ok(()) => format!(
-                    "Product drift: the {what} showed {percent} % of the product photo, so \
-                     it is being made again once."
-                ),
-                Err(refused) => format!(
-                    "Product drift: this {what} shows {percent} % of the product photo. It \
-                     was not made again: {refused}"
-                ),
+                Ok(()) => format!("Product drift: {reason}, so it is being made again once."),
+                Err(refused) => {
+                    format!("Product drift: {reason}. It was not made again: {refused}")
+                }
             }
         });
     }
     save_scene(&mut tx, &scene).await?;
     tx.commit().await?;
     Ok(Outcome::Done)
+}
+
+/// Why a result counts as drift, in the scene's words: the vision model's reason where
+/// it judged, else the share of the photo found.
+fn drift_reason(checked: &Checked, what: &str) -> String {
+    let percent = (checked.score * 100.0).round();
+    if checked.judged {
+        format!(
+            "the {what} scored {percent} % in the vision check ({})",
+            checked.note.trim_end_matches('.')
+        )
+    } else {
+        format!("the {what} shows {percent} % of the product photo")
+    }
 }
 
 /// Queues the drift's one retry of `stage` as a new generation of the scene, reserved on

@@ -277,6 +277,16 @@ pub fn browser() -> Client {
         .expect("client builds")
 }
 
+/// The file behind a link the app handed out (a clip, a render), kept in a temporary file.
+pub async fn download(url: &str) -> tempfile::NamedTempFile {
+    let response = reqwest::get(url).await.expect("download sent");
+    assert_eq!(response.status(), StatusCode::OK, "{url}");
+    let bytes = response.bytes().await.expect("downloaded");
+    let file = tempfile::NamedTempFile::new().expect("a temporary file");
+    std::fs::write(file.path(), &bytes).expect("written");
+    file
+}
+
 /// The error a server function answered with, and its HTTP status.
 pub async fn error_of(response: Response) -> (StatusCode, AppError) {
     let status = response.status();

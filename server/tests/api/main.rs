@@ -6,6 +6,7 @@
 
 mod assets;
 mod auth;
+mod brand;
 mod budget;
 mod crashes;
 mod faults;
@@ -16,6 +17,7 @@ mod llm_director;
 mod moods;
 mod operations;
 mod product;
+mod product_check;
 mod product_scenes;
 mod projects;
 mod render;

@@ -39,7 +39,7 @@ fn product_check(scene: &SceneView) -> Option<impl IntoView> {
     } else {
         ("status status-match", format!("Product match {score} %"))
     };
-    let title = format!("The {what} shows {score} % of the product photo");
+    let title = format!("The {what} scored {score} % in the product check");
     Some(view! { <span class=class title=title>{text}</span> })
 }
 
