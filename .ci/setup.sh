@@ -10,7 +10,8 @@ purpose=${1:-run}
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(postgresql ffmpeg ca-certificates)
+# espeak-ng: the offline voiceover.
+packages=(postgresql ffmpeg espeak-ng ca-certificates)
 if [ "$purpose" = test ]; then
   packages+=(chromium)
   command -v npm >/dev/null || packages+=(nodejs npm)

@@ -162,14 +162,23 @@ impl OpenAiCompatible {
         Ok(Self { http, settings })
     }
 
-    /// Sends a request, retrying rate limits, server and network errors; other client
-    /// errors are final (a wrong key or model, invalid input).
+    /// Sends a chat request; see [`Self::post`].
     async fn send(&self, body: &Value) -> Result<reqwest::Response, GenerationError> {
-        let url = format!(
-            "{}/chat/completions",
-            self.settings.base_url.trim_end_matches('/')
-        );
-        with_retries(self.settings.retry, "calling the language model", || {
+        self.post("/chat/completions", body, "calling the language model")
+            .await
+    }
+
+    /// Posts `body` to `path` of the API (`/chat/completions`, `/audio/speech`), retrying
+    /// rate limits, server and network errors; other client errors are final (a wrong
+    /// key or model, invalid input, a refusal).
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        what: &str,
+    ) -> Result<reqwest::Response, GenerationError> {
+        let url = format!("{}{path}", self.settings.base_url.trim_end_matches('/'));
+        with_retries(self.settings.retry, what, || {
             let mut request = self.http.post(&url).json(body);
             if let Some(key) = &self.settings.api_key {
                 request = request.bearer_auth(key);
@@ -182,7 +191,7 @@ impl OpenAiCompatible {
                 let status = response.status();
                 if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
                     return Ok(Attempt::Retry {
-                        reason: format!("the model service answered {status}"),
+                        reason: format!("the service answered {status}"),
                         after: retry_after(&response),
                     });
                 }
@@ -193,7 +202,7 @@ impl OpenAiCompatible {
                         .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
                         .unwrap_or_else(|| body.chars().take(300).collect());
                     return Err(GenerationError::Refused(format!(
-                        "the language model refused the request ({status}): {message}"
+                        "the model refused the request ({status}): {message}"
                     )));
                 }
                 Ok(Attempt::Done(response))

@@ -1,4 +1,4 @@
-//! Generation providers: one trait per capability (image, video, music), chosen by
+//! Generation providers: one trait per capability (image, video, music, speech), chosen by
 //! configuration. The offline provider makes real media with FFmpeg, so the whole
 //! product runs on a fresh machine without accounts.
 
@@ -16,5 +16,7 @@ pub mod replicate;
 pub mod retry;
 #[cfg(feature = "ssr")]
 pub mod sample;
+#[cfg(feature = "ssr")]
+pub mod speech;
 #[cfg(feature = "ssr")]
 pub mod ssr;
