@@ -1,6 +1,6 @@
 //! The one-pass render against real FFmpeg: the output's format and length, the titles
-//! (sampled frames), the brand kit (logo, end card, font), hostile text, progress and
-//! cancellation.
+//! (sampled frames), the brand kit (logo, end card, font), the voice over ducked music at
+//! platform loudness, hostile text, progress and cancellation.
 
 // Tests unwrap: a panic is how they fail.
 #![allow(clippy::unwrap_used)]
@@ -12,6 +12,7 @@ use app::{
     render::{
         branding::{logo_place, Brand, Logo},
         compose::{render, render_within, Clip, Composition, Encoder, Music, RenderError},
+        mix::{VoiceLine, TARGET_LUFS},
     },
 };
 use std::path::{Path, PathBuf};
@@ -131,6 +132,7 @@ async fn clips_of_any_shape_become_one_faststart_1080x1920_h264_aac_video() {
             volume: 0.4,
         }),
         brand: None,
+        voices: Vec::new(),
         encoder: Encoder::default(),
     };
     assert!(
@@ -181,6 +183,7 @@ async fn the_titles_show_at_their_time_and_not_outside_it() {
         call_to_action: None,
         music: None,
         brand: None,
+        voices: Vec::new(),
         encoder: Encoder {
             preset: "ultrafast".into(),
             crf: 18,
@@ -222,6 +225,7 @@ fn quick(
         call_to_action: Some(call_to_action),
         music: None,
         brand: None,
+        voices: Vec::new(),
         encoder: Encoder {
             preset: "ultrafast".into(),
             crf: 28,
@@ -299,6 +303,7 @@ async fn long_composition(dir: &Path) -> Composition {
         call_to_action: None,
         music: None,
         brand: None,
+        voices: Vec::new(),
         encoder: Encoder {
             preset: "medium".into(),
             crf: 20,
@@ -470,4 +475,118 @@ async fn a_brand_kit_puts_the_logo_in_its_corner_and_ends_on_the_end_card_within
     }
     let apart = difference(&bands[0], &bands[1]);
     assert!(apart > 2.0, "the font changes the lettering: {apart}");
+}
+
+/// FFmpeg's measure of a file's integrated loudness (LUFS), from `ebur128`'s summary.
+async fn integrated_loudness(file: &Path) -> f64 {
+    let output = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(file)
+        .args(["-af", "ebur128=peak=true", "-f", "null", "-"])
+        .output()
+        .await
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    let summary = &log[log.rfind("Summary:").unwrap()..];
+    let line = summary
+        .lines()
+        .find(|line| line.trim_start().starts_with("I:"))
+        .unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The level (dBFS RMS) of the music's 1 kHz tone between `from` and `to` seconds.
+async fn tone_level(file: &Path, from: f64, to: f64) -> f64 {
+    let output = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-ss", &format!("{from}"), "-t"])
+        .arg(format!("{}", to - from))
+        .arg("-i")
+        .arg(file)
+        .args([
+            "-af",
+            "bandpass=f=1000:width_type=h:w=8,bandpass=f=1000:width_type=h:w=8,astats=measure_overall=RMS_level:measure_perchannel=none",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("RMS level dB"))
+        .unwrap();
+    line.rsplit(':').next().unwrap().trim().parse().unwrap()
+}
+
+#[tokio::test]
+async fn the_voice_speaks_over_ducked_music_at_platform_loudness() {
+    use app::generation::{
+        speech::{EspeakSpeech, SpeechGenerator, SpeechRequest},
+        ssr::Run,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let clips = vec![
+        clip(dir.path(), "a", "640x360", 30, 4.0, false).await,
+        clip(dir.path(), "b", "640x360", 30, 4.0, false).await,
+    ];
+    let music = dir.path().join("low.m4a");
+    run(&[
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        "sine=frequency=1000:d=8".into(),
+        "-c:a".into(),
+        "aac".into(),
+        music.to_string_lossy().into_owned(),
+    ])
+    .await
+    .unwrap();
+    let speech = EspeakSpeech::new(dir.path());
+    let line = speech
+        .speak(
+            &SpeechRequest {
+                text: "Meet Lumen, the lamp that follows your day.".into(),
+                voice: "en-us".into(),
+            },
+            &Run::default(),
+        )
+        .await
+        .unwrap();
+    let spoken = line.duration_ms.unwrap() as f64 / 1000.0;
+    assert!(spoken > 1.5 && spoken < 4.0, "{spoken}");
+    let composition = Composition {
+        music: Some(Music {
+            path: music,
+            volume: 0.5,
+        }),
+        voices: vec![VoiceLine {
+            path: line.path(),
+            start_secs: 0.5,
+        }],
+        ..quick(
+            clips,
+            VideoFormat::Landscape,
+            "Lumen",
+            "Order yours today".into(),
+        )
+    };
+    let output = dir.path().join("voiced.mp4");
+    render_to(&composition, dir.path(), &output).await;
+
+    let loudness = integrated_loudness(&output).await;
+    assert!((loudness - TARGET_LUFS).abs() <= 1.0, "{loudness} LUFS");
+    // The music is ducked while the voice speaks and comes back in the pause after it
+    // (before its fade-out over the last two seconds).
+    let under_voice = tone_level(&output, 1.0, 0.5 + spoken - 0.3).await;
+    let in_pause = tone_level(&output, 0.5 + spoken + 0.8, 6.0).await;
+    eprintln!(
+        "loudness {loudness:.2} LUFS; music {under_voice:.1} dB under the voice, {in_pause:.1} dB in the pause"
+    );
+    assert!(
+        in_pause - under_voice >= 4.0,
+        "music {under_voice:.1} dB under the voice, {in_pause:.1} dB in the pause"
+    );
 }

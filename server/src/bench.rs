@@ -217,6 +217,7 @@ pub async fn bench_compose(runs: usize, keep: Option<PathBuf>) -> anyhow::Result
             volume: 0.3,
         }),
         brand: None,
+        voices: Vec::new(),
         encoder: encoder.clone(),
     };
     let ours_file = dir.join("ours.mp4");

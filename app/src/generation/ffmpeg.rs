@@ -49,6 +49,17 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     run_within(args, DEFAULT_LIMIT).await
 }
 
+/// Runs `ffmpeg` with `args` within `limit` and answers what it wrote to standard error
+/// (where analysis filters such as `loudnorm` and `ebur128` report).
+pub async fn report_of(args: &[String], limit: Duration) -> anyhow::Result<String> {
+    let mut command = Command::new("ffmpeg");
+    command
+        .args(["-hide_banner", "-nostdin", "-nostats", "-y"])
+        .args(args);
+    let output = output_within("ffmpeg", &mut command, limit).await?;
+    Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
 /// Runs `ffmpeg` with `args` within `limit`.
 pub async fn run_within(args: &[String], limit: Duration) -> anyhow::Result<()> {
     let mut command = Command::new("ffmpeg");

@@ -10,6 +10,7 @@
 //! `drawtext` reads (`textfile=`) with expansion off.
 
 use super::branding::{self, Brand, TextStyle};
+use super::mix::{self, VoiceLine};
 use crate::generation::{
     ffmpeg::filter_path,
     offline::{wrap, FONT},
@@ -70,6 +71,8 @@ pub struct Composition {
     pub music: Option<Music>,
     /// The brand kit's look; plain white titles without one.
     pub brand: Option<Brand>,
+    /// The voiceover lines, each placed where its scene starts.
+    pub voices: Vec<VoiceLine>,
     pub encoder: Encoder,
 }
 
@@ -181,8 +184,18 @@ impl Composition {
         // A still image: `overlay` repeats its one frame for as long as the video runs.
         let logo_input = logo.map(|logo| {
             args.extend(["-i".into(), logo.path.to_string_lossy().into_owned()]);
-            next_input
+            next_input += 1;
+            next_input - 1
         });
+        let voice_inputs: Vec<(usize, f64)> = self
+            .voices
+            .iter()
+            .map(|line| {
+                args.extend(["-i".into(), line.path.to_string_lossy().into_owned()]);
+                next_input += 1;
+                (next_input - 1, line.start_secs)
+            })
+            .collect();
 
         // Titles are drawn with the kit's font, else the bundled one.
         let font = match brand {
@@ -388,27 +401,14 @@ impl Composition {
         }
         let vout = "vout";
 
-        // Music under the clips' sound.
-        let aout = match (&self.music, music_input) {
-            (Some(music), Some(m)) => {
-                let volume = music.volume.clamp(0.0, 1.0);
-                let fade = total.min(2.0);
-                graph.push(format!(
-                    "[{m}:a]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,\
-                     atrim=duration={total:.3},asetpts=PTS-STARTPTS,volume={volume:.3},\
-                     afade=t=out:st={:.3}:d={fade:.3}[music]",
-                    total - fade
-                ));
-                graph.push(format!(
-                    "[{audio}][music]amix=inputs=2:duration=first:dropout_transition=0:normalize=0[aout]"
-                ));
-                "aout"
-            }
-            _ => {
-                graph.push(format!("[{audio}]anull[aout]"));
-                "aout"
-            }
-        };
+        // The sound: clips, voice, ducked music, normalised loudness.
+        graph.extend(mix::graph(&mix::Sources {
+            clips: &audio,
+            music: music_input.zip(self.music.as_ref().map(|m| m.volume)),
+            voices: voice_inputs,
+            total_secs: total,
+        }));
+        let aout = "aout";
 
         args.extend([
             "-filter_complex".into(),
@@ -427,12 +427,9 @@ impl Composition {
             "yuv420p".into(),
             "-r".into(),
             FPS.to_string(),
-            "-c:a".into(),
-            "aac".into(),
-            "-b:a".into(),
-            "192k".into(),
-            "-ar".into(),
-            "48000".into(),
+        ]);
+        args.extend(mix::AUDIO_CODEC.map(String::from));
+        args.extend([
             "-t".into(),
             format!("{total:.3}"),
             "-movflags".into(),
@@ -506,6 +503,7 @@ pub async fn render_within(
     cancel: &CancellationToken,
     limit: Duration,
 ) -> Result<(), RenderError> {
+    let started = std::time::Instant::now();
     let deadline = tokio::time::sleep(limit);
     tokio::pin!(deadline);
     let text_dir = tempfile::Builder::new()
@@ -569,6 +567,14 @@ pub async fn render_within(
         return Err(RenderError::Failed(anyhow::anyhow!(
             "FFmpeg failed ({status}); the details are in the server log"
         )));
+    }
+    // The sound alone, twice over (a second or two): the loudness the platforms expect.
+    let remaining = limit
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_secs(30));
+    tokio::select! {
+        _ = cancel.cancelled() => return Err(RenderError::Cancelled),
+        normalised = mix::normalise_loudness(output, remaining) => normalised?,
     }
     on_progress(1.0);
     Ok(())

@@ -218,6 +218,7 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
         call_to_action: row.call_to_action,
         music,
         brand,
+        voices: Vec::new(),
         encoder: Encoder::default(),
     };
     render_progress(&context.pool, id, 1.0, "Rendering").await?;

@@ -12,6 +12,8 @@ pub mod events;
 #[cfg(feature = "ssr")]
 pub mod jobs;
 #[cfg(feature = "ssr")]
+pub mod mix;
+#[cfg(feature = "ssr")]
 pub mod music;
 pub mod pages;
 #[cfg(feature = "ssr")]
