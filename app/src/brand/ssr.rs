@@ -292,37 +292,11 @@ pub async fn set_own(
     let mut released = Vec::new();
     match (own, existing) {
         (true, None) => {
-            let account = kit_row(&mut tx, owner, None, false).await?;
-            let defaults = BrandSettings::default();
-            sqlx::query!(
-                "INSERT INTO brand_kits (id, owner_id, project_id, colors, logo_asset_id, logo_corner,
-                        logo_size, bundled_font, font_asset_id, font_name, use_uploaded_font,
-                        handle, end_card, end_card_secs)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                 ON CONFLICT DO NOTHING",
-                Uuid::new_v4(),
-                owner,
-                project,
-                &account.as_ref().map_or(defaults.colors.clone(), |a| a.colors.clone()),
-                account.as_ref().and_then(|a| a.logo_asset_id),
-                account
-                    .as_ref()
-                    .map_or(defaults.logo_corner.as_str(), |a| a.logo_corner.as_str()),
-                account.as_ref().map_or(defaults.logo_size, |a| a.logo_size),
-                account
-                    .as_ref()
-                    .map_or(defaults.bundled_font.as_str(), |a| a.bundled_font.as_str()),
-                account.as_ref().and_then(|a| a.font_asset_id),
-                account.as_ref().and_then(|a| a.font_name.clone()),
-                account.as_ref().is_none_or(|a| a.use_uploaded_font),
-                account.as_ref().map_or("", |a| a.handle.as_str()),
-                account.as_ref().is_none_or(|a| a.end_card),
-                account
-                    .as_ref()
-                    .map_or(defaults.end_card_secs, |a| a.end_card_secs),
-            )
-            .execute(&mut *tx)
-            .await?;
+            // The account's kit to start from, else the defaults.
+            let copied = copy_kit(&mut tx, owner, None, project).await?;
+            if !copied {
+                lock_or_create(&mut tx, owner, Some(project)).await?;
+            }
         }
         (false, Some(row)) => {
             sqlx::query!("DELETE FROM brand_kits WHERE id = $1", row.id)
@@ -546,21 +520,29 @@ pub async fn colors_for(
         .unwrap_or_default())
 }
 
-/// Gives a copied project the original's own kit, if it had one (the files are the
-/// account's: shared, not copied).
-pub async fn copy_kit(conn: &mut PgConnection, from: Uuid, to: Uuid) -> sqlx::Result<()> {
-    sqlx::query!(
+/// Gives project `to` a copy of the kit of scope `from` (the account's, or a project's
+/// own), if there is one; answers whether there was. The files are the account's:
+/// shared, not copied.
+pub async fn copy_kit(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    from: Option<Uuid>,
+    to: Uuid,
+) -> sqlx::Result<bool> {
+    let copied = sqlx::query!(
         "INSERT INTO brand_kits (id, owner_id, project_id, colors, logo_asset_id, logo_corner,
                 logo_size, bundled_font, font_asset_id, font_name, use_uploaded_font, handle,
                 end_card, end_card_secs)
-         SELECT gen_random_uuid(), owner_id, $2, colors, logo_asset_id, logo_corner, logo_size,
+         SELECT gen_random_uuid(), owner_id, $3, colors, logo_asset_id, logo_corner, logo_size,
                 bundled_font, font_asset_id, font_name, use_uploaded_font, handle, end_card,
                 end_card_secs
-         FROM brand_kits WHERE project_id = $1",
+         FROM brand_kits WHERE owner_id = $1 AND project_id IS NOT DISTINCT FROM $2
+         ON CONFLICT DO NOTHING",
+        owner,
         from,
         to
     )
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(copied.rows_affected() > 0)
 }

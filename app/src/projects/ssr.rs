@@ -170,7 +170,7 @@ pub async fn duplicate(
     )
     .execute(&mut *tx)
     .await?;
-    crate::brand::ssr::copy_kit(&mut tx, id, copy.id).await?;
+    crate::brand::ssr::copy_kit(&mut tx, owner, Some(id), copy.id).await?;
     let copied = crate::product::ssr::copy_photos(&mut tx, storage, owner, id, copy.id).await?;
     if let Err(error) = tx.commit().await {
         crate::product::ssr::forget_copies(storage, &copied).await;
