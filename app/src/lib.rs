@@ -50,6 +50,7 @@ pub fn job_handlers() -> jobs::Registry {
     jobs::Registry::default()
         .register::<storyboard::jobs::SceneImage>()
         .register::<storyboard::jobs::SceneVideo>()
+        .register::<storyboard::voice::SceneVoice>()
         .register::<moods::jobs::MoodImage>()
         .register::<render::jobs::RenderJob>()
         .register::<render::music::MakeMusic>()

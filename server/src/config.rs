@@ -6,6 +6,7 @@ use app::budget::ssr::Spending;
 use app::creative::{
     offline::OfflineDirector,
     ssr::{Director, LlmDirector},
+    timing::ClipLengths,
 };
 use app::generation::{
     llm::{OpenAiCompatible, OpenAiSettings},
@@ -13,6 +14,7 @@ use app::generation::{
     pricing::{PriceTable, Priced},
     replicate::{Replicate, ReplicateSettings, PROVIDER as REPLICATE},
     retry::RetryPolicy,
+    speech::{EspeakSpeech, OpenAiSpeech, SpeechGenerator},
     ssr::MediaProviders,
 };
 use app::product::{
@@ -262,6 +264,17 @@ pub struct ProviderSettings {
     /// measure judges.
     #[arg(long, env = "REELSMITH_PRODUCT_JUDGE_MODEL")]
     pub product_judge_model: Option<String>,
+
+    /// A speech model at the OpenAI-compatible endpoint (`POST /audio/speech`) for the
+    /// voiceover, e.g. gpt-4o-mini-tts or tts-1. Unset: espeak-ng speaks on this machine
+    /// (the offline preview).
+    #[arg(long, env = "REELSMITH_SPEECH_MODEL")]
+    pub speech_model: Option<String>,
+
+    /// The clip lengths the video model makes, in whole seconds: a range (`3-10`) or a
+    /// list (`5,10`). Scenes are fitted to them before a clip is asked for.
+    #[arg(long, env = "REELSMITH_CLIP_LENGTHS", default_value = "3-10")]
+    pub clip_lengths: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -321,6 +334,8 @@ impl Default for ProviderSettings {
             paid_calls_per_minute: app::budget::ssr::PAID_CALLS_PER_MINUTE,
             product_drift_below: app::product::check::DRIFT_BELOW,
             product_judge_model: None,
+            speech_model: None,
+            clip_lengths: "3-10".into(),
         }
     }
 }
@@ -367,6 +382,8 @@ impl Settings {
     /// Replicate when a token is set, otherwise the offline provider.
     pub fn media_providers(&self) -> anyhow::Result<MediaProviders> {
         let work_dir = self.data_dir.join("work");
+        let speech = self.speech(&work_dir.join("speech"))?;
+        let clip_lengths = self.clip_lengths()?;
         let providers = &self.providers;
         match &providers.replicate_api_token {
             Some(token) => {
@@ -388,6 +405,8 @@ impl Settings {
                     image: replicate.clone(),
                     video: replicate.clone(),
                     music: replicate,
+                    speech,
+                    clip_lengths,
                     offline: false,
                 })
             }
@@ -397,10 +416,37 @@ impl Settings {
                     image: offline.clone(),
                     video: offline.clone(),
                     music: offline,
+                    speech,
+                    clip_lengths,
                     offline: true,
                 })
             }
         }
+    }
+
+    /// The configured speech model, or espeak-ng.
+    fn speech(&self, work_dir: &std::path::Path) -> anyhow::Result<Arc<dyn SpeechGenerator>> {
+        let work_dir = std::path::absolute(work_dir)?;
+        Ok(match &self.providers.speech_model {
+            Some(model) => {
+                anyhow::ensure!(
+                    self.uses_llm(),
+                    "REELSMITH_SPEECH_MODEL needs OPENAI_API_KEY or OPENAI_BASE_URL: \
+                     the speech model is reached at the OpenAI-compatible endpoint"
+                );
+                Arc::new(OpenAiSpeech::new(
+                    Arc::new(self.openai(model)?),
+                    model.clone(),
+                    work_dir,
+                ))
+            }
+            None => Arc::new(EspeakSpeech::new(work_dir)),
+        })
+    }
+
+    fn clip_lengths(&self) -> anyhow::Result<ClipLengths> {
+        ClipLengths::parse(&self.providers.clip_lengths)
+            .map_err(|error| anyhow::anyhow!("REELSMITH_CLIP_LENGTHS: {error}"))
     }
 
     fn prices(&self) -> anyhow::Result<PriceTable> {
@@ -438,6 +484,9 @@ impl Settings {
         }
         if let Some(model) = &providers.product_judge_model {
             spending.pricing.product_check = Priced::of(&prices, "openai", model)?;
+        }
+        if let Some(model) = &providers.speech_model {
+            spending.pricing.speech = Priced::of(&prices, "openai", model)?;
         }
         Ok(spending)
     }

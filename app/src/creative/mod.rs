@@ -6,6 +6,7 @@
 pub mod offline;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod timing;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,8 @@ pub const MAX_CLIP_SECS: u32 = 10;
 pub const DEFAULT_TARGET_SECS: u32 = 30;
 /// Longest scene text a user may write.
 pub const MAX_SCENE_TEXT_CHARS: usize = 400;
+/// The longest voiceover line: a 10-second scene holds about 25 spoken words.
+pub const MAX_VOICEOVER_CHARS: usize = 300;
 /// How many mood boards are offered.
 pub const MOOD_COUNT: usize = 3;
 
@@ -158,6 +161,9 @@ pub struct PlannedScene {
     /// a scene without it is a pure mood shot.
     #[serde(default = "shown")]
     pub shows_product: bool,
+    /// What the voice says over the scene (empty: silence); fitted to its length.
+    #[serde(default)]
+    pub voiceover: String,
 }
 
 fn shown() -> bool {
@@ -360,6 +366,7 @@ mod tests {
             visual: "A picture".into(),
             duration_secs: secs,
             shows_product: true,
+            voiceover: String::new(),
         };
         assert_eq!(validate(&vec![scene(6); 5], 30), Ok(()));
         assert_eq!(

@@ -54,6 +54,14 @@ pub trait Director: Send + Sync + 'static {
         index: usize,
         seed: u64,
     ) -> Result<PlannedScene, GenerationError>;
+
+    /// `line` said in fewer words, so that it is spoken within a scene of `secs`.
+    async fn shorten_line(
+        &self,
+        brief: &Brief,
+        line: &str,
+        secs: u32,
+    ) -> Result<String, GenerationError>;
 }
 
 /// The scene a rewrite is asked for, or a refusal naming it when the plan has no such one.
@@ -126,13 +134,14 @@ fn scene_schema() -> Value {
     json!({
         "type": "object",
         "additionalProperties": false,
-        "required": ["role", "text", "visual", "duration_secs", "shows_product"],
+        "required": ["role", "text", "visual", "duration_secs", "shows_product", "voiceover"],
         "properties": {
             "role": {"type": "string", "enum": ["hook", "intro", "feature", "call_to_action"]},
             "text": {"type": "string"},
             "visual": {"type": "string"},
             "duration_secs": {"type": "integer"},
             "shows_product": {"type": "boolean"},
+            "voiceover": {"type": "string"},
         }
     })
 }
@@ -263,8 +272,10 @@ impl Director for LlmDirector {
                      closing call to action. Each scene has short on-screen text (under 12 \
                      words), a visual description for an image model (subject, setting, \
                      light, camera), a duration of 3–10 whole seconds (durations add up to \
-                     {target_secs}), and whether the product itself is in the picture \
-                     (false only for pure mood shots, such as an opening hook)."
+                     {target_secs}), whether the product itself is in the picture \
+                     (false only for pure mood shots, such as an opening hook), and a \
+                     voiceover line spoken over the scene, in the brief's language: \
+                     natural speech of at most two words per second of the scene."
                 ),
             ),
             ChatMessage::new(
@@ -304,8 +315,9 @@ impl Director for LlmDirector {
             ChatMessage::new(
                 Role::System,
                 "You rewrite one scene of a video ad storyboard: fresh on-screen text (under \
-                 12 words) and a fresh visual description, in the same role, fitting the \
-                 scenes around it.",
+                 12 words), a fresh visual description and a voiceover line (at most two \
+                 words per second of the scene), in the same role, fitting the scenes \
+                 around it.",
             ),
             ChatMessage::new(
                 Role::User,
@@ -335,6 +347,49 @@ impl Director for LlmDirector {
             text: scene.text.trim().to_string(),
             visual: scene.visual.trim().to_string(),
             shows_product: current.shows_product,
+            voiceover: scene.voiceover.trim().to_string(),
         })
+    }
+
+    async fn shorten_line(
+        &self,
+        brief: &Brief,
+        line: &str,
+        secs: u32,
+    ) -> Result<String, GenerationError> {
+        let schema = json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["line"],
+            "properties": {"line": {"type": "string"}},
+        });
+        let words = (secs.saturating_sub(1) * 2).max(3);
+        let messages = vec![
+            ChatMessage::new(
+                Role::System,
+                "You shorten voiceover lines of video ads: same meaning, same language, \
+                 natural speech, fewer words.",
+            ),
+            ChatMessage::new(
+                Role::User,
+                format!(
+                    "Product: {}.\n\nLine: {line}\n\nSay it in at most {words} words, so it \
+                     is spoken within {secs} seconds.",
+                    brief.product_name
+                ),
+            ),
+        ];
+        #[derive(Deserialize)]
+        struct Shortened {
+            line: String,
+        }
+        let Shortened { line } = structured(self.llm.as_ref(), &messages, "line", &schema).await?;
+        let line = line.trim().to_string();
+        if line.is_empty() {
+            return Err(GenerationError::Failed(anyhow::anyhow!(
+                "the model wrote an empty line"
+            )));
+        }
+        Ok(line)
     }
 }

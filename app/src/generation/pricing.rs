@@ -25,6 +25,8 @@ pub enum Price {
     },
     /// Per million input and output tokens.
     PerMillionTokens { input: i64, output: i64 },
+    /// Per million characters of input (speech: OpenAI bills its TTS models so).
+    PerMillionChars(i64),
 }
 
 impl Price {
@@ -40,6 +42,7 @@ impl Price {
                 seconds_per_unit,
             } => microusd as f64 * seconds_per_unit * units,
             Self::PerMillionTokens { .. } => 0.0,
+            Self::PerMillionChars(price) => price as f64 * units / 1_000_000.0,
         };
         microusd.ceil() as i64
     }
@@ -99,8 +102,9 @@ impl Price {
                 input: dollars(input)?,
                 output: dollars(output)?,
             },
+            ["chars", price] => Self::PerMillionChars(dollars(price)?),
             _ => bail!(
-                "`{spec}` is not a price: write run:USD, second:USD, compute:USD_PER_SECOND:SECONDS_PER_UNIT or tokens:USD_IN:USD_OUT (per million tokens)"
+                "`{spec}` is not a price: write run:USD, second:USD, compute:USD_PER_SECOND:SECONDS_PER_UNIT, tokens:USD_IN:USD_OUT (per million tokens) or chars:USD (per million characters)"
             ),
         })
     }
@@ -154,6 +158,11 @@ impl Default for PriceTable {
                     output: 10_000_000,
                 },
             ),
+            // Speech, per million characters spoken (gpt-4o-mini-tts bills by tokens,
+            // about $0.015 a minute: close to tts-1's price per character).
+            ("tts-1", Price::PerMillionChars(15_000_000)),
+            ("tts-1-hd", Price::PerMillionChars(30_000_000)),
+            ("gpt-4o-mini-tts", Price::PerMillionChars(15_000_000)),
             (
                 "gpt-4.1-mini",
                 Price::PerMillionTokens {
@@ -251,6 +260,8 @@ pub struct Pricing {
     pub director: Priced,
     /// The vision model that checks the product was kept, where one is configured.
     pub product_check: Priced,
+    /// The voiceover's speech model.
+    pub speech: Priced,
 }
 
 /// Tokens a director call is assumed to write, for its estimate (replies and plans are
@@ -274,6 +285,7 @@ impl Pricing {
             music: Priced::free("music"),
             director: Priced::free("director"),
             product_check: Priced::free("product check"),
+            speech: Priced::free("voiceover"),
         }
     }
 
@@ -301,6 +313,15 @@ impl Pricing {
 
     pub fn clip(&self, seconds: f64) -> Estimate {
         Self::estimate(&self.video, "clip", self.video.price.estimate(seconds))
+    }
+
+    /// A voiceover line of `chars` characters.
+    pub fn speech(&self, chars: usize) -> Estimate {
+        Self::estimate(
+            &self.speech,
+            "voiceover",
+            self.speech.price.estimate(chars as f64),
+        )
     }
 
     pub fn music(&self, seconds: f64) -> Estimate {

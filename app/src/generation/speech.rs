@@ -69,6 +69,15 @@ fn check(request: &SpeechRequest, voices: &[Voice]) -> Result<(), GenerationErro
     Ok(())
 }
 
+/// A folder of its own for one line, under `work_dir` (made when missing).
+fn work_folder(work_dir: &std::path::Path) -> Result<tempfile::TempDir, GenerationError> {
+    std::fs::create_dir_all(work_dir).context("making the speech's work folder")?;
+    Ok(tempfile::Builder::new()
+        .prefix("speech-")
+        .tempdir_in(work_dir)
+        .context("making a folder for the speech")?)
+}
+
 /// Measures a made WAV file and labels it.
 async fn measured(
     dir: tempfile::TempDir,
@@ -169,10 +178,7 @@ impl SpeechGenerator for EspeakSpeech {
         run: &Run,
     ) -> Result<GeneratedMedia, GenerationError> {
         check(request, &ESPEAK_VOICES)?;
-        let dir = tempfile::Builder::new()
-            .prefix("speech-")
-            .tempdir_in(&self.work_dir)
-            .context("making a folder for the speech")?;
+        let dir = work_folder(&self.work_dir)?;
         let file = dir.path().join("line.wav");
         let mut child = tokio::process::Command::new("espeak-ng")
             // 160 words a minute: the pace of a calm advert read.
@@ -294,10 +300,7 @@ impl SpeechGenerator for OpenAiSpeech {
                 })
             })
             .await?;
-        let dir = tempfile::Builder::new()
-            .prefix("speech-")
-            .tempdir_in(&self.work_dir)
-            .context("making a folder for the speech")?;
+        let dir = work_folder(&self.work_dir)?;
         tokio::fs::write(dir.path().join("line.wav"), &bytes)
             .await
             .context("keeping the speech")?;

@@ -224,6 +224,10 @@ pub struct MediaProviders {
     pub image: Arc<dyn ImageGenerator>,
     pub video: Arc<dyn VideoGenerator>,
     pub music: Arc<dyn MusicGenerator>,
+    /// The voiceover's speech.
+    pub speech: Arc<dyn super::speech::SpeechGenerator>,
+    /// The clip lengths the video model makes: scenes are fitted to them.
+    pub clip_lengths: crate::creative::timing::ClipLengths,
     /// Shown in the UI: the offline provider is labelled as an offline preview.
     pub offline: bool,
 }

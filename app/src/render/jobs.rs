@@ -7,9 +7,12 @@ use super::{
     branding::{Brand, Logo},
     compose::{render, Clip, Composition, Encoder, Music, RenderError},
     events::{emit, Recorded},
+    mix::VoiceLine,
+    ssr::VoiceLineRef,
 };
 use crate::{
     brand::{bundled_font, font::bundled_bytes, ssr::BrandSnapshot, BUNDLED_FONTS},
+    creative::timing::VOICE_LEAD_SECS,
     generation::{
         ffmpeg,
         ssr::{GeneratedMedia, GenerationError},
@@ -166,7 +169,8 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
     let cancel = &context.run.cancel;
     let row = sqlx::query!(
         "SELECT c.status, c.project_id, c.owner_id, p.format, c.clip_asset_ids, c.title,
-                c.call_to_action, c.music_asset_id, c.music_volume, c.version, c.brand
+                c.call_to_action, c.music_asset_id, c.music_volume, c.version, c.brand,
+                c.voice_lines
          FROM compositions c JOIN projects p ON p.id = c.project_id WHERE c.id = $1",
         id
     )
@@ -211,7 +215,7 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
         }
         None => None,
     };
-    let composition = Composition {
+    let mut composition = Composition {
         clips,
         format: VideoFormat::parse(&row.format).unwrap_or_default(),
         title: row.title,
@@ -221,6 +225,30 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
         voices: Vec::new(),
         encoder: Encoder::default(),
     };
+    let lines: Vec<VoiceLineRef> =
+        serde_json::from_value(row.voice_lines).map_err(anyhow::Error::from)?;
+    // Each line starts a breath after its scene does, where the scene plays in the video
+    // (the end card shortens the clips a little).
+    let starts: Vec<f64> = composition
+        .slots()
+        .iter()
+        .scan(0.0, |start, slot| {
+            let this = *start;
+            *start += slot;
+            Some(this)
+        })
+        .collect();
+    for (j, line) in lines.iter().enumerate() {
+        let Some(start) = starts.get(line.scene) else {
+            continue;
+        };
+        let path = dir.path().join(format!("voice{j}.wav"));
+        run_fetch(context, line.asset_id, &path, cancel).await?;
+        composition.voices.push(VoiceLine {
+            path,
+            start_secs: start + VOICE_LEAD_SECS,
+        });
+    }
     render_progress(&context.pool, id, 1.0, "Rendering").await?;
     // Progress goes to the database at most every half second, in whole percents.
     let (sender, mut receiver) = tokio::sync::watch::channel(0.0f64);

@@ -9,7 +9,7 @@ use super::{
     FinalState, RenderView,
 };
 use crate::{
-    creative::Brief,
+    creative::{timing::needed_secs, Brief},
     error::AppError,
     jobs,
     projects::ssr::not_found,
@@ -18,6 +18,7 @@ use crate::{
         ssr::Storage,
     },
 };
+use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -78,19 +79,44 @@ pub async fn render_view(
 /// What a render is made of, read from the approved storyboard.
 struct Ingredients {
     clips: Vec<Uuid>,
+    /// The spoken lines, each with the index of the clip it is spoken over.
+    voices: Vec<VoiceLineRef>,
     seconds: f64,
     blocked: Option<String>,
 }
 
+/// A voiceover line as a render row keeps it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VoiceLineRef {
+    pub asset_id: Uuid,
+    /// The clip (scene) it is spoken over.
+    pub scene: usize,
+}
+
 async fn ingredients(conn: &mut PgConnection, project: Uuid) -> sqlx::Result<Ingredients> {
     let rows = sqlx::query!(
-        "SELECT s.video_asset_id, s.video_approved, s.duration_secs FROM scenes s
+        "SELECT s.video_asset_id, s.video_approved, s.duration_secs, s.voiceover,
+                s.voice_status, s.voice_asset_id, s.voice_ms, p.voiceover AS speaks
+         FROM scenes s
          JOIN storyboards sb ON sb.id = s.storyboard_id
+         JOIN projects p ON p.id = sb.project_id
          WHERE sb.project_id = $1 ORDER BY s.position",
         project
     )
     .fetch_all(&mut *conn)
     .await?;
+    let speaks = rows.first().is_some_and(|r| r.speaks);
+    let unspoken = rows.iter().position(|r| {
+        speaks
+            && !r.voiceover.trim().is_empty()
+            && (r.voice_status != "ready" || r.voice_asset_id.is_none())
+    });
+    let too_long = rows.iter().position(|r| {
+        speaks
+            && r.voice_status == "ready"
+            && r.voice_ms
+                .is_some_and(|ms| needed_secs(ms.max(0) as u32) > r.duration_secs.max(0) as u32)
+    });
     let blocked = if rows.is_empty() {
         Some("Plan the storyboard first.".to_string())
     } else if rows
@@ -98,11 +124,28 @@ async fn ingredients(conn: &mut PgConnection, project: Uuid) -> sqlx::Result<Ing
         .any(|r| !r.video_approved || r.video_asset_id.is_none())
     {
         Some("Approve every scene's clip first.".to_string())
+    } else if let Some(i) = unspoken {
+        Some(format!("Scene {}'s voiceover is not made yet.", i + 1))
     } else {
-        None
+        too_long.map(|i| {
+            format!(
+                "Scene {}'s line runs past its scene: shorten the line or lengthen the scene.",
+                i + 1
+            )
+        })
     };
+    let voices = rows
+        .iter()
+        .enumerate()
+        .filter(|_| speaks)
+        .filter_map(|(scene, r)| {
+            let asset_id = r.voice_asset_id.filter(|_| r.voice_status == "ready")?;
+            Some(VoiceLineRef { asset_id, scene })
+        })
+        .collect();
     let total: f64 = rows.iter().map(|r| r.duration_secs as f64).sum();
     Ok(Ingredients {
+        voices,
         clips: rows.iter().filter_map(|r| r.video_asset_id).collect(),
         // Clips hold their last frame through each crossfade: the video lasts as planned.
         seconds: total,
@@ -237,8 +280,9 @@ pub async fn start_render(
     let id = Uuid::new_v4();
     sqlx::query!(
         "INSERT INTO compositions (id, project_id, owner_id, version, clip_asset_ids, title,
-                                   call_to_action, music_asset_id, music_volume, brand)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                   call_to_action, music_asset_id, music_volume, brand,
+                                   voice_lines)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         id,
         project,
         owner,
@@ -248,7 +292,8 @@ pub async fn start_render(
         Some(brief.call_to_action).filter(|t| !t.is_empty()),
         music,
         volume,
-        brand
+        brand,
+        serde_json::to_value(&parts.voices).map_err(anyhow::Error::from)?
     )
     .execute(&mut *tx)
     .await?;

@@ -7,13 +7,16 @@ use super::{
     jobs::{cancel_scene_jobs, enqueue_scene_job, SceneStage},
     record::SceneRecord,
     ssr::{lock_scene, save_scene, scene_not_found, scenes_of, storyboard_not_found},
+    voice::{cancel_voice_jobs, enqueue_voice, project_voice, spoken_secs, timing_of},
     GenStatus, Stage,
 };
 use crate::{
     budget::ssr::Tab,
     creative::{
-        reachable, rebalance_with, Mood, SceneRole, MAX_SCENES, MAX_SCENE_TEXT_CHARS,
-        MIN_CLIP_SECS, MIN_SCENES,
+        reachable,
+        timing::{fit, too_long_message, ClipLengths, SceneTiming},
+        Mood, SceneRole, MAX_SCENES, MAX_SCENE_TEXT_CHARS, MAX_VOICEOVER_CHARS, MIN_CLIP_SECS,
+        MIN_SCENES,
     },
     error::AppError,
     generation::pricing::Pricing,
@@ -37,13 +40,29 @@ fn check_text(text: &str) -> Result<String, AppError> {
     Ok(text.to_string())
 }
 
+fn check_voiceover(line: &str) -> Result<String, AppError> {
+    let line = line.trim();
+    crate::error::check_plain_text(line, "A voiceover line")?;
+    if line.chars().count() > MAX_VOICEOVER_CHARS {
+        return Err(AppError::invalid(format!(
+            "Keep a voiceover line to {MAX_VOICEOVER_CHARS} characters or fewer."
+        )));
+    }
+    Ok(line.to_string())
+}
+
 /// What a user can do to one scene.
 #[derive(Clone, Debug)]
 pub enum SceneAction {
     EditText {
         text: String,
         visual: Option<String>,
+        /// A new voiceover line with it, if any.
+        voiceover: Option<String>,
     },
+    /// A new voiceover line: only its speech is made again (and the clip only if the new
+    /// line no longer fits).
+    EditVoiceover(String),
     ApproveText,
     RegenerateImage,
     ApproveImage,
@@ -53,21 +72,70 @@ pub enum SceneAction {
     ShowProduct(bool),
 }
 
-/// Applies an action to a locked scene: the new state and the job to start, if any.
-fn apply(scene: &mut SceneRecord, action: &SceneAction) -> Result<Option<SceneStage>, AppError> {
+/// Whether the clip can be asked for as far as the voiceover goes: its line is spoken
+/// and fits the scene (its length is what the clip is asked for).
+fn voice_allows_clip(scene: &SceneRecord, speaks: bool) -> Result<(), AppError> {
+    if !speaks {
+        return Ok(());
+    }
+    if scene.voice_pending() {
+        return Err(AppError::Conflict(
+            "The voiceover is still being made: its length sets the clip's.".into(),
+        ));
+    }
+    match scene.voice_ms {
+        Some(ms) if scene.voice_too_long() => Err(AppError::Conflict(too_long_message(
+            ms,
+            scene.duration_secs,
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Applies an action to a locked scene: the new state and the job to start, if any (a
+/// voiceover to speak shows as the scene's voice status turned queued). `speaks`: the
+/// project has a voiceover.
+fn apply(
+    scene: &mut SceneRecord,
+    action: &SceneAction,
+    speaks: bool,
+) -> Result<Option<SceneStage>, AppError> {
     let conflict = |message: &str| Err(AppError::Conflict(message.to_string()));
     match action {
-        SceneAction::EditText { text, visual } => {
+        SceneAction::EditText {
+            text,
+            visual,
+            voiceover,
+        } => {
             scene.text = check_text(text)?;
             if let Some(visual) = visual {
                 scene.visual = visual.trim().chars().take(1000).collect();
             }
+            if let Some(line) = voiceover {
+                scene.voiceover = check_voiceover(line)?;
+            }
             scene.back_to_text();
+            if scene.voice_status != GenStatus::None || voiceover.is_some() {
+                // Spoken again when the text is approved.
+                scene.revoice(false);
+            }
+            Ok(None)
+        }
+        SceneAction::EditVoiceover(line) => {
+            let line = check_voiceover(line)?;
+            if line == scene.voiceover {
+                return Ok(None);
+            }
+            scene.voiceover = line;
+            scene.revoice(speaks && scene.text_approved);
             Ok(None)
         }
         SceneAction::ApproveText => {
             if scene.text_approved {
                 return Ok(None);
+            }
+            if speaks && scene.voice_status != GenStatus::Ready {
+                scene.revoice(true);
             }
             scene.text_approved = true;
             scene.image_approved = false;
@@ -92,6 +160,7 @@ fn apply(scene: &mut SceneRecord, action: &SceneAction) -> Result<Option<SceneSt
             if scene.image_status != GenStatus::Ready || scene.image_asset_id.is_none() {
                 return conflict("The scene's image is not ready yet.");
             }
+            voice_allows_clip(scene, speaks)?;
             scene.image_approved = true;
             scene.video_approved = false;
             scene.video_status = GenStatus::Queued;
@@ -103,6 +172,7 @@ fn apply(scene: &mut SceneRecord, action: &SceneAction) -> Result<Option<SceneSt
             if !scene.image_approved {
                 return conflict("Approve the scene's image before making its clip.");
             }
+            voice_allows_clip(scene, speaks)?;
             scene.video_approved = false;
             scene.video_status = GenStatus::Queued;
             scene.error = None;
@@ -132,15 +202,22 @@ async fn commit_action(
     tx: &mut PgConnection,
     tab: &mut Tab,
     pricing: &Pricing,
-    before_generation: i32,
+    before: &SceneRecord,
     scene: &SceneRecord,
     job: Option<SceneStage>,
     project: Uuid,
 ) -> sqlx::Result<()> {
-    if scene.generation != before_generation {
+    if scene.generation != before.generation {
         cancel_scene_jobs(tx, scene.id).await?;
     }
+    let revoiced = scene.voice_generation != before.voice_generation;
+    if revoiced {
+        cancel_voice_jobs(tx, scene.id).await?;
+    }
     save_scene(tx, scene).await?;
+    if revoiced && scene.voice_status == GenStatus::Queued {
+        enqueue_voice(tx, tab, pricing, project, scene).await?;
+    }
     if let Some(stage) = job {
         enqueue_scene_job(tx, tab, pricing, project, stage, scene, false).await?;
     }
@@ -188,11 +265,14 @@ pub async fn act_on_scene(
     let mut tx = me.state.pool.begin().await?;
     let mut scene = lock_scene(&mut tx, owner, scene_id).await?;
     let before = scene.clone();
-    let job = apply(&mut scene, &action)?;
     let project = project_of_storyboard(&mut tx, scene.storyboard_id).await?;
+    let (speaks, _) = project_voice(&mut tx, project).await?;
+    let job = apply(&mut scene, &action, speaks)?;
     if job.is_none()
         && before.text == scene.text
         && before.visual == scene.visual
+        && before.voiceover == scene.voiceover
+        && before.voice_generation == scene.voice_generation
         && before.text_approved == scene.text_approved
         && before.video_approved == scene.video_approved
         && before.shows_product == scene.shows_product
@@ -202,16 +282,7 @@ pub async fn act_on_scene(
     }
     let mut tab = spending.tab(owner, Some(project));
     let pricing = &spending.pricing;
-    commit_action(
-        &mut tx,
-        &mut tab,
-        pricing,
-        before.generation,
-        &scene,
-        job,
-        project,
-    )
-    .await?;
+    commit_action(&mut tx, &mut tab, pricing, &before, &scene, job, project).await?;
     if matches!(action, SceneAction::ApproveVideo) {
         check_complete(&mut tx, scene.storyboard_id, project).await?;
     }
@@ -239,17 +310,21 @@ pub async fn approve_all(me: &Caller, storyboard: Uuid, stage: Stage) -> Result<
         .iter()
         .map(|s| s.id)
         .collect();
+    let (speaks, _) = project_voice(&mut tx, project).await?;
     let mut approved = 0;
     let mut tab = spending.tab(owner, Some(project));
     for id in ids {
         let mut scene = lock_scene(&mut tx, owner, id).await?;
-        let before = scene.generation;
+        let before = scene.clone();
         let ready = match stage {
             Stage::Text => !scene.text_approved,
             Stage::Image => {
                 scene.text_approved
                     && !scene.image_approved
                     && scene.image_status == GenStatus::Ready
+                    // A scene whose line is unspoken or too long waits: its clip's
+                    // length is not known yet.
+                    && voice_allows_clip(&scene, speaks).is_ok()
             }
             Stage::Video | Stage::Done => {
                 scene.image_approved
@@ -265,9 +340,9 @@ pub async fn approve_all(me: &Caller, storyboard: Uuid, stage: Stage) -> Result<
             Stage::Image => SceneAction::ApproveImage,
             Stage::Video | Stage::Done => SceneAction::ApproveVideo,
         };
-        let job = apply(&mut scene, &action)?;
+        let job = apply(&mut scene, &action, speaks)?;
         let pricing = &spending.pricing;
-        commit_action(&mut tx, &mut tab, pricing, before, &scene, job, project).await?;
+        commit_action(&mut tx, &mut tab, pricing, &before, &scene, job, project).await?;
         approved += 1;
     }
     if approved > 0 && matches!(stage, Stage::Video | Stage::Done) {
@@ -341,13 +416,65 @@ fn renumber(scenes: &mut [SceneRecord]) {
     }
 }
 
+/// Lengths for `scenes` that add up to `target`, are lengths the video model makes and
+/// hold every spoken line; `fixed` is a scene the user set. Scenes whose clips are made
+/// keep their lengths where the others can give way; where they cannot, they give way
+/// too (their clips are then made again: the user asked for the change).
+fn fitted(
+    scenes: &[SceneRecord],
+    fixed: Option<(usize, u32)>,
+    target: u32,
+    lengths: &ClipLengths,
+) -> Result<Vec<u32>, AppError> {
+    let longest = lengths.allowed().last().copied().unwrap_or_default();
+    let timings = |keep_clips: bool| -> Vec<SceneTiming> {
+        scenes
+            .iter()
+            .enumerate()
+            .map(|(i, scene)| match fixed {
+                Some((at, secs)) if at == i => SceneTiming {
+                    secs,
+                    min_secs: 0,
+                    locked: true,
+                },
+                _ => {
+                    let timing = timing_of(scene);
+                    SceneTiming {
+                        // A line no length holds is shown as too long, not a reason to
+                        // refuse every other change.
+                        min_secs: timing.min_secs.min(longest),
+                        locked: keep_clips && timing.locked,
+                        ..timing
+                    }
+                }
+            })
+            .collect()
+    };
+    fit(&timings(true), target, lengths)
+        .or_else(|| fit(&timings(false), target, lengths))
+        .ok_or_else(|| {
+            AppError::invalid(format!(
+                "{} scenes cannot add up to {target} seconds with clips of {} that hold every spoken line.",
+                scenes.len(),
+                lengths.describe()
+            ))
+        })
+}
+
 /// Sets a scene's length; the others are re-balanced so the total stays the target.
 pub async fn set_duration(
     pool: &PgPool,
     owner: Uuid,
     scene_id: Uuid,
     secs: u32,
+    lengths: &ClipLengths,
 ) -> Result<(), AppError> {
+    if !lengths.allows(secs) {
+        return Err(AppError::invalid(format!(
+            "A scene lasts {}, not {secs}.",
+            lengths.describe()
+        )));
+    }
     let mut tx = pool.begin().await?;
     let scene = lock_scene(&mut tx, owner, scene_id).await?;
     let (_, target) = lock_storyboard(&mut tx, owner, scene.storyboard_id).await?;
@@ -356,9 +483,13 @@ pub async fn set_duration(
         .iter()
         .position(|s| s.id == scene_id)
         .ok_or_else(scene_not_found)?;
-    let lengths: Vec<u32> = before.iter().map(|s| s.duration_secs).collect();
-    let balanced = rebalance_with(&lengths, index, secs, target)
-        .map_err(|error| AppError::invalid(format!("{error}.")))?;
+    let spoken = spoken_secs(&before[index]);
+    if secs < spoken {
+        return Err(AppError::invalid(format!(
+            "This scene's line needs {spoken} seconds: shorten the line first."
+        )));
+    }
+    let balanced = fitted(&before, Some((index, secs)), target, lengths)?;
     let mut after = before.clone();
     for (scene, secs) in after.iter_mut().zip(balanced) {
         set_length(scene, secs);
@@ -405,6 +536,7 @@ pub async fn add_scene(
     storyboard: Uuid,
     after_position: Option<usize>,
     text: &str,
+    lengths: &ClipLengths,
 ) -> Result<Uuid, AppError> {
     let text = check_text(text)?;
     let mut tx = pool.begin().await?;
@@ -451,16 +583,21 @@ pub async fn add_scene(
         image_drift: false,
         video_match: None,
         video_drift: false,
+        voiceover: String::new(),
+        voice_status: GenStatus::None,
+        voice_asset_id: None,
+        voice_key: None,
+        voice_ms: None,
+        voice_generation: 0,
     };
     let mut after = before.clone();
     after.insert(at, new.clone());
     renumber(&mut after);
-    let lengths: Vec<u32> = after.iter().map(|s| s.duration_secs).collect();
-    // The new scene gets an average share; the others keep their proportions.
+    // The new scene starts from an average share; every scene gives a little.
     let average =
         (target / after.len() as u32).clamp(MIN_CLIP_SECS, crate::creative::MAX_CLIP_SECS);
-    let balanced = rebalance_with(&lengths, at, average, target)
-        .map_err(|error| AppError::invalid(format!("{error}.")))?;
+    after[at].duration_secs = average;
+    let balanced = fitted(&after, None, target, lengths)?;
     for (scene, secs) in after.iter_mut().zip(balanced) {
         set_length(scene, secs);
     }
@@ -490,7 +627,12 @@ pub async fn add_scene(
     Ok(id)
 }
 
-pub async fn delete_scene(pool: &PgPool, owner: Uuid, scene_id: Uuid) -> Result<(), AppError> {
+pub async fn delete_scene(
+    pool: &PgPool,
+    owner: Uuid,
+    scene_id: Uuid,
+    lengths: &ClipLengths,
+) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
     let scene = lock_scene(&mut tx, owner, scene_id).await?;
     let (_, target) = lock_storyboard(&mut tx, owner, scene.storyboard_id).await?;
@@ -512,13 +654,12 @@ pub async fn delete_scene(pool: &PgPool, owner: Uuid, scene_id: Uuid) -> Result<
         )));
     }
     renumber(&mut after);
-    let weights: Vec<f64> = after.iter().map(|s| s.duration_secs as f64).collect();
-    let balanced = crate::creative::balance(&weights, target)
-        .map_err(|error| AppError::invalid(format!("{error}.")))?;
+    let balanced = fitted(&after, None, target, lengths)?;
     for (scene, secs) in after.iter_mut().zip(balanced) {
         set_length(scene, secs);
     }
     cancel_scene_jobs(&mut tx, scene_id).await?;
+    cancel_voice_jobs(&mut tx, scene_id).await?;
     sqlx::query!("DELETE FROM scenes WHERE id = $1", scene_id)
         .execute(&mut *tx)
         .await?;

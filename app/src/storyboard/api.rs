@@ -33,18 +33,20 @@ pub async fn plan_storyboard(
     .await
 }
 
-/// One step of a scene's flow: `edit_text` (with `text`), `regenerate_text`,
-/// `approve_text`, `regenerate_image`, `approve_image`, `regenerate_video`, `approve_video`,
-/// `show_product`, `hide_product`.
+/// One step of a scene's flow: `edit_text` (with `text`, and `voiceover` if it changes
+/// too), `regenerate_text`, `approve_text`, `edit_voiceover` (with `voiceover`),
+/// `shorten_voiceover`, `regenerate_image`, `approve_image`, `regenerate_video`,
+/// `approve_video`, `show_product`, `hide_product`.
 #[server(endpoint = "studio/scene")]
 pub async fn scene_action(
     scene: String,
     action: String,
     text: Option<String>,
+    voiceover: Option<String>,
 ) -> Result<(), AppError> {
     signed_in(|me| async move {
         let scene = parse_id(&scene, "Scene")?;
-        let action = super::plan::scene_action(&me, scene, &action, text).await?;
+        let action = super::plan::scene_action(&me, scene, &action, text, voiceover).await?;
         super::actions::act_on_scene(&me, scene, action).await
     })
     .await
@@ -65,7 +67,8 @@ pub async fn approve_all(storyboard: String, stage: String) -> Result<usize, App
 pub async fn set_duration(scene: String, seconds: u32) -> Result<(), AppError> {
     signed_in(|me| async move {
         let scene = parse_id(&scene, "Scene")?;
-        super::actions::set_duration(&me.state.pool, me.owner, scene, seconds).await
+        let lengths = &me.state.media.clip_lengths;
+        super::actions::set_duration(&me.state.pool, me.owner, scene, seconds, lengths).await
     })
     .await
 }
@@ -89,7 +92,8 @@ pub async fn add_scene(storyboard: String, after: usize, text: String) -> Result
     signed_in(|me| async move {
         let storyboard = parse_id(&storyboard, "Storyboard")?;
         let after = after.checked_sub(1);
-        super::actions::add_scene(&me.state.pool, me.owner, storyboard, after, &text).await
+        let (pool, lengths) = (&me.state.pool, &me.state.media.clip_lengths);
+        super::actions::add_scene(pool, me.owner, storyboard, after, &text, lengths).await
     })
     .await
 }
@@ -98,7 +102,23 @@ pub async fn add_scene(storyboard: String, after: usize, text: String) -> Result
 pub async fn delete_scene(scene: String) -> Result<(), AppError> {
     signed_in(|me| async move {
         let scene = parse_id(&scene, "Scene")?;
-        super::actions::delete_scene(&me.state.pool, me.owner, scene).await
+        let lengths = &me.state.media.clip_lengths;
+        super::actions::delete_scene(&me.state.pool, me.owner, scene, lengths).await
+    })
+    .await
+}
+
+/// The project's voiceover: `enabled` false is "no voiceover"; `voice` one of the speech
+/// provider's. Every approved scene's line is spoken again in it.
+#[server(endpoint = "studio/set_voice")]
+pub async fn set_voice(
+    project: String,
+    enabled: bool,
+    voice: Option<String>,
+) -> Result<(), AppError> {
+    signed_in(|me| async move {
+        let project = parse_id(&project, "Project")?;
+        super::voice::set_voice(&me, project, enabled, voice).await
     })
     .await
 }

@@ -76,7 +76,7 @@ impl Recorded {
                 reserved_microusd,
             } => StoryboardEvent::SceneUpdate {
                 scene: match scene {
-                    Some(scene) => Some(scene.view(storage).await),
+                    Some(scene) => Some(Box::new(scene.view(storage).await)),
                     None => None,
                 },
                 scene_id: *scene_id,

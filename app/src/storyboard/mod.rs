@@ -21,6 +21,8 @@ pub mod record;
 pub mod ssr;
 #[cfg(feature = "ssr")]
 pub mod stream;
+#[cfg(feature = "ssr")]
+pub mod voice;
 
 use crate::creative::{Mood, SceneRole};
 use serde::{Deserialize, Serialize};
@@ -111,6 +113,13 @@ pub struct SceneView {
     /// The check found the product missing or changed.
     pub image_drift: bool,
     pub video_drift: bool,
+    /// What the voice says over the scene, the speech (a WAV to preview) and its length.
+    pub voiceover: String,
+    pub voice_status: GenStatus,
+    pub voice_url: Option<String>,
+    pub voice_ms: Option<u32>,
+    /// The line runs past the scene: the clip is not asked for until one of them changes.
+    pub voice_too_long: bool,
 }
 
 impl SceneView {
@@ -143,6 +152,25 @@ pub struct StoryboardView {
     pub offline: bool,
     /// The project has product photos: its product scenes are made from the main one.
     pub has_product_photos: bool,
+    pub voice: VoiceSettings,
+    /// The scene lengths the video model makes, shortest first.
+    pub clip_lengths: Vec<u32>,
+}
+
+/// A voice the speech provider offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoiceOption {
+    pub id: String,
+    /// Name and language, as the picker shows it.
+    pub label: String,
+}
+
+/// The project's voiceover: on or off, in which voice, and the voices to choose from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoiceSettings {
+    pub enabled: bool,
+    pub voice: String,
+    pub voices: Vec<VoiceOption>,
 }
 
 impl StoryboardView {
@@ -157,7 +185,8 @@ impl StoryboardView {
 pub enum StoryboardEvent {
     /// A scene changed (or appeared); `removed` scenes are gone.
     SceneUpdate {
-        scene: Option<SceneView>,
+        // Boxed: a scene is far larger than the other events.
+        scene: Option<Box<SceneView>>,
         scene_id: Uuid,
         removed: bool,
         /// The project's settled spend and open reservations once this change was made,

@@ -4,11 +4,17 @@
 use super::{
     actions::SceneAction,
     jobs::{SceneImage, SceneVideo},
-    ssr, StoryboardView,
+    ssr,
+    voice::SceneVoice,
+    StoryboardView,
 };
 use crate::{
     budget::ssr::metered,
-    creative::{reachable, Mood, PlannedScene, DEFAULT_TARGET_SECS, MAX_SCENES, MIN_SCENES},
+    creative::{
+        reachable,
+        timing::{fit, ClipLengths, SceneTiming},
+        Mood, PlannedScene, DEFAULT_TARGET_SECS, MAX_SCENES, MAX_VOICEOVER_CHARS, MIN_SCENES,
+    },
     error::AppError,
     events::{self, Topic},
     jobs,
@@ -81,6 +87,8 @@ pub async fn plan(
         },
     )
     .await?;
+    // The director plans in whole seconds; the video model may make only some lengths.
+    let plan = fit_plan(plan, target, &state.media.clip_lengths)?;
     store_storyboard(&state.pool, me.owner, project, &mood, target, &plan).await?;
     storyboard_of_project(me, project)
         .await?
@@ -94,42 +102,49 @@ pub async fn scene_action(
     scene: Uuid,
     name: &str,
     text: Option<String>,
+    voiceover: Option<String>,
 ) -> Result<SceneAction, AppError> {
     Ok(match name {
         "edit_text" => SceneAction::EditText {
             text: text.ok_or_else(|| AppError::invalid("A scene needs some text."))?,
             visual: None,
+            voiceover,
         },
+        "edit_voiceover" => SceneAction::EditVoiceover(voiceover.unwrap_or_default()),
+        "shorten_voiceover" => {
+            let context = ssr::scene_context(&me.state.pool, me.owner, scene).await?;
+            let current = &context.plan[context.index];
+            if current.voiceover.trim().is_empty() {
+                return Err(AppError::invalid("This scene has no voiceover line."));
+            }
+            let director = &me.state.director;
+            let line = directed(me, &context, current.voiceover.len(), async {
+                director
+                    .shorten_line(&context.brief, &current.voiceover, current.duration_secs)
+                    .await
+            })
+            .await?;
+            SceneAction::EditVoiceover(line)
+        }
         "regenerate_text" => {
             let context = ssr::scene_context(&me.state.pool, me.owner, scene).await?;
-            let state = &me.state;
-            let estimate = state
-                .spending
-                .pricing
-                .director(context.brief.prompt_chars());
-            let rewritten = metered(
-                &state.pool,
-                &state.spending,
-                me.owner,
-                context.project,
-                estimate,
-                async {
-                    Ok(state
-                        .director
-                        .rewrite(
-                            &context.brief,
-                            &context.mood,
-                            &context.plan,
-                            context.index,
-                            rand::random(),
-                        )
-                        .await?)
-                },
-            )
+            let director = &me.state.director;
+            let rewritten = directed(me, &context, 0, async {
+                director
+                    .rewrite(
+                        &context.brief,
+                        &context.mood,
+                        &context.plan,
+                        context.index,
+                        rand::random(),
+                    )
+                    .await
+            })
             .await?;
             SceneAction::EditText {
                 text: rewritten.text,
                 visual: Some(rewritten.visual),
+                voiceover: Some(rewritten.voiceover).filter(|line| !line.trim().is_empty()),
             }
         }
         "approve_text" => SceneAction::ApproveText,
@@ -147,6 +162,57 @@ pub async fn scene_action(
     })
 }
 
+/// The plan with lengths the video model makes, as close to the director's as they come.
+fn fit_plan(
+    mut plan: Vec<PlannedScene>,
+    target: u32,
+    lengths: &ClipLengths,
+) -> Result<Vec<PlannedScene>, AppError> {
+    let timings: Vec<SceneTiming> = plan
+        .iter()
+        .map(|scene| SceneTiming {
+            secs: scene.duration_secs,
+            min_secs: 0,
+            locked: false,
+        })
+        .collect();
+    let fitted = fit(&timings, target, lengths).ok_or_else(|| {
+        AppError::invalid(format!(
+            "This video model makes clips of {}: {} scenes cannot add up to {target} seconds. Pick another length.",
+            lengths.describe(),
+            plan.len()
+        ))
+    })?;
+    for (scene, secs) in plan.iter_mut().zip(fitted) {
+        scene.duration_secs = secs;
+    }
+    Ok(plan)
+}
+
+/// A director call about one scene, metered on its project's budgets (`extra_chars`:
+/// what the prompt holds beside the brief).
+async fn directed<T>(
+    me: &Caller,
+    context: &ssr::SceneContext,
+    extra_chars: usize,
+    call: impl std::future::Future<Output = Result<T, crate::generation::ssr::GenerationError>>,
+) -> Result<T, AppError> {
+    let state = &me.state;
+    let estimate = state
+        .spending
+        .pricing
+        .director(context.brief.prompt_chars() + extra_chars);
+    metered(
+        &state.pool,
+        &state.spending,
+        me.owner,
+        context.project,
+        estimate,
+        async { Ok(call.await?) },
+    )
+    .await
+}
+
 /// Replaces the project's storyboard with a new plan.
 pub async fn store_storyboard(
     pool: &PgPool,
@@ -162,6 +228,7 @@ pub async fn store_storyboard(
     // Work for the old storyboard's scenes stops with it, and its events go.
     jobs::cancel_for_project::<SceneImage>(&mut tx, project).await?;
     jobs::cancel_for_project::<SceneVideo>(&mut tx, project).await?;
+    jobs::cancel_for_project::<SceneVoice>(&mut tx, project).await?;
     let old = sqlx::query_scalar!(
         "DELETE FROM storyboards WHERE project_id = $1 RETURNING id",
         project
@@ -199,8 +266,8 @@ async fn insert_scene(
     let id = Uuid::new_v4();
     sqlx::query!(
         "INSERT INTO scenes (id, storyboard_id, position, role, text, visual, duration_secs,
-                             shows_product)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                             shows_product, voiceover)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         id,
         storyboard,
         position,
@@ -208,7 +275,13 @@ async fn insert_scene(
         scene.text,
         scene.visual,
         scene.duration_secs as i32,
-        scene.shows_product
+        scene.shows_product,
+        scene
+            .voiceover
+            .trim()
+            .chars()
+            .take(MAX_VOICEOVER_CHARS)
+            .collect::<String>()
     )
     .execute(&mut *tx)
     .await?;

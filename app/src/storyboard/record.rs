@@ -3,7 +3,7 @@
 
 use super::{GenStatus, SceneView};
 use crate::{
-    creative::SceneRole,
+    creative::{timing::needed_secs, SceneRole},
     storage::{links::link, ssr::Storage},
 };
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,21 @@ pub struct SceneRecord {
     pub image_drift: bool,
     pub video_match: Option<f32>,
     pub video_drift: bool,
+    /// The line spoken over the scene, and where its speech stands (events stored before
+    /// voiceovers existed have none).
+    #[serde(default)]
+    pub voiceover: String,
+    #[serde(default)]
+    pub voice_status: GenStatus,
+    #[serde(default)]
+    pub voice_asset_id: Option<Uuid>,
+    #[serde(default)]
+    pub voice_key: Option<String>,
+    /// The spoken line's measured length.
+    #[serde(default)]
+    pub voice_ms: Option<u32>,
+    #[serde(default)]
+    pub voice_generation: i32,
 }
 
 fn percent(score: Option<f32>) -> Option<u8> {
@@ -50,6 +65,10 @@ impl SceneRecord {
             None => None,
         };
         let video_url = match &self.video_key {
+            Some(key) => link(storage, key).await,
+            None => None,
+        };
+        let voice_url = match &self.voice_key {
             Some(key) => link(storage, key).await,
             None => None,
         };
@@ -73,7 +92,39 @@ impl SceneRecord {
             video_match: percent(self.video_match),
             image_drift: self.image_drift,
             video_drift: self.video_drift,
+            voiceover: self.voiceover.clone(),
+            voice_status: self.voice_status,
+            voice_url,
+            voice_ms: self.voice_ms,
+            voice_too_long: self.voice_too_long(),
         }
+    }
+
+    /// Whether the spoken line runs past the scene: its clip is not asked for then.
+    pub fn voice_too_long(&self) -> bool {
+        self.voice_status == GenStatus::Ready
+            && self
+                .voice_ms
+                .is_some_and(|ms| needed_secs(ms) > self.duration_secs)
+    }
+
+    /// The voice is wanted but not spoken yet (or failed): the clip waits for its length.
+    pub fn voice_pending(&self) -> bool {
+        !self.voiceover.trim().is_empty() && self.voice_status != GenStatus::Ready
+    }
+
+    /// Asks for the line to be spoken again (a new line or voice): jobs for the old one
+    /// are dropped when they end.
+    pub(super) fn revoice(&mut self, speaks: bool) {
+        self.voice_generation += 1;
+        self.voice_ms = None;
+        self.voice_asset_id = None;
+        self.voice_key = None;
+        self.voice_status = if speaks && !self.voiceover.trim().is_empty() {
+            GenStatus::Queued
+        } else {
+            GenStatus::None
+        };
     }
 
     /// Clears what depends on the picture (whether it shows the product): the image and

@@ -51,6 +51,12 @@ macro_rules! record {
             image_drift: row.image_drift.unwrap_or(false),
             video_match: row.video_match,
             video_drift: row.video_drift.unwrap_or(false),
+            voiceover: row.voiceover,
+            voice_status: GenStatus::parse(&row.voice_status),
+            voice_asset_id: row.voice_asset_id,
+            voice_key: row.voice_key,
+            voice_ms: row.voice_ms.map(|ms| ms.max(0) as u32),
+            voice_generation: row.voice_generation,
         }
     }};
 }
@@ -65,11 +71,14 @@ pub async fn scenes_of(
                 s.image_approved, s.video_status, s.video_asset_id, va.storage_key AS \"video_key?\",
                 s.video_approved, s.error, s.generation, s.shows_product,
                 ia.product_match AS \"image_match?\", ia.product_drift AS \"image_drift?\",
-                va.product_match AS \"video_match?\", va.product_drift AS \"video_drift?\"
+                va.product_match AS \"video_match?\", va.product_drift AS \"video_drift?\",
+                s.voiceover, s.voice_status, s.voice_asset_id, vo.storage_key AS \"voice_key?\",
+                s.voice_ms, s.voice_generation
          FROM scenes s
          JOIN storyboards sb ON sb.id = s.storyboard_id
          LEFT JOIN assets ia ON ia.id = s.image_asset_id
          LEFT JOIN assets va ON va.id = s.video_asset_id
+         LEFT JOIN assets vo ON vo.id = s.voice_asset_id
          WHERE s.storyboard_id = $1 ORDER BY s.position",
         storyboard
     )
@@ -113,11 +122,14 @@ async fn lock_scene_where(
                 s.image_approved, s.video_status, s.video_asset_id, va.storage_key AS \"video_key?\",
                 s.video_approved, s.error, s.generation, s.shows_product,
                 ia.product_match AS \"image_match?\", ia.product_drift AS \"image_drift?\",
-                va.product_match AS \"video_match?\", va.product_drift AS \"video_drift?\"
+                va.product_match AS \"video_match?\", va.product_drift AS \"video_drift?\",
+                s.voiceover, s.voice_status, s.voice_asset_id, vo.storage_key AS \"voice_key?\",
+                s.voice_ms, s.voice_generation
          FROM scenes s
          JOIN storyboards sb ON sb.id = s.storyboard_id
          LEFT JOIN assets ia ON ia.id = s.image_asset_id
          LEFT JOIN assets va ON va.id = s.video_asset_id
+         LEFT JOIN assets vo ON vo.id = s.voice_asset_id
          WHERE s.id = $1 AND ($2::uuid IS NULL OR sb.owner_id = $2) FOR UPDATE OF s",
         scene,
         owner
@@ -141,7 +153,8 @@ pub async fn save_scene(tx: &mut PgConnection, scene: &SceneRecord) -> sqlx::Res
         "UPDATE scenes SET position = $2, text = $3, visual = $4, duration_secs = $5,
                 text_approved = $6, image_status = $7, image_asset_id = $8, image_approved = $9,
                 video_status = $10, video_asset_id = $11, video_approved = $12, error = $13,
-                generation = $14, shows_product = $15, updated_at = now()
+                generation = $14, shows_product = $15, voiceover = $16, voice_status = $17,
+                voice_asset_id = $18, voice_ms = $19, voice_generation = $20, updated_at = now()
          WHERE id = $1",
         scene.id,
         scene.position,
@@ -157,7 +170,12 @@ pub async fn save_scene(tx: &mut PgConnection, scene: &SceneRecord) -> sqlx::Res
         scene.video_approved,
         scene.error,
         scene.generation,
-        scene.shows_product
+        scene.shows_product,
+        scene.voiceover,
+        scene.voice_status.as_str(),
+        scene.voice_asset_id,
+        scene.voice_ms.map(|ms| ms as i32),
+        scene.voice_generation
     )
     .execute(&mut *tx)
     .await?;
@@ -203,6 +221,7 @@ pub async fn storyboard_view(
     };
     let records = scenes_of(&mut conn, row.id).await?;
     let has_product_photos = crate::product::reference::has_photos(&mut *conn, project).await?;
+    let voice = super::voice::voice_settings(&mut conn, &*state.media.speech, project).await?;
     drop(conn);
     let mut scenes = Vec::with_capacity(records.len());
     for record in &records {
@@ -219,6 +238,8 @@ pub async fn storyboard_view(
         prices: state.spending.pricing.for_pages(),
         offline: state.media.offline,
         has_product_photos,
+        voice,
+        clip_lengths: state.media.clip_lengths.allowed(),
     }))
 }
 
@@ -281,6 +302,7 @@ pub async fn scene_context(
             visual: s.visual.clone(),
             duration_secs: s.duration_secs,
             shows_product: s.shows_product,
+            voiceover: s.voiceover.clone(),
         })
         .collect();
     Ok(SceneContext {

@@ -62,7 +62,7 @@ pub async fn storyboard_stream(
                         let id = view.last_event_id.to_string();
                         for scene in &view.scenes {
                             yield named(&StoryboardEvent::SceneUpdate {
-                                scene: Some(scene.clone()),
+                                scene: Some(Box::new(scene.clone())),
                                 scene_id: scene.id,
                                 removed: false,
                                 spent_microusd: view.standing.spent_microusd,

@@ -244,6 +244,10 @@ async fn every_scene_completes_through_thirty_percent_faults_and_nothing_is_made
             image: Arc::new(Replicate::new(settings).unwrap()),
             video: offline.clone(),
             music: offline,
+            speech: Arc::new(app::generation::speech::EspeakSpeech::new(
+                work.path().join("speech"),
+            )),
+            clip_lengths: Default::default(),
             offline: false,
         },
         app::jobs::WorkerSettings {

@@ -322,6 +322,10 @@ pub fn replicate_worker(
             image: Arc::new(Replicate::new(settings).expect("a Replicate client")),
             video: offline.clone(),
             music: offline,
+            speech: Arc::new(app::generation::speech::EspeakSpeech::new(
+                work.join("speech"),
+            )),
+            clip_lengths: Default::default(),
             offline: false,
         },
         app::jobs::WorkerSettings {

@@ -29,6 +29,7 @@ fn scene_jobs() -> app::jobs::Registry {
     app::jobs::Registry::default()
         .register::<app::storyboard::jobs::SceneImage>()
         .register::<app::storyboard::jobs::SceneVideo>()
+        .register::<app::storyboard::voice::SceneVoice>()
 }
 
 fn worker(

@@ -24,3 +24,4 @@ mod render;
 mod s3;
 mod share;
 mod storyboard;
+mod voiceover;

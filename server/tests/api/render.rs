@@ -37,7 +37,10 @@ impl TestApp {
             if wait {
                 self.wait_for(client, &id, stage, |v| {
                     v.scenes.iter().all(|s| match stage {
-                        "text" => s.image_status == GenStatus::Ready,
+                        // The clip's length waits for the spoken line.
+                        "text" => {
+                            s.image_status == GenStatus::Ready && s.voice_status == GenStatus::Ready
+                        }
                         _ => s.video_status == GenStatus::Ready,
                     })
                 })
@@ -114,6 +117,20 @@ async fn a_render_streams_its_progress_and_is_stored_as_a_playable_version() {
     let state: FinalState = response.json().await.unwrap();
     let render = state.renders[0].clone();
     assert_eq!(render.version, 1);
+    // Every scene's spoken line goes into the render, over its own clip.
+    let lines: serde_json::Value =
+        sqlx::query_scalar("SELECT voice_lines FROM compositions WHERE id = $1")
+            .bind(render.id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let scenes: Vec<u64> = lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line["scene"].as_u64().unwrap())
+        .collect();
+    assert_eq!(scenes, (0..state.clips as u64).collect::<Vec<_>>());
 
     let stream = ada
         .get(app.url(&format!("/api/compositions/{}/stream", render.id)))

@@ -389,6 +389,22 @@ async fn a_storyboard_goes_from_chat_to_approved_clips_with_live_events() {
         })
         .await;
     assert!(images.scenes.iter().all(|s| s.image_url.is_some()));
+    // Every line was spoken (offline: espeak-ng) and fits its scene.
+    let spoken = app
+        .wait_for(&ada, &project, "every line spoken", |v| {
+            v.scenes
+                .iter()
+                .all(|s| s.voice_status == app::storyboard::GenStatus::Ready)
+        })
+        .await;
+    for scene in &spoken.scenes {
+        assert!(!scene.voiceover.is_empty(), "the director wrote a line");
+        assert!(scene.voice_ms.unwrap() > 300, "{scene:?}");
+        assert!(
+            scene.voice_url.is_some() && !scene.voice_too_long,
+            "{scene:?}"
+        );
+    }
     let _: usize = app
         .studio(
             &ada,
@@ -465,8 +481,8 @@ async fn a_storyboard_goes_from_chat_to_approved_clips_with_live_events() {
         .unwrap();
     assert_eq!(
         cost as usize,
-        9 + 2 * view.scenes.len(),
-        "three images for each of three moods, seed images, clips"
+        9 + 3 * view.scenes.len(),
+        "three images for each of three moods, seed images, clips, spoken lines"
     );
     app.assert_no_jobs_left().await;
 }

@@ -21,7 +21,7 @@ pub use answers::{brief_from_answers, product_name};
 use answers::{clip, lower_first};
 use directions::{Direction, DIRECTIONS};
 use futures::StreamExt;
-use scenes::{pick, text_options, visual_for, weight};
+use scenes::{fit_words, pick, text_options, visual_for, voiceover_for, weight};
 use std::time::Duration;
 
 /// The questions, in the order the brief's fields are filled.
@@ -230,6 +230,13 @@ impl Director for OfflineDirector {
                 PlannedScene {
                     role,
                     visual: visual_for(brief, mood, role, &text),
+                    voiceover: voiceover_for(
+                        brief,
+                        role,
+                        i.saturating_sub(2),
+                        &text,
+                        duration_secs,
+                    ),
                     text,
                     duration_secs,
                     shows_product: role.shows_product(),
@@ -261,10 +268,21 @@ impl Director for OfflineDirector {
         Ok(PlannedScene {
             role: current.role,
             visual: visual_for(brief, mood, current.role, &text),
+            voiceover: voiceover_for(brief, current.role, feature, &text, current.duration_secs),
             text,
             duration_secs: current.duration_secs,
             shows_product: current.shows_product,
         })
+    }
+
+    async fn shorten_line(
+        &self,
+        _brief: &Brief,
+        line: &str,
+        secs: u32,
+    ) -> Result<String, GenerationError> {
+        // A rough cut by words: the offline voice is measured again once it speaks.
+        Ok(fit_words(line, secs))
     }
 }
 

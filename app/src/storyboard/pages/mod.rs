@@ -2,6 +2,7 @@
 //! Server-Sent Events.
 
 mod scene_card;
+mod voiceover;
 
 use super::api::{
     get_storyboard, AddScene, ApproveAll, DeleteScene, MoveScene, PlanStoryboard, SceneAction,
@@ -15,6 +16,7 @@ use crate::projects::Step;
 use leptos::prelude::*;
 use scene_card::SceneCard;
 use uuid::Uuid;
+use voiceover::VoicePicker;
 
 #[component]
 pub fn StoryboardStep(project: Uuid) -> impl IntoView {
@@ -100,7 +102,7 @@ fn apply_event(scenes: &mut Vec<SceneView>, event: StoryboardEvent) {
     {
         scenes.retain(|s| s.id != scene_id);
         if let (false, Some(scene)) = (removed, scene) {
-            scenes.push(scene);
+            scenes.push(*scene);
         }
         scenes.sort_by_key(|s| s.position);
     }
@@ -120,6 +122,8 @@ fn Storyboard(
     let complete = RwSignal::new(initial.complete());
     let prices = initial.prices;
     let has_product_photos = initial.has_product_photos;
+    let speaks = RwSignal::new(initial.voice.enabled);
+    let clip_lengths = initial.clip_lengths.clone();
     let spent = RwSignal::new(initial.standing.spent_microusd);
     let reserved = RwSignal::new(initial.standing.reserved_microusd);
     // What is left, kept current by this project's changes (other projects' spend shows
@@ -230,6 +234,7 @@ fn Storyboard(
                 </span>
             </div>
             <OfflineNote offline=initial.offline />
+            <VoicePicker project settings=initial.voice.clone() enabled=speaks />
             <Timeline scenes target />
             <div class="board-summary" role="status" aria-live="polite">
                 <span>{move || format!("{} scenes · {} s of {} s", scenes.with(Vec::len), total(), target)}</span>
@@ -303,6 +308,8 @@ fn Storyboard(
                                 storyboard
                                 prices
                                 has_product_photos
+                                speaks=speaks.into()
+                                clip_lengths=clip_lengths.clone()
                             />
                         }
                     }

@@ -1,7 +1,8 @@
 //! One scene's card: its text, seed image and clip, each to approve or make again.
 
+use super::voiceover::VoiceLine;
 use crate::budget::{priced, Prices};
-use crate::creative::{MAX_CLIP_SECS, MAX_SCENES, MIN_CLIP_SECS, MIN_SCENES};
+use crate::creative::{MAX_SCENES, MIN_SCENES};
 use crate::storyboard::api::{AddScene, DeleteScene, MoveScene, SceneAction, SetDuration};
 use crate::storyboard::{GenStatus, SceneView, Stage};
 use leptos::prelude::*;
@@ -57,6 +58,10 @@ pub(super) fn SceneCard(
     prices: Prices,
     /// The project has product photos, so a scene can be made from the main one.
     has_product_photos: bool,
+    /// The project has a voiceover.
+    speaks: Signal<bool>,
+    /// The lengths the video model makes.
+    clip_lengths: Vec<u32>,
 ) -> impl IntoView {
     // What each spending button costs, in its text and its accessible name.
     let image_cost = prices.seed_image(scene.shows_product && has_product_photos);
@@ -77,6 +82,7 @@ pub(super) fn SceneCard(
                 scene: id.clone(),
                 action: action.into(),
                 text: None,
+                voiceover: None,
             });
         }
     };
@@ -87,6 +93,7 @@ pub(super) fn SceneCard(
                 scene: id.clone(),
                 action: "edit_text".into(),
                 text: Some(text.get_untracked()),
+                voiceover: None,
             });
         }
     };
@@ -105,6 +112,7 @@ pub(super) fn SceneCard(
     let id_delete = id.clone();
     let id_product = id.clone();
     let shows_product = scene.shows_product;
+    let scene_for_voice = scene.clone();
     view! {
         <li class="scene-card" data-stage=stage_badge.to_lowercase() aria-labelledby=format!("scene-{id}-title")>
             <div class="scene-head">
@@ -188,8 +196,12 @@ pub(super) fn SceneCard(
                         let approve = do_action.clone();
                         let again = do_action.clone();
                         let ready = scene.image_status == GenStatus::Ready;
+                        // The clip is asked for at the length the spoken line fits.
+                        let voice_pending = scene.voice_status != GenStatus::Ready && !scene.voiceover.trim().is_empty();
+                        let waits = move || speaks.get() && (voice_pending || scene.voice_too_long);
+                        let approve_text = move || if speaks.get() && voice_pending { "Waiting for the voiceover".to_string() } else { pay("Approve image", clip_cost) };
                         view! {
-                            <button type="button" class="btn btn-small btn-primary" disabled=!ready aria-label=pay(&label("Approve the image of"), clip_cost) on:click=move |_| approve("approve_image")>{pay("Approve image", clip_cost)}</button>
+                            <button type="button" class="btn btn-small btn-primary" disabled=move || !ready || waits() aria-label=pay(&label("Approve the image of"), clip_cost) on:click=move |_| approve("approve_image")>{approve_text}</button>
                             <button type="button" class="btn btn-small btn-ghost" disabled=image_busy aria-label=pay(&label("Regenerate the image of"), image_cost) on:click=move |_| again("regenerate_image")>{pay("New image", image_cost)}</button>
                         }.into_any()
                     }
@@ -208,6 +220,7 @@ pub(super) fn SceneCard(
                     }
                 }}
             </div>
+            {move || speaks.get().then(|| view! { <VoiceLine scene=scene_for_voice.clone() act prices /> })}
             <div class="row wrap scene-tools">
                 {has_product_photos.then(|| view! {
                     <label class="check">
@@ -217,7 +230,7 @@ pub(super) fn SceneCard(
                             aria-label=label("Show the product in")
                             on:change=move |ev| {
                                 let action = if event_target_checked(&ev) { "show_product" } else { "hide_product" };
-                                act.dispatch(SceneAction { scene: id_product.clone(), action: action.into(), text: None });
+                                act.dispatch(SceneAction { scene: id_product.clone(), action: action.into(), text: None, voiceover: None });
                             }
                         />
                         "Product in the picture"
@@ -232,7 +245,8 @@ pub(super) fn SceneCard(
                         }
                     }
                 >
-                    {(MIN_CLIP_SECS..=MAX_CLIP_SECS)
+                    {clip_lengths
+                        .into_iter()
                         .map(|secs| view! { <option value=secs.to_string() selected=secs == scene.duration_secs>{format!("{secs} s")}</option> })
                         .collect_view()}
                 </select>
