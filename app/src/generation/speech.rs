@@ -78,22 +78,43 @@ fn work_folder(work_dir: &std::path::Path) -> Result<tempfile::TempDir, Generati
         .context("making a folder for the speech")?)
 }
 
-/// Measures a made WAV file and labels it.
+/// Trims the silence a provider leaves before and after the words (espeak-ng leaves
+/// about 0.4 s), measures what is left and labels it: the length scenes are fitted to,
+/// and the span captions are timed over, is the speech itself.
 async fn measured(
     dir: tempfile::TempDir,
     provider: &'static str,
 ) -> Result<GeneratedMedia, GenerationError> {
-    let mut media = GeneratedMedia::new(dir, "line.wav".into(), "wav", provider);
-    let probed = ffmpeg::probe(&media.path()).await?;
-    let secs = probed
-        .duration_secs
-        .filter(|secs| *secs > 0.0)
-        .ok_or_else(|| GenerationError::Failed(anyhow::anyhow!("the speech has no length")))?;
+    let made = dir.path().join("line.wav");
+    let probed = ffmpeg::probe(&made).await?;
     if probed.audio_codec.is_none() {
         return Err(GenerationError::Failed(anyhow::anyhow!(
             "the speech is not audio"
         )));
     }
+    let trim = "silenceremove=start_periods=1:start_threshold=-50dB";
+    let args: Vec<String> = [
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-i",
+        &made.to_string_lossy(),
+        "-af",
+        &format!("{trim},areverse,{trim},areverse"),
+        "-c:a",
+        "pcm_s16le",
+        &dir.path().join("spoken.wav").to_string_lossy(),
+    ]
+    .iter()
+    .map(|arg| arg.to_string())
+    .collect();
+    ffmpeg::run(&args).await?;
+    let mut media = GeneratedMedia::new(dir, "spoken.wav".into(), "wav", provider);
+    let secs = ffmpeg::probe(&media.path())
+        .await?
+        .duration_secs
+        .filter(|secs| *secs > 0.05)
+        .ok_or_else(|| GenerationError::Failed(anyhow::anyhow!("the speech is silent")))?;
     media.duration_ms = Some((secs * 1000.0).round() as i32);
     Ok(media)
 }
