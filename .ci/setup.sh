@@ -10,8 +10,9 @@ purpose=${1:-run}
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# espeak-ng: the offline voiceover.
-packages=(postgresql ffmpeg espeak-ng ca-certificates)
+# espeak-ng: the offline voiceover. Noto (Latin, Arabic, Hebrew, ...; CJK) and Symbola
+# (monochrome emoji: libass cannot draw colour emoji fonts) give captions every script.
+packages=(postgresql ffmpeg espeak-ng ca-certificates fonts-noto-core fonts-noto-cjk fonts-symbola)
 if [ "$purpose" = test ]; then
   packages+=(chromium)
   command -v npm >/dev/null || packages+=(nodejs npm)

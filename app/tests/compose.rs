@@ -1,6 +1,6 @@
 //! The one-pass render against real FFmpeg: the output's format and length, the titles
 //! (sampled frames), the brand kit (logo, end card, font), the voice over ducked music at
-//! platform loudness, hostile text, progress and cancellation.
+//! platform loudness, captions in any script, hostile text, progress and cancellation.
 
 // Tests unwrap: a panic is how they fail.
 #![allow(clippy::unwrap_used)]
@@ -12,6 +12,7 @@ use app::{
     render::{
         branding::{logo_place, Brand, Logo},
         compose::{render, render_within, Clip, Composition, Encoder, Music, RenderError},
+        captions::CaptionStyle,
         mix::{VoiceLine, TARGET_LUFS},
     },
 };
@@ -133,6 +134,7 @@ async fn clips_of_any_shape_become_one_faststart_1080x1920_h264_aac_video() {
         }),
         brand: None,
         voices: Vec::new(),
+        captions: None,
         encoder: Encoder::default(),
     };
     assert!(
@@ -184,6 +186,7 @@ async fn the_titles_show_at_their_time_and_not_outside_it() {
         music: None,
         brand: None,
         voices: Vec::new(),
+        captions: None,
         encoder: Encoder {
             preset: "ultrafast".into(),
             crf: 18,
@@ -226,6 +229,7 @@ fn quick(
         music: None,
         brand: None,
         voices: Vec::new(),
+        captions: None,
         encoder: Encoder {
             preset: "ultrafast".into(),
             crf: 28,
@@ -304,6 +308,7 @@ async fn long_composition(dir: &Path) -> Composition {
         music: None,
         brand: None,
         voices: Vec::new(),
+        captions: None,
         encoder: Encoder {
             preset: "medium".into(),
             crf: 20,
@@ -565,6 +570,8 @@ async fn the_voice_speaks_over_ducked_music_at_platform_loudness() {
         voices: vec![VoiceLine {
             path: line.path(),
             start_secs: 0.5,
+            text: "Meet Lumen, the lamp that follows your day.".into(),
+            secs: spoken,
         }],
         ..quick(
             clips,
@@ -589,4 +596,86 @@ async fn the_voice_speaks_over_ducked_music_at_platform_loudness() {
         in_pause - under_voice >= 4.0,
         "music {under_voice:.1} dB under the voice, {in_pause:.1} dB in the pause"
     );
+}
+
+/// A second of quiet sound standing in for a spoken line (captions are timed from the
+/// line's text and length, not its sound).
+async fn line_sound(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.wav"));
+    run(&[
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        "sine=frequency=300:d=1".into(),
+        path.to_string_lossy().into_owned(),
+    ])
+    .await
+    .unwrap();
+    path
+}
+
+/// The band of a square frame where lower-third captions sit.
+async fn caption_band(video: &Path, at: f64) -> Vec<u8> {
+    grey_band(video, at, "crop=iw:ih*0.3:0:ih*0.58,scale=270:81").await
+}
+
+fn voiced(composition: &Composition, lines: Vec<VoiceLine>, captions: Option<CaptionStyle>) -> Composition {
+    Composition {
+        voices: lines,
+        captions,
+        ..composition.clone()
+    }
+}
+
+#[tokio::test]
+async fn captions_show_while_their_line_is_spoken_and_in_every_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let clips = three_clips(dir.path()).await;
+    let sound = line_sound(dir.path(), "line").await;
+    let line = |text: &str, start: f64| VoiceLine {
+        path: sound.clone(),
+        start_secs: start,
+        text: text.into(),
+        secs: 1.5,
+    };
+    let plain = Composition {
+        title: None,
+        call_to_action: None,
+        ..quick(clips, VideoFormat::Square, "", String::new())
+    };
+    let lines = vec![line("🎉 ✨ 🎉", 0.5), line("اطلب الآن", 3.0)];
+    let captioned = voiced(&plain, lines.clone(), Some(CaptionStyle::LowerThird));
+    let cues = captioned.caption_cues();
+    assert_eq!(cues.len(), 2);
+    assert!((cues[0].start() - 0.5).abs() < 1e-9 && (cues[0].end() - 2.0).abs() < 1e-9);
+    // The same lines with every glyph replaced by one no font has: empty boxes.
+    let missing = |text: &str| text.chars().map(|c| if c == ' ' { ' ' } else { '\u{E000}' }).collect::<String>();
+    let boxes = voiced(
+        &plain,
+        vec![line(&missing("🎉 ✨ 🎉"), 0.5), line(&missing("اطلب الآن"), 3.0)],
+        Some(CaptionStyle::LowerThird),
+    );
+    let silent = voiced(&plain, lines, None);
+    let files: Vec<PathBuf> = ["silent", "captioned", "boxes"]
+        .iter()
+        .map(|name| dir.path().join(format!("{name}.mp4")))
+        .collect();
+    for (composition, file) in [&silent, &captioned, &boxes].into_iter().zip(&files) {
+        render_to(composition, dir.path(), file).await;
+    }
+    let (silent, captioned, boxes) = (&files[0], &files[1], &files[2]);
+    // Inside each line's span the band changes; between and after them it does not.
+    for at in [1.2, 3.8] {
+        let during = difference(&caption_band(silent, at).await, &caption_band(captioned, at).await);
+        assert!(during > 2.0, "a caption at {at} s: {during}");
+    }
+    for at in [2.6, 5.5] {
+        let outside = difference(&caption_band(silent, at).await, &caption_band(captioned, at).await);
+        assert!(outside < 0.5, "no caption at {at} s: {outside}");
+    }
+    // The emoji and the Arabic are drawn as glyphs, not as the boxes of missing ones.
+    for at in [1.2, 3.8] {
+        let glyphs = difference(&caption_band(captioned, at).await, &caption_band(boxes, at).await);
+        assert!(glyphs > 1.0, "glyphs, not boxes, at {at} s: {glyphs}");
+    }
 }

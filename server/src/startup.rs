@@ -174,6 +174,14 @@ impl Application {
                 get(app::render::stream::render_stream),
             )
             .route(
+                "/api/compositions/{id}/captions.vtt",
+                get(app::render::caption_files::owner_vtt),
+            )
+            .route(
+                "/api/compositions/{id}/captions.srt",
+                get(app::render::caption_files::owner_srt),
+            )
+            .route(
                 "/api/projects/{id}/chat",
                 axum::routing::post(app::brief::chat::chat),
             )

@@ -60,6 +60,8 @@ pub async fn start_render(
     project: String,
     music: bool,
     volume: u32,
+    /// A caption style (`lower_third`, `word_by_word`, `boxed`); none or `none`: no captions.
+    captions: Option<String>,
 ) -> Result<FinalState, AppError> {
     signed_in(|me| async move {
         let project = parse_id(&project, "Project")?;
@@ -67,7 +69,16 @@ pub async fn start_render(
             return Err(AppError::invalid("Music volume goes from 0 to 100%."));
         }
         let volume = volume as f32 / 100.0;
-        super::ssr::start_render(&me.state.pool, me.owner, project, music, volume).await?;
+        let captions = match captions.as_deref().map(str::trim) {
+            None | Some("" | "none") => None,
+            Some(name) => Some(super::captions::CaptionStyle::parse(name).ok_or_else(|| {
+                AppError::invalid(
+                    "Captions come as lower_third, word_by_word or boxed (or none).",
+                )
+            })?),
+        };
+        let pool = &me.state.pool;
+        super::ssr::start_render(pool, me.owner, project, music, volume, captions).await?;
         state_of(&me, project).await
     })
     .await

@@ -74,6 +74,24 @@ impl Cue {
     }
 }
 
+/// A caption as a render keeps it, for its SRT and WebVTT files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimedCaption {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+}
+
+impl From<&Cue> for TimedCaption {
+    fn from(cue: &Cue) -> Self {
+        Self {
+            start: cue.start(),
+            end: cue.end(),
+            text: cue.text(),
+        }
+    }
+}
+
 /// A phrase holds at most this many words and characters: two short lines on a phone.
 const PHRASE_WORDS: usize = 6;
 const PHRASE_CHARS: usize = 32;
@@ -170,35 +188,35 @@ fn clock(secs: f64, separator: char) -> String {
 }
 
 /// Captions as SubRip.
-pub fn srt(cues: &[Cue]) -> String {
+pub fn srt(cues: &[TimedCaption]) -> String {
     let mut out = String::new();
     for (i, cue) in cues.iter().enumerate() {
         let _ = write!(
             out,
             "{}\n{} --> {}\n{}\n\n",
             i + 1,
-            clock(cue.start(), ','),
-            clock(cue.end(), ','),
-            cue.text()
+            clock(cue.start, ','),
+            clock(cue.end, ','),
+            cue.text
         );
     }
     out
 }
 
 /// Captions as WebVTT (what a browser's `<track>` reads).
-pub fn vtt(cues: &[Cue]) -> String {
+pub fn vtt(cues: &[TimedCaption]) -> String {
     let mut out = String::from("WEBVTT\n\n");
     for cue in cues {
         let text = cue
-            .text()
+            .text
             .replace('&', "&amp;")
             .replace('<', "&lt;")
             .replace('>', "&gt;");
         let _ = write!(
             out,
             "{} --> {}\n{text}\n\n",
-            clock(cue.start(), '.'),
-            clock(cue.end(), '.')
+            clock(cue.start, '.'),
+            clock(cue.end, '.')
         );
     }
     out
@@ -287,6 +305,49 @@ pub fn ass(cues: &[Cue], format: VideoFormat, look: &CaptionLook) -> String {
     out
 }
 
+/// The word-by-word highlight without a brand kit: a warm yellow.
+#[cfg(feature = "ssr")]
+const CAPTION_HIGHLIGHT: [u8; 3] = [0xff, 0xd4, 0x00];
+
+/// The `subtitles` filter burning `cues` in: the ASS file and the titles' font (the kit's,
+/// else the bundled one) are written into `dir`; libass finds the font by its family
+/// and, for glyphs it lacks, the system's fonts through fontconfig.
+#[cfg(feature = "ssr")]
+pub fn burn_in(
+    cues: &[Cue],
+    style: CaptionStyle,
+    format: VideoFormat,
+    brand: Option<&super::branding::Brand>,
+    dir: &std::path::Path,
+) -> anyhow::Result<String> {
+    use crate::generation::ffmpeg::filter_path;
+    use anyhow::Context;
+    let fonts = dir.join("fonts");
+    std::fs::create_dir_all(&fonts).context("making the captions' font folder")?;
+    let bytes = match brand {
+        Some(brand) => std::fs::read(&brand.font).context("reading the kit's font")?,
+        None => crate::generation::offline::FONT.to_vec(),
+    };
+    std::fs::write(fonts.join("captions.ttf"), &bytes).context("writing the captions' font")?;
+    let look = CaptionLook {
+        style,
+        font_family: crate::brand::font::check(&bytes)
+            .map(|font| font.family)
+            .unwrap_or_else(|_| "DejaVu Sans".into()),
+        highlight: brand
+            .and_then(|b| b.colors.first())
+            .and_then(|c| crate::brand::rgb(c))
+            .unwrap_or(CAPTION_HIGHLIGHT),
+    };
+    let file = dir.join("captions.ass");
+    std::fs::write(&file, ass(cues, format, &look)).context("writing the captions")?;
+    Ok(format!(
+        "subtitles=filename={}:fontsdir={}",
+        filter_path(&file)?,
+        filter_path(&fonts)?
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,7 +383,10 @@ mod tests {
 
     #[test]
     fn srt_and_vtt_carry_the_same_times() {
-        let cues = phrases(timed_words("Order yours today.", 12.5, 1.25));
+        let cues: Vec<TimedCaption> = phrases(timed_words("Order yours today.", 12.5, 1.25))
+            .iter()
+            .map(TimedCaption::from)
+            .collect();
         assert_eq!(
             srt(&cues),
             "1\n00:00:12,500 --> 00:00:13,750\nOrder yours today.\n\n"

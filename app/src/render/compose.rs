@@ -10,6 +10,7 @@
 //! `drawtext` reads (`textfile=`) with expansion off.
 
 use super::branding::{self, Brand, TextStyle};
+use super::captions::{self, phrases, timed_words, CaptionStyle, Cue};
 use super::mix::{self, VoiceLine};
 use crate::generation::{
     ffmpeg::filter_path,
@@ -73,6 +74,8 @@ pub struct Composition {
     pub brand: Option<Brand>,
     /// The voiceover lines, each placed where its scene starts.
     pub voices: Vec<VoiceLine>,
+    /// Captions of the voiceover, burned in in this style (none: no captions).
+    pub captions: Option<CaptionStyle>,
     pub encoder: Encoder,
 }
 
@@ -140,6 +143,18 @@ impl Composition {
     /// about twice real time on two cores; a busy machine is slower), yet finite.
     pub fn time_limit(&self) -> Duration {
         Duration::from_secs_f64(120.0 + 10.0 * self.duration_secs())
+    }
+
+    /// The captions the render burns in (and offers as SRT and WebVTT): each spoken
+    /// line in phrases timed over its speech.
+    pub fn caption_cues(&self) -> Vec<Cue> {
+        if self.captions.is_none() {
+            return Vec::new();
+        }
+        self.voices
+            .iter()
+            .flat_map(|line| phrases(timed_words(&line.text, line.start_secs, line.secs)))
+            .collect()
     }
 
     /// Length of the result: the clips' lengths added up (the held frames make up for
@@ -393,6 +408,12 @@ impl Composition {
                 start,
                 end,
             )?);
+        }
+        // Captions last, over everything: libass draws them with fontconfig's fallback
+        // (any script, emoji), in the kit's font where it has the glyphs.
+        let cues = self.caption_cues();
+        if let (Some(style), false) = (self.captions, cues.is_empty()) {
+            overlays.push(captions::burn_in(&cues, style, format, brand, text_dir)?);
         }
         if overlays.is_empty() {
             graph.push(format!("[{video}]null[vout]"));

@@ -7,6 +7,7 @@ use super::{
     branding::{Brand, Logo},
     compose::{render, Clip, Composition, Encoder, Music, RenderError},
     events::{emit, Recorded},
+    captions::{CaptionStyle, TimedCaption},
     mix::VoiceLine,
     ssr::VoiceLineRef,
 };
@@ -170,7 +171,7 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
     let row = sqlx::query!(
         "SELECT c.status, c.project_id, c.owner_id, p.format, c.clip_asset_ids, c.title,
                 c.call_to_action, c.music_asset_id, c.music_volume, c.version, c.brand,
-                c.voice_lines
+                c.voice_lines, c.caption_style
          FROM compositions c JOIN projects p ON p.id = c.project_id WHERE c.id = $1",
         id
     )
@@ -223,6 +224,7 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
         music,
         brand,
         voices: Vec::new(),
+        captions: row.caption_style.as_deref().and_then(CaptionStyle::parse),
         encoder: Encoder::default(),
     };
     let lines: Vec<VoiceLineRef> =
@@ -247,6 +249,8 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
         composition.voices.push(VoiceLine {
             path,
             start_secs: start + VOICE_LEAD_SECS,
+            text: line.text.clone(),
+            secs: f64::from(line.ms) / 1000.0,
         });
     }
     render_progress(&context.pool, id, 1.0, "Rendering").await?;
@@ -339,16 +343,27 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
             media,
         )
         .await?;
+    // The captions as burned in, for their SRT and WebVTT files.
+    let captions = composition.captions.map(|_| {
+        let cues: Vec<TimedCaption> = composition
+            .caption_cues()
+            .iter()
+            .map(TimedCaption::from)
+            .collect();
+        serde_json::json!(cues)
+    });
     let mut tx = context.pool.begin().await.map_err(anyhow::Error::from)?;
     let ours = context.finish(&mut tx).await.map_err(anyhow::Error::from)?;
     let done = sqlx::query_scalar!(
         "UPDATE compositions SET status = 'succeeded', percent = 100, stage = 'Done', asset_id = $2,
-                duration_ms = $3, poster_asset_id = $4, finished_at = now(), error = NULL
+                duration_ms = $3, poster_asset_id = $4, finished_at = now(), error = NULL,
+                captions = $5
          WHERE id = $1 AND status IN ('queued', 'running') RETURNING id",
         id,
         stored.id,
         duration_ms,
-        poster.id
+        poster.id,
+        captions
     )
     .fetch_optional(&mut *tx)
     .await

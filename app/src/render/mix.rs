@@ -24,6 +24,9 @@ pub struct VoiceLine {
     pub path: PathBuf,
     /// Where it starts in the video, in seconds.
     pub start_secs: f64,
+    /// What it says, and how long the speech lasts: the captions are timed from them.
+    pub text: String,
+    pub secs: f64,
 }
 
 /// The inputs the sound is made of, by their FFmpeg input index.

@@ -6,6 +6,9 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod branding;
 #[cfg(feature = "ssr")]
+pub mod caption_files;
+pub mod captions;
+#[cfg(feature = "ssr")]
 pub mod compose;
 #[cfg(feature = "ssr")]
 pub mod events;
@@ -47,6 +50,11 @@ pub struct RenderView {
     /// The live share link's token, if there is one, and its views.
     pub share_token: Option<String>,
     pub share_views: i64,
+    /// The burned-in captions as WebVTT and SRT files, when the render has them.
+    #[serde(default)]
+    pub captions_vtt_url: Option<String>,
+    #[serde(default)]
+    pub captions_srt_url: Option<String>,
 }
 
 impl RenderView {

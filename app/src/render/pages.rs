@@ -47,12 +47,14 @@ fn FinalVideo(project: Uuid, initial: FinalState) -> impl IntoView {
     let prices = crate::budget::pages::use_prices(project);
     use crate::render::{
         api::{CancelRender, MakeMusic, StartRender},
+        captions::CaptionStyle,
         download_name,
     };
     use crate::share::api::{RevokeShare, ShareRender};
     let state = RwSignal::new(initial.clone());
     let make_music = ServerAction::<MakeMusic>::new();
     let start = ServerAction::<StartRender>::new();
+    let captions = RwSignal::new(CaptionStyle::default().as_str().to_string());
     let cancel = ServerAction::<CancelRender>::new();
     let use_music = RwSignal::new(initial.soundtrack_url.is_some());
     let volume = RwSignal::new(30u32);
@@ -244,6 +246,17 @@ fn FinalVideo(project: Uuid, initial: FinalState) -> impl IntoView {
                     />
                     <span class="small">{move || format!("{}%", volume.get())}</span>
                 </div>
+                <div class="row wrap">
+                    <label class="field-label" for="caption-style">"Captions"</label>
+                    <select id="caption-style" on:change=move |ev| captions.set(event_target_value(&ev))>
+                        <option value="none">"No captions"</option>
+                        {CaptionStyle::ALL
+                            .into_iter()
+                            .map(|style| view! { <option value=style.as_str() selected=style == CaptionStyle::default()>{style.label()}</option> })
+                            .collect_view()}
+                    </select>
+                    <span class="small muted">"From the voiceover, burned in and downloadable"</span>
+                </div>
             </div>
             <div class="row wrap">
                 <button
@@ -255,6 +268,7 @@ fn FinalVideo(project: Uuid, initial: FinalState) -> impl IntoView {
                             project: project.to_string(),
                             music: use_music.get_untracked(),
                             volume: volume.get_untracked(),
+                            captions: Some(captions.get_untracked()),
                         });
                     }
                 >
@@ -299,7 +313,9 @@ fn FinalVideo(project: Uuid, initial: FinalState) -> impl IntoView {
                                         <span class=format!("status status-{}", if render.status == "succeeded" { "ready" } else { "failed" })>{render.status.clone()}</span>
                                     </div>
                                     {render.video_url.clone().map(|src| view! {
-                                        <video class="render-video" src=src.clone() controls preload="metadata" playsinline aria-label=format!("Final video, version {}", render.version)></video>
+                                        <video class="render-video" src=src.clone() controls preload="metadata" playsinline aria-label=format!("Final video, version {}", render.version)>
+                                            {render.captions_vtt_url.clone().map(|track| view! { <track kind="captions" src=track srclang="en" label="Captions" /> })}
+                                        </video>
                                         <p class="small muted">
                                             {format!(
                                                 "{:.1} s · {}×{} · {}{}",
@@ -311,6 +327,10 @@ fn FinalVideo(project: Uuid, initial: FinalState) -> impl IntoView {
                                             )}
                                         </p>
                                         <a class="btn btn-ghost btn-small" href=render.download_url.clone().unwrap_or(src) download=file.clone()>"Download MP4"</a>
+                                        {render.captions_srt_url.clone().zip(render.captions_vtt_url.clone()).map(|(srt, vtt)| view! {
+                                            <a class="btn btn-ghost btn-small" href=srt download="" aria-label=format!("Download the captions of version {} as SRT", render.version)>"Captions (SRT)"</a>
+                                            <a class="btn btn-ghost btn-small" href=vtt download="" aria-label=format!("Download the captions of version {} as WebVTT", render.version)>"Captions (WebVTT)"</a>
+                                        })}
                                     })}
                                     {(render.status == "succeeded").then(|| {
                                         let id = render.id.to_string();

@@ -2,6 +2,7 @@
 //! starting or cancelling a render (run by [`super::jobs::RenderJob`]).
 
 use super::{
+    captions::CaptionStyle,
     download_name,
     events::{emit, Recorded},
     jobs::RenderJob,
@@ -37,7 +38,7 @@ pub async fn render_view(
         "SELECT c.id, c.version, c.status, c.percent, c.stage, c.duration_ms, c.error,
                 c.music_asset_id, COALESCE(es.last_seq, 0) AS \"last_seq!\", a.storage_key AS \"key?\", a.bytes AS \"bytes?\",
                 a.width, a.height, sl.token AS \"share_token?\", sl.views AS \"share_views?\",
-                p.name AS project_name
+                p.name AS project_name, c.captions IS NOT NULL AS \"has_captions!\"
          FROM compositions c JOIN projects p ON p.id = c.project_id
          LEFT JOIN assets a ON a.id = c.asset_id
          LEFT JOIN share_links sl ON sl.composition_id = c.id AND sl.revoked_at IS NULL
@@ -73,6 +74,12 @@ pub async fn render_view(
         last_event_id: row.last_seq,
         share_token: row.share_token,
         share_views: row.share_views.unwrap_or(0),
+        captions_vtt_url: row
+            .has_captions
+            .then(|| format!("/api/compositions/{}/captions.vtt", row.id)),
+        captions_srt_url: row
+            .has_captions
+            .then(|| format!("/api/compositions/{}/captions.srt", row.id)),
     })
 }
 
@@ -91,6 +98,11 @@ pub struct VoiceLineRef {
     pub asset_id: Uuid,
     /// The clip (scene) it is spoken over.
     pub scene: usize,
+    /// What it says and how long it is spoken, for the captions.
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub ms: u32,
 }
 
 async fn ingredients(conn: &mut PgConnection, project: Uuid) -> sqlx::Result<Ingredients> {
@@ -140,7 +152,12 @@ async fn ingredients(conn: &mut PgConnection, project: Uuid) -> sqlx::Result<Ing
         .filter(|_| speaks)
         .filter_map(|(scene, r)| {
             let asset_id = r.voice_asset_id.filter(|_| r.voice_status == "ready")?;
-            Some(VoiceLineRef { asset_id, scene })
+            Some(VoiceLineRef {
+                asset_id,
+                scene,
+                text: r.voiceover.trim().to_string(),
+                ms: r.voice_ms.unwrap_or(0).max(0) as u32,
+            })
         })
         .collect();
     let total: f64 = rows.iter().map(|r| r.duration_secs as f64).sum();
@@ -219,6 +236,7 @@ pub async fn start_render(
     project: Uuid,
     with_music: bool,
     volume: f32,
+    captions: Option<CaptionStyle>,
 ) -> Result<Uuid, AppError> {
     if !(0.0..=1.0).contains(&volume) {
         return Err(AppError::invalid("Music volume goes from 0 to 100%."));
@@ -281,8 +299,8 @@ pub async fn start_render(
     sqlx::query!(
         "INSERT INTO compositions (id, project_id, owner_id, version, clip_asset_ids, title,
                                    call_to_action, music_asset_id, music_volume, brand,
-                                   voice_lines)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                   voice_lines, caption_style)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         id,
         project,
         owner,
@@ -293,7 +311,8 @@ pub async fn start_render(
         music,
         volume,
         brand,
-        serde_json::to_value(&parts.voices).map_err(anyhow::Error::from)?
+        serde_json::to_value(&parts.voices).map_err(anyhow::Error::from)?,
+        captions.map(CaptionStyle::as_str)
     )
     .execute(&mut *tx)
     .await?;

@@ -26,6 +26,7 @@ pub async fn shared_media(
     let poster = match file.as_str() {
         "video.mp4" => false,
         "poster.jpg" => true,
+        "captions.vtt" => return crate::render::caption_files::shared_vtt(&state, &token).await,
         _ => return not_found(),
     };
     let key = sqlx::query_scalar!(

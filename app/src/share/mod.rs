@@ -21,4 +21,7 @@ pub struct SharedVideo {
     pub width: i32,
     pub height: i32,
     pub duration_ms: i32,
+    /// The burned-in captions as WebVTT, when the render has them: the player's track.
+    #[serde(default)]
+    pub captions_url: Option<String>,
 }

@@ -51,7 +51,11 @@ pub fn SharePage() -> impl IntoView {
                                         playsinline
                                         preload="metadata"
                                         aria-label=format!("{}, video", video.title)
-                                    ></video>
+                                    >
+                                        {video.captions_url.clone().map(|src| view! {
+                                            <track kind="captions" src=src srclang="en" label="Captions" />
+                                        })}
+                                    </video>
                                     <p class="muted small">
                                         {format!("{:.0} seconds · ", video.duration_ms as f64 / 1000.0)}
                                         <a href="/signup">"Make your own with Reelsmith"</a>

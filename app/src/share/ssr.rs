@@ -76,7 +76,8 @@ pub async fn open_shared(
          LEFT JOIN assets poster ON poster.id = c.poster_asset_id
          WHERE l.token = $1 AND l.revoked_at IS NULL AND c.id = l.composition_id
          RETURNING COALESCE(NULLIF(btrim(p.brief->>'product_name'), ''), p.name) AS \"title!\",
-                   a.width, a.height, a.duration_ms, poster.id IS NOT NULL AS \"has_poster!\"",
+                   a.width, a.height, a.duration_ms, poster.id IS NOT NULL AS \"has_poster!\",
+                   c.captions IS NOT NULL AS \"has_captions!\"",
         token
     )
     .fetch_optional(pool)
@@ -93,5 +94,8 @@ pub async fn open_shared(
         width: row.width.unwrap_or(1080),
         height: row.height.unwrap_or(1920),
         duration_ms: row.duration_ms.unwrap_or(0),
+        captions_url: row
+            .has_captions
+            .then(|| format!("{page_url}/captions.vtt")),
     })
 }
