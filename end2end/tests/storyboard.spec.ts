@@ -188,6 +188,8 @@ test("a user takes a project from an empty chat to approved clips, watched live 
       });
     }).observe(document.body, { subtree: true, childList: true, attributes: true });
   });
+  // Captions of the voiceover, in the boxed style.
+  await page.getByRole("combobox", { name: "Captions" }).selectOption("boxed");
   await page.getByRole("button", { name: "Render video" }).click();
   await expect(page.getByRole("progressbar", { name: "Render progress" })).toBeVisible();
   const final = page.getByLabel("Final video, version 1");
@@ -208,6 +210,18 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   });
   expect(played.duration).toBeGreaterThan(20);
   expect(played.time).toBeGreaterThan(0.3);
+  // The player offers the captions as a track, with a cue for each spoken phrase, and
+  // they can be downloaded.
+  const cues = await final.evaluate(async (video: HTMLVideoElement) => {
+    const track = video.textTracks[0];
+    track.mode = "hidden";
+    for (let i = 0; i < 100 && (!track.cues || track.cues.length === 0); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return track.cues ? Array.from(track.cues).map((cue) => (cue as VTTCue).text) : [];
+  });
+  expect(cues.length).toBeGreaterThanOrEqual(count);
+  await expect(page.getByRole("link", { name: "Download the captions of version 1 as SRT" })).toBeVisible();
   // The final card says which kit it was drawn with, and the video ends on the end card:
   // the brand's teal at the edge of its last frames, the plan's length kept.
   await expect(page.getByRole("region", { name: "Brand", exact: true })).toContainText("drawn with your brand kit");
@@ -246,6 +260,7 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   });
   expect(shared.duration).toBeGreaterThan(20);
   expect(shared.time).toBeGreaterThan(0.3);
+  await expect(publicPage.locator('video track[kind="captions"]')).toHaveAttribute("src", /\/s\/[A-Za-z0-9_-]{22,}\/captions\.vtt$/);
   await snap(publicPage, "8-shared");
   await visitor.close();
 

@@ -360,3 +360,124 @@ async fn the_voice_is_chosen_per_project_or_switched_off() {
     app.act(&ada, &scene, "approve_image").await;
     assert_eq!(app.scene_jobs("scene_video", &silent.scenes[0]).await, 1);
 }
+
+/// Parses `hh:mm:ss.mmm --> hh:mm:ss.mmm` lines (WebVTT, or SRT with commas).
+fn cue_times(file: &str) -> Vec<(f64, f64)> {
+    let secs = |clock: &str| -> f64 {
+        let parts: Vec<f64> = clock
+            .trim()
+            .replace(',', ".")
+            .split(':')
+            .map(|p| p.parse().unwrap())
+            .collect();
+        parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+    };
+    file.lines()
+        .filter_map(|line| line.split_once(" --> "))
+        .map(|(from, to)| (secs(from), secs(to)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_render_burns_in_captions_and_offers_them_as_srt_webvtt_and_a_shared_track() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("ada@example.com").await;
+    let project = app.approved_project(&ada).await;
+    let board = app.storyboard(&ada, &project).await;
+    let _: usize = app
+        .studio(
+            &ada,
+            "approve_all",
+            &[("storyboard", &board.id.to_string()), ("stage", "video")],
+        )
+        .await;
+    let response = app
+        .call_as(
+            &ada,
+            "render/start",
+            &[("project", &project), ("music", "false"), ("volume", "0"), ("captions", "karaoke")],
+        )
+        .await;
+    let (status, error) = error_of(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error.to_string().contains("lower_third"), "{error}");
+
+    let _: app::render::FinalState = serde_json::from_str(
+        &app.call_as(
+            &ada,
+            "render/start",
+            &[("project", &project), ("music", "false"), ("volume", "0"), ("captions", "boxed")],
+        )
+        .await
+        .text()
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let render = loop {
+        let state = app.final_state(&ada, &project).await;
+        let render = state.renders[0].clone();
+        if render.finished() {
+            break render;
+        }
+        assert!(started.elapsed().as_secs() < 240, "the render finishes");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    assert_eq!(render.status, "succeeded", "{:?}", render.error);
+    let vtt_url = render.captions_vtt_url.clone().expect("captions");
+    let vtt = ada.get(app.url(&vtt_url)).send().await.unwrap();
+    assert_eq!(vtt.headers()["content-type"], "text/vtt; charset=utf-8");
+    let vtt = vtt.text().await.unwrap();
+    let srt = ada
+        .get(app.url(render.captions_srt_url.as_ref().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(vtt.starts_with("WEBVTT"));
+    let times = cue_times(&vtt);
+    assert_eq!(times, cue_times(&srt), "SRT and WebVTT agree");
+    // Every scene's line is captioned, in order, within the video and its own scene.
+    assert!(times.len() >= board.scenes.len(), "{vtt}");
+    assert!(times.windows(2).all(|pair| pair[0].1 <= pair[1].0 + 1e-3));
+    let length = f64::from(render.duration_ms.unwrap()) / 1000.0;
+    assert!(times.last().unwrap().1 <= length);
+    let first_scene = f64::from(board.scenes[0].duration_secs);
+    assert!(times[0].0 > 0.1 && times[0].0 < first_scene, "{times:?}");
+    for scene in &board.scenes {
+        let first_word = scene.voiceover.split_whitespace().next().unwrap();
+        assert!(vtt.contains(first_word), "{first_word} in {vtt}");
+    }
+    // Someone else gets nothing.
+    let eve = app.new_user("eve@example.com").await;
+    let other = eve.get(app.url(&vtt_url)).send().await.unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+
+    // The share page's player offers them as a track, through the share link.
+    let token: String = app
+        .call_as(&ada, "render/share", &[("render", &render.id.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let page = reqwest::get(app.url(&format!("/s/{token}")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("/s/{token}/captions.vtt")) && page.contains("<track"),
+        "the share page has a captions track"
+    );
+    let shared = reqwest::get(app.url(&format!("/s/{token}/captions.vtt")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(shared, vtt);
+}
