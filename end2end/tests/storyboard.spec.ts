@@ -130,6 +130,13 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   await expect(page.locator(".status-match")).toHaveCount(count - 1);
   await expect(scenes.nth(1).locator(".status-match")).toHaveText(/^Product match \d+ %$/);
   await expect(scenes.nth(0).locator(".status-match, .status-drift")).toHaveCount(0);
+  // Each approved text's voiceover line was spoken (espeak-ng offline) and can be heard
+  // on its card; its length fits the scene, so the clips can be asked for.
+  await expect(page.locator(".voice-line .status-ready", { hasText: /^Spoken in \d+\.\d s$/ })).toHaveCount(count, {
+    timeout: 60_000,
+  });
+  await expect(page.locator("audio.voice-preview")).toHaveCount(count);
+  await expect(page.getByRole("combobox", { name: "Voiceover" })).toHaveValue("en-us");
   await snap(page, "4-images");
   await page.getByRole("button", { name: "Approve all images" }).click();
   await expect(second.locator(".scene-card video")).toHaveCount(count, { timeout: 180_000 });

@@ -65,7 +65,10 @@ fn image_worker(
     server: &MockServer,
     work: &std::path::Path,
 ) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let jobs = app::jobs::Registry::default().register::<app::storyboard::jobs::SceneImage>();
+    // The lines are spoken too: the clip's length waits for them.
+    let jobs = app::jobs::Registry::default()
+        .register::<app::storyboard::jobs::SceneImage>()
+        .register::<app::storyboard::voice::SceneVoice>();
     let mut worker = replicate_worker(
         app.pool.clone(),
         app.storage.clone(),
