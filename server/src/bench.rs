@@ -218,6 +218,7 @@ pub async fn bench_compose(runs: usize, keep: Option<PathBuf>) -> anyhow::Result
         }),
         brand: None,
         voices: Vec::new(),
+        captions: None,
         encoder: encoder.clone(),
     };
     let ours_file = dir.join("ours.mp4");

@@ -72,9 +72,7 @@ pub async fn start_render(
         let captions = match captions.as_deref().map(str::trim) {
             None | Some("" | "none") => None,
             Some(name) => Some(super::captions::CaptionStyle::parse(name).ok_or_else(|| {
-                AppError::invalid(
-                    "Captions come as lower_third, word_by_word or boxed (or none).",
-                )
+                AppError::invalid("Captions come as lower_third, word_by_word or boxed (or none).")
             })?),
         };
         let pool = &me.state.pool;

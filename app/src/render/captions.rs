@@ -99,7 +99,9 @@ const PHRASE_CHARS: usize = 32;
 const PAUSE_WEIGHT: f64 = 3.0;
 
 fn pause_after(word: &str) -> bool {
-    word.ends_with([',', ';', ':', '.', '!', '?', '—', '،', '。', '、', '！', '？'])
+    word.ends_with([
+        ',', ';', ':', '.', '!', '?', '—', '،', '。', '、', '！', '？',
+    ])
 }
 
 /// The words of a line spoken from `start` for `secs`, each given a share of the time
@@ -110,7 +112,14 @@ pub fn timed_words(line: &str, start: f64, secs: f64) -> Vec<Word> {
     let total: f64 = words
         .iter()
         .enumerate()
-        .map(|(i, w)| weight(w) + if pause_after(w) && i + 1 < words.len() { PAUSE_WEIGHT } else { 0.0 })
+        .map(|(i, w)| {
+            weight(w)
+                + if pause_after(w) && i + 1 < words.len() {
+                    PAUSE_WEIGHT
+                } else {
+                    0.0
+                }
+        })
         .sum();
     if total <= 0.0 || secs <= 0.0 {
         return Vec::new();
@@ -257,9 +266,36 @@ pub fn ass(cues: &[Cue], format: VideoFormat, look: &CaptionLook) -> String {
     // Alignment 2 is bottom centre, 5 the middle; BorderStyle 3 draws an opaque box.
     let (size, bold, primary, secondary, border_style, outline, alignment, margin_v) =
         match look.style {
-            CaptionStyle::LowerThird => (short * 0.06, -1, &white, &white, 1, short * 0.005, 2, bottom * h + h * 0.02),
-            CaptionStyle::Boxed => (short * 0.055, 0, &white, &white, 3, short * 0.012, 2, bottom * h + h * 0.02),
-            CaptionStyle::WordByWord => (short * 0.085, -1, &highlight, &white, 1, short * 0.007, 5, 0.0),
+            CaptionStyle::LowerThird => (
+                short * 0.06,
+                -1,
+                &white,
+                &white,
+                1,
+                short * 0.005,
+                2,
+                bottom * h + h * 0.02,
+            ),
+            CaptionStyle::Boxed => (
+                short * 0.055,
+                0,
+                &white,
+                &white,
+                3,
+                short * 0.012,
+                2,
+                bottom * h + h * 0.02,
+            ),
+            CaptionStyle::WordByWord => (
+                short * 0.085,
+                -1,
+                &highlight,
+                &white,
+                1,
+                short * 0.007,
+                5,
+                0.0,
+            ),
         };
     let back = if look.style == CaptionStyle::Boxed {
         &shade
@@ -406,7 +442,9 @@ mod tests {
             highlight: [255, 200, 0],
         };
         let file = ass(&cues, VideoFormat::Vertical, &look);
-        assert!(file.contains("Dialogue: 0,0:00:00.00,0:00:02.00,Caption,,0,0,0,,Save (∖b1)50% now"));
+        assert!(
+            file.contains("Dialogue: 0,0:00:00.00,0:00:02.00,Caption,,0,0,0,,Save (∖b1)50% now")
+        );
         assert!(!file.contains("{\\b1}"));
         // 9:16: the lowest caption line sits above the bottom fifth.
         assert!(file.contains("Style: Caption,DejaVu Sans,65,"), "{file}");
@@ -422,6 +460,9 @@ mod tests {
         };
         let file = ass(&cues, VideoFormat::Square, &look);
         assert!(file.contains(",,{\\k44}Meet {\\k56}Lumen"), "{file}");
-        assert!(file.contains("&H0000C8FF"), "the highlight in ASS's BGR order");
+        assert!(
+            file.contains("&H0000C8FF"),
+            "the highlight in ASS's BGR order"
+        );
     }
 }

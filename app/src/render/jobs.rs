@@ -5,9 +5,9 @@
 
 use super::{
     branding::{Brand, Logo},
+    captions::{CaptionStyle, TimedCaption},
     compose::{render, Clip, Composition, Encoder, Music, RenderError},
     events::{emit, Recorded},
-    captions::{CaptionStyle, TimedCaption},
     mix::VoiceLine,
     ssr::VoiceLineRef,
 };

@@ -86,7 +86,9 @@ pub async fn open_shared(
     // The media go through the token too (see `media`): nothing in the page expires, and
     // nothing in it names the owner or the project.
     let page_url = format!("{}/s/{token}", public_url.trim_end_matches('/'));
+    let captions_url = row.has_captions.then(|| format!("{page_url}/captions.vtt"));
     Ok(super::SharedVideo {
+        captions_url,
         title: row.title,
         video_url: format!("{page_url}/video.mp4"),
         poster_url: row.has_poster.then(|| format!("{page_url}/poster.jpg")),
@@ -94,8 +96,5 @@ pub async fn open_shared(
         width: row.width.unwrap_or(1080),
         height: row.height.unwrap_or(1920),
         duration_ms: row.duration_ms.unwrap_or(0),
-        captions_url: row
-            .has_captions
-            .then(|| format!("{page_url}/captions.vtt")),
     })
 }

@@ -395,7 +395,12 @@ async fn a_render_burns_in_captions_and_offers_them_as_srt_webvtt_and_a_shared_t
         .call_as(
             &ada,
             "render/start",
-            &[("project", &project), ("music", "false"), ("volume", "0"), ("captions", "karaoke")],
+            &[
+                ("project", &project),
+                ("music", "false"),
+                ("volume", "0"),
+                ("captions", "karaoke"),
+            ],
         )
         .await;
     let (status, error) = error_of(response).await;
@@ -406,7 +411,12 @@ async fn a_render_burns_in_captions_and_offers_them_as_srt_webvtt_and_a_shared_t
         &app.call_as(
             &ada,
             "render/start",
-            &[("project", &project), ("music", "false"), ("volume", "0"), ("captions", "boxed")],
+            &[
+                ("project", &project),
+                ("music", "false"),
+                ("volume", "0"),
+                ("captions", "boxed"),
+            ],
         )
         .await
         .text()
