@@ -10,7 +10,7 @@ use super::{
     FinalState, RenderView,
 };
 use crate::{
-    creative::{timing::needed_secs, Brief},
+    creative::Brief,
     error::AppError,
     jobs,
     projects::ssr::not_found,
@@ -18,6 +18,7 @@ use crate::{
         links::{download_link, link},
         ssr::Storage,
     },
+    storyboard::{record::SceneRecord, ssr::scenes_of, GenStatus},
 };
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -106,34 +107,27 @@ pub struct VoiceLineRef {
 }
 
 async fn ingredients(conn: &mut PgConnection, project: Uuid) -> sqlx::Result<Ingredients> {
-    let rows = sqlx::query!(
-        "SELECT s.video_asset_id, s.video_approved, s.duration_secs, s.voiceover,
-                s.voice_status, s.voice_asset_id, s.voice_ms, p.voiceover AS speaks
-         FROM scenes s
-         JOIN storyboards sb ON sb.id = s.storyboard_id
-         JOIN projects p ON p.id = sb.project_id
-         WHERE sb.project_id = $1 ORDER BY s.position",
+    let board = sqlx::query!(
+        "SELECT sb.id, p.voiceover AS speaks FROM storyboards sb
+         JOIN projects p ON p.id = sb.project_id WHERE sb.project_id = $1",
         project
     )
-    .fetch_all(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    let speaks = rows.first().is_some_and(|r| r.speaks);
-    let unspoken = rows.iter().position(|r| {
-        speaks
-            && !r.voiceover.trim().is_empty()
-            && (r.voice_status != "ready" || r.voice_asset_id.is_none())
-    });
-    let too_long = rows.iter().position(|r| {
-        speaks
-            && r.voice_status == "ready"
-            && r.voice_ms
-                .is_some_and(|ms| needed_secs(ms.max(0) as u32) > r.duration_secs.max(0) as u32)
-    });
-    let blocked = if rows.is_empty() {
-        Some("Plan the storyboard first.".to_string())
-    } else if rows
+    let (scenes, speaks) = match board {
+        Some(board) => (scenes_of(conn, board.id).await?, board.speaks),
+        None => (Vec::new(), false),
+    };
+    let spoken = |scene: &SceneRecord| speaks && !scene.voiceover.trim().is_empty();
+    let unspoken = scenes
         .iter()
-        .any(|r| !r.video_approved || r.video_asset_id.is_none())
+        .position(|s| spoken(s) && (s.voice_pending() || s.voice_asset_id.is_none()));
+    let too_long = scenes.iter().position(|s| speaks && s.voice_too_long());
+    let blocked = if scenes.is_empty() {
+        Some("Plan the storyboard first.".to_string())
+    } else if scenes
+        .iter()
+        .any(|s| !s.video_approved || s.video_asset_id.is_none())
     {
         Some("Approve every scene's clip first.".to_string())
     } else if let Some(i) = unspoken {
@@ -146,24 +140,26 @@ async fn ingredients(conn: &mut PgConnection, project: Uuid) -> sqlx::Result<Ing
             )
         })
     };
-    let voices = rows
+    let voices = scenes
         .iter()
         .enumerate()
         .filter(|_| speaks)
-        .filter_map(|(scene, r)| {
-            let asset_id = r.voice_asset_id.filter(|_| r.voice_status == "ready")?;
+        .filter_map(|(scene, s)| {
+            let asset_id = s
+                .voice_asset_id
+                .filter(|_| s.voice_status == GenStatus::Ready)?;
             Some(VoiceLineRef {
                 asset_id,
                 scene,
-                text: r.voiceover.trim().to_string(),
-                ms: r.voice_ms.unwrap_or(0).max(0) as u32,
+                text: s.voiceover.trim().to_string(),
+                ms: s.voice_ms.unwrap_or(0),
             })
         })
         .collect();
-    let total: f64 = rows.iter().map(|r| r.duration_secs as f64).sum();
+    let total: f64 = scenes.iter().map(|s| f64::from(s.duration_secs)).sum();
     Ok(Ingredients {
         voices,
-        clips: rows.iter().filter_map(|r| r.video_asset_id).collect(),
+        clips: scenes.iter().filter_map(|s| s.video_asset_id).collect(),
         // Clips hold their last frame through each crossfade: the video lasts as planned.
         seconds: total,
         blocked,

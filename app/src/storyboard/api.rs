@@ -68,7 +68,7 @@ pub async fn set_duration(scene: String, seconds: u32) -> Result<(), AppError> {
     signed_in(|me| async move {
         let scene = parse_id(&scene, "Scene")?;
         let lengths = &me.state.media.clip_lengths;
-        super::actions::set_duration(&me.state.pool, me.owner, scene, seconds, lengths).await
+        super::arrange::set_duration(&me.state.pool, me.owner, scene, seconds, lengths).await
     })
     .await
 }
@@ -81,7 +81,7 @@ pub async fn move_scene(scene: String, position: usize) -> Result<(), AppError> 
         if position == 0 {
             return Err(AppError::invalid("Positions start at 1."));
         }
-        super::actions::move_scene(&me.state.pool, me.owner, scene, position - 1).await
+        super::arrange::move_scene(&me.state.pool, me.owner, scene, position - 1).await
     })
     .await
 }
@@ -93,7 +93,7 @@ pub async fn add_scene(storyboard: String, after: usize, text: String) -> Result
         let storyboard = parse_id(&storyboard, "Storyboard")?;
         let after = after.checked_sub(1);
         let (pool, lengths) = (&me.state.pool, &me.state.media.clip_lengths);
-        super::actions::add_scene(pool, me.owner, storyboard, after, &text, lengths).await
+        super::arrange::add_scene(pool, me.owner, storyboard, after, &text, lengths).await
     })
     .await
 }
@@ -103,7 +103,7 @@ pub async fn delete_scene(scene: String) -> Result<(), AppError> {
     signed_in(|me| async move {
         let scene = parse_id(&scene, "Scene")?;
         let lengths = &me.state.media.clip_lengths;
-        super::actions::delete_scene(&me.state.pool, me.owner, scene, lengths).await
+        super::arrange::delete_scene(&me.state.pool, me.owner, scene, lengths).await
     })
     .await
 }

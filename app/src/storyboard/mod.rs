@@ -7,6 +7,8 @@
 pub mod actions;
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod arrange;
+#[cfg(feature = "ssr")]
 pub mod events;
 #[cfg(feature = "ssr")]
 pub mod jobs;
@@ -123,6 +125,11 @@ pub struct SceneView {
 }
 
 impl SceneView {
+    /// The line is not spoken yet (or its speech failed): the clip waits for its length.
+    pub fn voice_pending(&self) -> bool {
+        !self.voiceover.trim().is_empty() && self.voice_status != GenStatus::Ready
+    }
+
     pub fn stage(&self) -> Stage {
         if !self.text_approved {
             Stage::Text

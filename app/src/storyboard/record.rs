@@ -100,12 +100,17 @@ impl SceneRecord {
         }
     }
 
+    /// The length the scene's spoken line needs (0 while none is spoken).
+    pub fn spoken_secs(&self) -> u32 {
+        match (self.voice_status, self.voice_ms) {
+            (GenStatus::Ready, Some(ms)) => needed_secs(ms),
+            _ => 0,
+        }
+    }
+
     /// Whether the spoken line runs past the scene: its clip is not asked for then.
     pub fn voice_too_long(&self) -> bool {
-        self.voice_status == GenStatus::Ready
-            && self
-                .voice_ms
-                .is_some_and(|ms| needed_secs(ms) > self.duration_secs)
+        self.spoken_secs() > self.duration_secs
     }
 
     /// The voice is wanted but not spoken yet (or failed): the clip waits for its length.

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     budget::ssr::Tab,
-    creative::timing::{fit, needed_secs, ClipLengths, SceneTiming},
+    creative::timing::{fit, ClipLengths, SceneTiming},
     generation::{
         pricing::Pricing,
         speech::{SpeechGenerator, SpeechRequest},
@@ -233,16 +233,8 @@ impl SceneVoice {
 pub fn timing_of(scene: &SceneRecord) -> SceneTiming {
     SceneTiming {
         secs: scene.duration_secs,
-        min_secs: spoken_secs(scene),
+        min_secs: scene.spoken_secs(),
         locked: scene.video_approved || scene.video_status != GenStatus::None,
-    }
-}
-
-/// The length the scene's spoken line needs (0 without one).
-pub fn spoken_secs(scene: &SceneRecord) -> u32 {
-    match (scene.voice_status, scene.voice_ms) {
-        (GenStatus::Ready, Some(ms)) => needed_secs(ms),
-        _ => 0,
     }
 }
 
@@ -317,7 +309,7 @@ pub async fn set_voice(
     )
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(|| AppError::not_found("Project"))?;
+    .ok_or_else(crate::projects::ssr::not_found)?;
     // Switching the voiceover off keeps the voice chosen for when it comes back.
     let voice = voice.or(before.voice.clone());
     sqlx::query!(

@@ -197,7 +197,7 @@ pub(super) fn SceneCard(
                         let again = do_action.clone();
                         let ready = scene.image_status == GenStatus::Ready;
                         // The clip is asked for at the length the spoken line fits.
-                        let voice_pending = scene.voice_status != GenStatus::Ready && !scene.voiceover.trim().is_empty();
+                        let voice_pending = scene.voice_pending();
                         let waits = move || speaks.get() && (voice_pending || scene.voice_too_long);
                         let approve_text = move || if speaks.get() && voice_pending { "Waiting for the voiceover".to_string() } else { pay("Approve image", clip_cost) };
                         view! {
