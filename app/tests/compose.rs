@@ -12,8 +12,8 @@ use app::{
     render::{
         branding::{logo_place, Brand, Logo},
         captions::CaptionStyle,
-        compose::{render, render_within, Clip, Composition, Encoder, Music, RenderError},
-        mix::{VoiceLine, TARGET_LUFS},
+        compose::{render, render_within, Clip, Composition, Encoder, Music, RenderError, FPS},
+        mix::{VoiceLine, TARGET_LUFS, TRUE_PEAK_DBTP},
     },
 };
 use std::path::{Path, PathBuf};
@@ -79,12 +79,18 @@ async fn top_band(video: &Path, at: f64) -> Vec<u8> {
 
 /// The part of the frame at `at` seconds that `crop` (a filter chain) cuts, in grey.
 async fn grey_band(video: &Path, at: f64, crop: &str) -> Vec<u8> {
+    grey_frames(video, at, "-frames:v", "1", crop).await
+}
+
+/// What `crop` cuts of the frames from `from` on (as many as `limit` = `count` allows:
+/// `-frames:v N`, or `-t SECONDS`), in grey, one after the other.
+async fn grey_frames(video: &Path, from: f64, limit: &str, count: &str, crop: &str) -> Vec<u8> {
     let output = tokio::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-ss", &format!("{at}"), "-i"])
+        .args(["-v", "error", "-ss", &format!("{from}"), "-i"])
         .arg(video)
         .args([
-            "-frames:v",
-            "1",
+            limit,
+            count,
             "-vf",
             &format!("{crop},format=gray"),
             "-f",
@@ -482,8 +488,8 @@ async fn a_brand_kit_puts_the_logo_in_its_corner_and_ends_on_the_end_card_within
     assert!(apart > 2.0, "the font changes the lettering: {apart}");
 }
 
-/// FFmpeg's measure of a file's integrated loudness (LUFS), from `ebur128`'s summary.
-async fn integrated_loudness(file: &Path) -> f64 {
+/// Integrated loudness (LUFS) and true peak (dBTP), as FFmpeg's `ebur128` measures them.
+async fn loudness_and_true_peak(file: &Path) -> (f64, f64) {
     let output = tokio::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-nostats", "-i"])
         .arg(file)
@@ -493,11 +499,15 @@ async fn integrated_loudness(file: &Path) -> f64 {
         .unwrap();
     let log = String::from_utf8_lossy(&output.stderr);
     let summary = &log[log.rfind("Summary:").unwrap()..];
-    let line = summary
-        .lines()
-        .find(|line| line.trim_start().starts_with("I:"))
-        .unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    let value = |label: &str| -> f64 {
+        let line = summary
+            .lines()
+            .find(|line| line.trim_start().starts_with(label))
+            .unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    // The summary's only "Peak:" is in its "True peak:" section.
+    (value("I:"), value("Peak:"))
 }
 
 /// The level (dBFS RMS) of the music's 1 kHz tone between `from` and `to` seconds.
@@ -583,14 +593,16 @@ async fn the_voice_speaks_over_ducked_music_at_platform_loudness() {
     let output = dir.path().join("voiced.mp4");
     render_to(&composition, dir.path(), &output).await;
 
-    let loudness = integrated_loudness(&output).await;
-    assert!((loudness - TARGET_LUFS).abs() <= 1.0, "{loudness} LUFS");
+    let (loudness, true_peak) = loudness_and_true_peak(&output).await;
+    // The platforms' tolerance is ±1 LU; the render aims well inside it.
+    assert!((loudness - TARGET_LUFS).abs() <= 0.5, "{loudness} LUFS");
+    assert!(true_peak <= TRUE_PEAK_DBTP, "true peak {true_peak} dBTP");
     // The music is ducked while the voice speaks and comes back in the pause after it
     // (before its fade-out over the last two seconds).
     let under_voice = tone_level(&output, 1.0, 0.5 + spoken - 0.3).await;
     let in_pause = tone_level(&output, 0.5 + spoken + 0.8, 6.0).await;
     eprintln!(
-        "loudness {loudness:.2} LUFS; music {under_voice:.1} dB under the voice, {in_pause:.1} dB in the pause"
+        "loudness {loudness:.2} LUFS, true peak {true_peak:.2} dBTP; music {under_voice:.1} dB under the voice, {in_pause:.1} dB in the pause"
     );
     assert!(
         in_pause - under_voice >= 4.0,
@@ -615,8 +627,44 @@ async fn line_sound(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// The band of a square frame where lower-third captions sit.
+const CAPTION_BAND: &str = "crop=iw:ih*0.3:0:ih*0.58,scale=270:81";
+
 async fn caption_band(video: &Path, at: f64) -> Vec<u8> {
-    grey_band(video, at, "crop=iw:ih*0.3:0:ih*0.58,scale=270:81").await
+    grey_band(video, at, CAPTION_BAND).await
+}
+
+/// The caption band of every frame from `from` for `secs`, each with its time.
+async fn caption_bands(video: &Path, from: f64, secs: f64) -> Vec<(f64, Vec<u8>)> {
+    grey_frames(video, from, "-t", &format!("{secs}"), CAPTION_BAND)
+        .await
+        .chunks_exact(270 * 81)
+        .enumerate()
+        .map(|(i, band)| (from + i as f64 / f64::from(FPS), band.to_vec()))
+        .collect()
+}
+
+/// How far from `start` and `end` the caption was first and last drawn, in seconds:
+/// frames are compared with the same render without captions.
+async fn caption_timing_error(silent: &Path, captioned: &Path, start: f64, end: f64) -> (f64, f64) {
+    let window = 0.3;
+    let shown = |from: f64| async move {
+        let plain = caption_bands(silent, from, 2.0 * window).await;
+        let drawn = caption_bands(captioned, from, 2.0 * window).await;
+        plain
+            .iter()
+            .zip(&drawn)
+            .filter(|((_, a), (_, b))| difference(a, b) > 1.0)
+            .map(|((at, _), _)| *at)
+            .collect::<Vec<f64>>()
+    };
+    let onset = shown(start - window).await;
+    let first = onset.first().copied().unwrap_or(f64::INFINITY);
+    let offset = shown(end - window).await;
+    // A frame shown at t lasts until t + one frame.
+    let last = offset
+        .last()
+        .map_or(f64::INFINITY, |at| at + 1.0 / f64::from(FPS));
+    ((first - start).abs(), (last - end).abs())
 }
 
 fn voiced(
@@ -717,5 +765,20 @@ async fn captions_show_while_their_line_is_spoken_and_in_every_script() {
             &caption_band(boxes, at).await,
         );
         assert!(glyphs > 0.5, "glyphs, not boxes, at {at} s: {glyphs}");
+    }
+    // Each caption is drawn from its cue's first frame to its last, as the SRT and
+    // WebVTT files (made from the same cues) say.
+    let frame = 1.0 / f64::from(FPS);
+    for cue in &cues {
+        let (early_or_late, overstay) =
+            caption_timing_error(silent, captioned, cue.start(), cue.end()).await;
+        eprintln!(
+            "caption {:.2}–{:.2} s: drawn {:.0} ms from its start, {:.0} ms from its end",
+            cue.start(),
+            cue.end(),
+            early_or_late * 1000.0,
+            overstay * 1000.0
+        );
+        assert!(early_or_late <= frame + 1e-6 && overstay <= frame + 1e-6);
     }
 }

@@ -121,6 +121,19 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   await expect(second.locator('.scene-card[data-stage="text"]')).toHaveCount(count);
   await snap(page, "3-storyboard");
 
+  // Choose the voice after hearing it: the player beside the picker plays a sample of
+  // the chosen voice, made by the speech provider (espeak-ng offline).
+  const voicePicker = page.getByRole("combobox", { name: "Voiceover" });
+  await voicePicker.selectOption("en-gb");
+  const sample = page.locator("audio.voice-sample");
+  await expect(sample).toHaveAttribute("src", "/api/voices/en-gb/sample");
+  await expect(sample).toHaveAttribute("aria-label", "Sample of the voice English (UK), lower");
+  const heard = await page.request.get("/api/voices/en-gb/sample");
+  expect(heard.status()).toBe(200);
+  expect(heard.headers()["content-type"]).toBe("audio/wav");
+  expect((await heard.body()).length).toBeGreaterThan(20_000);
+  await expect(voicePicker).toBeEnabled();
+
   await page.getByRole("button", { name: "Approve all texts" }).click();
   // The watcher sees the images arrive without reloading.
   await expect(second.locator('.scene-card img.scene-preview')).toHaveCount(count, { timeout: 120_000 });
@@ -136,7 +149,7 @@ test("a user takes a project from an empty chat to approved clips, watched live 
     timeout: 60_000,
   });
   await expect(page.locator("audio.voice-preview")).toHaveCount(count);
-  await expect(page.getByRole("combobox", { name: "Voiceover" })).toHaveValue("en-us");
+  await expect(voicePicker).toHaveValue("en-gb");
   await snap(page, "4-images");
   await page.getByRole("button", { name: "Approve all images" }).click();
   await expect(second.locator(".scene-card video")).toHaveCount(count, { timeout: 180_000 });

@@ -182,6 +182,10 @@ impl Application {
                 get(app::render::caption_files::owner_srt),
             )
             .route(
+                "/api/voices/{voice}/sample",
+                get(app::storyboard::voice_sample::voice_sample),
+            )
+            .route(
                 "/api/projects/{id}/chat",
                 axum::routing::post(app::brief::chat::chat),
             )

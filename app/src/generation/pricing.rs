@@ -163,6 +163,21 @@ impl Default for PriceTable {
             ("tts-1", Price::PerMillionChars(15_000_000)),
             ("tts-1-hd", Price::PerMillionChars(30_000_000)),
             ("gpt-4o-mini-tts", Price::PerMillionChars(15_000_000)),
+            // Replicate's speech models: MiniMax bills $0.06 (turbo) or $0.10 (hd) per
+            // thousand characters; Kokoro bills its compute time, about a hundredth of a
+            // second per character on its GPU.
+            (
+                "minimax/speech-02-turbo",
+                Price::PerMillionChars(60_000_000),
+            ),
+            ("minimax/speech-02-hd", Price::PerMillionChars(100_000_000)),
+            (
+                "jaaari/kokoro-82m",
+                Price::PerComputeSecond {
+                    microusd: 225,
+                    seconds_per_unit: 0.01,
+                },
+            ),
             (
                 "gpt-4.1-mini",
                 Price::PerMillionTokens {
@@ -322,6 +337,12 @@ impl Pricing {
             "voiceover",
             self.speech.price.estimate(chars as f64),
         )
+    }
+
+    /// What a spoken line of `chars` characters cost: the compute time the provider
+    /// reported where the model bills by it, otherwise its estimate.
+    pub fn speech_used(&self, chars: usize, predict_secs: Option<f64>) -> i64 {
+        self.speech.price.actual(chars as f64, predict_secs)
     }
 
     pub fn music(&self, seconds: f64) -> Estimate {

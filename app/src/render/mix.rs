@@ -2,9 +2,11 @@
 //! voiceover lines each at its scene's start, and the music looped or trimmed to fit and
 //! faded out, ducked under the voice (sidechain compression keyed by the voice). Then
 //! the loudness is set to the social platforms' target, −14 LUFS integrated with a true
-//! peak of at most −1 dBTP, in two audio-only passes over the rendered file (measure,
-//! then apply one gain), the picture copied as it is: one-pass `loudnorm` misses the
-//! target by 2–3 LU on a short ad, two passes land within a fraction of one.
+//! peak of at most −1 dBTP, by audio-only passes over the rendered file, the picture
+//! copied as it is: measure, try the gain through a true-peak limiter (which takes a
+//! little loudness off the peaks), then apply the gain that lands on the target. One-pass
+//! `loudnorm` misses the target by 2–3 LU on a short ad, and its linear mode falls a full
+//! unit short when the peaks would pass the ceiling; this lands within a tenth of one.
 
 use crate::generation::ffmpeg;
 use anyhow::Context;
@@ -115,18 +117,43 @@ fn target() -> String {
     format!("loudnorm=I={TARGET_LUFS}:TP={TRUE_PEAK_DBTP}:LRA=11")
 }
 
-/// Sets the loudness of `video` (an MP4 with one audio track) to the target: measures
-/// it, then re-encodes the sound alone with the gain that reaches it, copying the
-/// picture. Silence is left as it is.
-pub async fn normalise_loudness(video: &Path, limit: Duration) -> anyhow::Result<()> {
-    let path = |p: &Path| p.to_string_lossy().into_owned();
+/// Headroom below the true-peak ceiling for the limiter: AAC encoding overshoots the
+/// limited peaks by a few tenths of a decibel.
+const LIMITER_HEADROOM_DB: f64 = 1.0;
+/// The most a render is made louder: anything quieter is near silence.
+const MAX_GAIN_DB: f64 = 30.0;
+
+/// One gain of `gain_db`, then a limiter on the 4× oversampled sound (which sees the
+/// peaks between samples) holding them under the true-peak ceiling. `loudnorm`'s own
+/// linear mode gives up gain instead when the peaks would pass the ceiling, and a short
+/// ad with a voice over music then lands a full unit under the target.
+fn level(gain_db: f64) -> String {
+    let gain = gain_db.min(MAX_GAIN_DB);
+    let limit = 10f64.powf((TRUE_PEAK_DBTP - LIMITER_HEADROOM_DB) / 20.0);
+    format!(
+        "volume={gain:.2}dB,aresample=192000,\
+         alimiter=limit={limit:.4}:attack=1:release=60:level=false:latency=true,{STEREO}"
+    )
+}
+
+/// The integrated loudness of `video`'s sound after `filter` (if any), in LUFS; `None`
+/// for silence, which has none.
+async fn loudness(
+    video: &Path,
+    filter: Option<&str>,
+    limit: Duration,
+) -> anyhow::Result<Option<f64>> {
+    let measure = format!("{}:print_format=json", target());
     let report = ffmpeg::report_of(
         &[
             "-i".into(),
-            path(video),
+            video.to_string_lossy().into_owned(),
             "-vn".into(),
             "-af".into(),
-            format!("{}:print_format=json", target()),
+            match filter {
+                Some(filter) => format!("{filter},{measure}"),
+                None => measure,
+            },
             "-f".into(),
             "null".into(),
             "-".into(),
@@ -143,22 +170,25 @@ pub async fn normalise_loudness(video: &Path, limit: Duration) -> anyhow::Result
         })
         .context("loudnorm did not report its measure")?;
     let measured: serde_json::Value = serde_json::from_str(json).context("loudnorm's measure")?;
-    let number = |key: &str| {
-        measured[key]
-            .as_str()
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite())
-    };
-    let (Some(i), Some(tp), Some(lra), Some(thresh), Some(offset)) = (
-        number("input_i"),
-        number("input_tp"),
-        number("input_lra"),
-        number("input_thresh"),
-        number("target_offset"),
-    ) else {
-        // Silence (or nothing measurable): no gain would make it louder.
+    Ok(measured["input_i"]
+        .as_str()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite()))
+}
+
+/// Sets the loudness of `video` (an MP4 with one audio track) to the target: measures
+/// it, finds the gain that reaches it through the limiter (the limiter takes a little
+/// loudness off the peaks: one audio-only trial measures how much), then re-encodes the
+/// sound alone with that gain, copying the picture. Silence is left as it is.
+pub async fn normalise_loudness(video: &Path, limit: Duration) -> anyhow::Result<()> {
+    let Some(input_i) = loudness(video, None, limit).await? else {
         return Ok(());
     };
+    let mut gain = TARGET_LUFS - input_i;
+    if let Some(limited) = loudness(video, Some(&level(gain)), limit).await? {
+        gain += TARGET_LUFS - limited;
+    }
+    let path = |p: &Path| p.to_string_lossy().into_owned();
     let normalised = video.with_extension("loud.mp4");
     let mut args: Vec<String> = vec![
         "-i".into(),
@@ -168,11 +198,7 @@ pub async fn normalise_loudness(video: &Path, limit: Duration) -> anyhow::Result
         "-c:v".into(),
         "copy".into(),
         "-af".into(),
-        format!(
-            "{}:measured_I={i}:measured_TP={tp}:measured_LRA={lra}:measured_thresh={thresh}:\
-             offset={offset}:linear=true,{STEREO}",
-            target()
-        ),
+        level(gain),
     ];
     args.extend(AUDIO_CODEC.map(String::from));
     args.extend(["-movflags".into(), "+faststart".into(), path(&normalised)]);

@@ -25,6 +25,8 @@ pub mod ssr;
 pub mod stream;
 #[cfg(feature = "ssr")]
 pub mod voice;
+#[cfg(feature = "ssr")]
+pub mod voice_sample;
 
 use crate::creative::{Mood, SceneRole};
 use serde::{Deserialize, Serialize};

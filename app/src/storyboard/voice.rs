@@ -118,8 +118,7 @@ impl BackgroundJob for SceneVoice {
         media.cost_microusd = context
             .spending
             .pricing
-            .speech(line.chars().count())
-            .microusd;
+            .speech_used(line.chars().count(), media.predict_secs);
         let voice_ms =
             media.duration_ms.filter(|ms| *ms > 0).ok_or_else(|| {
                 GenerationError::Failed(anyhow::anyhow!("the speech has no length"))

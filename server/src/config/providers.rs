@@ -14,7 +14,7 @@ use app::generation::{
     pricing::{PriceTable, Priced},
     replicate::{Replicate, ReplicateSettings, PROVIDER as REPLICATE},
     retry::RetryPolicy,
-    speech::{EspeakSpeech, OpenAiSpeech, SpeechGenerator},
+    speech::{EspeakSpeech, OpenAiSpeech, ReplicateSpeech, SpeechGenerator},
     ssr::MediaProviders,
 };
 use app::product::{
@@ -113,6 +113,12 @@ pub struct ProviderSettings {
     #[arg(long, env = "REELSMITH_SPEECH_MODEL")]
     pub speech_model: Option<String>,
 
+    /// A Replicate speech model for the voiceover instead: a MiniMax one
+    /// (minimax/speech-02-turbo) or Kokoro (jaaari/kokoro-82m). Needs
+    /// REPLICATE_API_TOKEN; not together with REELSMITH_SPEECH_MODEL.
+    #[arg(long, env = "REELSMITH_REPLICATE_SPEECH_MODEL")]
+    pub replicate_speech_model: Option<String>,
+
     /// The clip lengths the video model makes, in whole seconds: a range (`3-10`) or a
     /// list (`5,10`). Scenes are fitted to them before a clip is asked for.
     #[arg(long, env = "REELSMITH_CLIP_LENGTHS", default_value = "3-10")]
@@ -137,6 +143,7 @@ impl Default for ProviderSettings {
             product_drift_below: app::product::check::DRIFT_BELOW,
             product_judge_model: None,
             speech_model: None,
+            replicate_speech_model: None,
             clip_lengths: "3-10".into(),
         }
     }
@@ -146,13 +153,12 @@ impl Settings {
     /// Replicate when a token is set, otherwise the offline provider.
     pub fn media_providers(&self) -> anyhow::Result<MediaProviders> {
         let work_dir = self.data_dir.join("work");
-        let speech = self.speech(&work_dir.join("speech"))?;
         let clip_lengths = self.clip_lengths()?;
         let providers = &self.providers;
         match &providers.replicate_api_token {
             Some(token) => {
                 let prices = self.prices()?;
-                let mut settings = ReplicateSettings::new(token.clone(), work_dir);
+                let mut settings = ReplicateSettings::new(token.clone(), work_dir.clone());
                 if let Some(base_url) = &providers.replicate_base_url {
                     settings.base_url = base_url.trim_end_matches('/').to_string();
                 }
@@ -166,21 +172,21 @@ impl Settings {
                 settings.music_price = prices.price(&settings.music_model)?;
                 let replicate = Arc::new(Replicate::new(settings)?);
                 Ok(MediaProviders {
+                    speech: self.speech(&work_dir.join("speech"), Some(&replicate))?,
                     image: replicate.clone(),
                     video: replicate.clone(),
                     music: replicate,
-                    speech,
                     clip_lengths,
                     offline: false,
                 })
             }
             None => {
-                let offline = Arc::new(OfflineMedia::new(std::path::absolute(work_dir)?)?);
+                let offline = Arc::new(OfflineMedia::new(std::path::absolute(&work_dir)?)?);
                 Ok(MediaProviders {
+                    speech: self.speech(&work_dir.join("speech"), None)?,
                     image: offline.clone(),
                     video: offline.clone(),
                     music: offline,
-                    speech,
                     clip_lengths,
                     offline: true,
                 })
@@ -188,24 +194,47 @@ impl Settings {
         }
     }
 
-    /// The configured speech model, or espeak-ng.
-    fn speech(&self, work_dir: &std::path::Path) -> anyhow::Result<Arc<dyn SpeechGenerator>> {
+    /// The configured speech model (OpenAI-compatible or on Replicate), or espeak-ng.
+    fn speech(
+        &self,
+        work_dir: &std::path::Path,
+        replicate: Option<&Arc<Replicate>>,
+    ) -> anyhow::Result<Arc<dyn SpeechGenerator>> {
         let work_dir = std::path::absolute(work_dir)?;
-        Ok(match &self.providers.speech_model {
-            Some(model) => {
-                anyhow::ensure!(
-                    self.uses_llm(),
-                    "REELSMITH_SPEECH_MODEL needs OPENAI_API_KEY or OPENAI_BASE_URL: \
-                     the speech model is reached at the OpenAI-compatible endpoint"
-                );
-                Arc::new(OpenAiSpeech::new(
-                    Arc::new(self.openai(model)?),
-                    model.clone(),
-                    work_dir,
-                ))
-            }
-            None => Arc::new(EspeakSpeech::new(work_dir)),
-        })
+        let providers = &self.providers;
+        Ok(
+            match (&providers.speech_model, &providers.replicate_speech_model) {
+                (Some(_), Some(_)) => anyhow::bail!(
+                    "set REELSMITH_SPEECH_MODEL or REELSMITH_REPLICATE_SPEECH_MODEL, not both: \
+                     the voiceover has one speech model"
+                ),
+                (Some(model), None) => {
+                    anyhow::ensure!(
+                        self.uses_llm(),
+                        "REELSMITH_SPEECH_MODEL needs OPENAI_API_KEY or OPENAI_BASE_URL: \
+                         the speech model is reached at the OpenAI-compatible endpoint"
+                    );
+                    Arc::new(OpenAiSpeech::new(
+                        Arc::new(self.openai(model)?),
+                        model.clone(),
+                        work_dir,
+                    ))
+                }
+                (None, Some(model)) => {
+                    let replicate = replicate.ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "REELSMITH_REPLICATE_SPEECH_MODEL needs REPLICATE_API_TOKEN"
+                        )
+                    })?;
+                    Arc::new(ReplicateSpeech::new(
+                        replicate.clone(),
+                        model.clone(),
+                        work_dir,
+                    )?)
+                }
+                (None, None) => Arc::new(EspeakSpeech::new(work_dir)),
+            },
+        )
     }
 
     fn clip_lengths(&self) -> anyhow::Result<ClipLengths> {
@@ -251,6 +280,9 @@ impl Settings {
         }
         if let Some(model) = &providers.speech_model {
             spending.pricing.speech = Priced::of(&prices, "openai", model)?;
+        }
+        if let Some(model) = &providers.replicate_speech_model {
+            spending.pricing.speech = Priced::of(&prices, REPLICATE, model)?;
         }
         Ok(spending)
     }

@@ -491,3 +491,44 @@ async fn a_render_burns_in_captions_and_offers_them_as_srt_webvtt_and_a_shared_t
         .unwrap();
     assert_eq!(shared, vtt);
 }
+
+#[tokio::test]
+async fn a_voice_can_be_heard_before_it_is_chosen_and_its_sample_is_made_once() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("ada@example.com").await;
+    let hear = |voice: &str| {
+        ada.get(app.url(&format!("/api/voices/{voice}/sample")))
+            .send()
+    };
+
+    let response = hear("de").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "audio/wav");
+    let german = response.bytes().await.unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &german).unwrap();
+    let probed = app::generation::ffmpeg::probe(file.path()).await.unwrap();
+    let secs = probed.duration_secs.unwrap();
+    assert!((1.0..8.0).contains(&secs), "a short sample: {secs} s");
+
+    // Kept in storage under the model and voice: the next listener gets the same file.
+    let key = app::storyboard::voice_sample::sample_key("espeak-ng", "de").unwrap();
+    assert_eq!(app.storage.get_bytes(&key).await.unwrap(), german);
+    let again = hear("de").await.unwrap().bytes().await.unwrap();
+    assert_eq!(again, german);
+    // Another voice speaks its own language's sample.
+    let english = hear("en-us+f3").await.unwrap().bytes().await.unwrap();
+    assert_ne!(english, german);
+
+    // A voice the provider does not offer, and a stranger, get nothing.
+    assert_eq!(
+        hear("klingon").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let stranger = crate::helpers::browser()
+        .get(app.url("/api/voices/de/sample"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), StatusCode::UNAUTHORIZED);
+}

@@ -25,6 +25,20 @@ pub(super) fn VoicePicker(
     } else {
         NO_VOICE.to_string()
     };
+    // The voice whose sample the player beside the picker plays.
+    let hearing = RwSignal::new(chosen.clone());
+    let sample_label = {
+        let voices = settings.voices.clone();
+        move || {
+            let id = hearing.get();
+            let label = voices
+                .iter()
+                .find(|voice| voice.id == id)
+                .map(|voice| voice.label.clone())
+                .unwrap_or_default();
+            format!("Sample of the voice {label}")
+        }
+    };
     let problem = move || {
         set_voice
             .value()
@@ -42,6 +56,7 @@ pub(super) fn VoicePicker(
                     let value = event_target_value(&ev);
                     let on = value != NO_VOICE;
                     enabled.set(on);
+                    hearing.set(value.clone());
                     set_voice.dispatch(SetVoice {
                         project: project.to_string(),
                         enabled: on,
@@ -58,6 +73,14 @@ pub(super) fn VoicePicker(
                     })
                     .collect_view()}
             </select>
+            {move || {
+                let voice = hearing.get();
+                (voice != NO_VOICE).then(|| {
+                    // Voice ids are letters, digits, `_`, `-` and `+`: safe in a path as they are.
+                    let src = format!("/api/voices/{voice}/sample");
+                    view! { <audio class="voice-sample" src=src controls preload="none" aria-label=sample_label()></audio> }
+                })
+            }}
             <span class="muted small">"Each approved scene's line is spoken in it; hear it on the scene."</span>
             {move || problem().map(|p| view! { <p class="form-error" role="alert">{p}</p> })}
         </div>
