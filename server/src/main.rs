@@ -64,6 +64,23 @@ async fn main() -> anyhow::Result<()> {
     if let Some(Command::BenchCompose { runs, keep }) = &cli.command {
         return server::bench::bench_compose(*runs, keep.clone()).await;
     }
+    if let Some(Command::BenchSse {
+        subscribers,
+        storyboards,
+        edits,
+        edits_per_second,
+        server,
+    }) = &cli.command
+    {
+        return server::bench::bench_sse(
+            server.clone(),
+            subscribers.clone(),
+            *storyboards,
+            *edits,
+            *edits_per_second,
+        )
+        .await;
+    }
     if let Some(Command::SampleMedia {
         email,
         format,

@@ -137,7 +137,8 @@ impl Application {
             sessions: sessions_policy,
             trusted_proxies: app::proxies::TrustedProxies::parse(&settings.trusted_proxies)
                 .map_err(|problem| anyhow::anyhow!("REELSMITH_TRUSTED_PROXIES: {problem}"))?,
-            viewers: app::events::viewers::Viewers::new(
+            viewers: app::events::viewers::Viewers::start(
+                pool.clone(),
                 settings.streams_per_account,
                 settings.streams_total,
             ),

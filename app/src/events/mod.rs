@@ -1,8 +1,11 @@
 //! The live event log, one for every topic (a storyboard's scenes, a render's progress, a
 //! project's mood boards and music). An event is written in the same transaction as the
 //! change it reports and numbered per topic under the topic's row in `event_streams`, so
-//! ids follow commit order; `pg_notify` then wakes every instance, whose one listener
-//! fans the wake-up out to its streams, which read the table: the table is the truth.
+//! ids follow commit order; `pg_notify` (naming the topic and the event's number) then
+//! wakes every instance, whose one listener reads the new event once and hands it to all
+//! its streams: a thousand viewers of one storyboard cost one query per event, not a
+//! thousand. A stream that may have missed something reads the table, which is the
+//! truth.
 //!
 //! What an event says is its domain's business (an enum implementing [`Recorded`]); this
 //! module only stores, numbers, reads and announces them.
@@ -12,7 +15,11 @@ pub mod viewers;
 
 use serde::{de::DeserializeOwned, Serialize};
 use sqlx::{postgres::PgListener, PgConnection, PgPool};
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -94,7 +101,7 @@ pub async fn emit<E: Recorded>(
     sqlx::query!(
         "SELECT pg_notify($1, $2)",
         CHANNEL,
-        format!("{}:{}", topic.name(), topic.id())
+        format!("{}:{}:{seq}", topic.name(), topic.id())
     )
     .execute(&mut *tx)
     .await?;
@@ -169,64 +176,217 @@ pub async fn prune(pool: &PgPool, days: i32) -> sqlx::Result<u64> {
     Ok(done.rows_affected())
 }
 
-/// A wake-up: something happened on a topic, or streams should re-read everything (after
-/// the listener lost its connection, when notifications may have been missed).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A new event as the listener read it, shared by every stream of its topic.
+#[derive(Debug, PartialEq)]
+pub struct Published {
+    pub topic: Topic,
+    pub seq: i64,
+    pub payload: serde_json::Value,
+}
+
+/// A wake-up: a new event; something happened on a topic that the listener could not
+/// read (streams of it read the table); or streams should re-read everything (after the
+/// listener lost its connection, when notifications may have been missed).
+#[derive(Clone, Debug, PartialEq)]
 pub enum Wake {
+    Event(Arc<Published>),
     Topic(Topic),
     Resync,
 }
 
-/// This instance's one listener, fanned out to its streams.
+/// What a notification says: the topic, and the new event's number (absent from an older
+/// instance's notifications).
+fn parse_notification(payload: &str) -> Option<(Topic, Option<i64>)> {
+    let mut parts = payload.splitn(3, ':');
+    let topic = Topic::parse(parts.next()?, parts.next()?)?;
+    let seq = match parts.next() {
+        Some(seq) => Some(seq.parse().ok()?),
+        None => None,
+    };
+    Some((topic, seq))
+}
+
+/// The event `seq` of `topic`, for the listener to hand out; `None` when it is gone (a
+/// forgotten topic).
+async fn published(pool: &PgPool, topic: Topic, seq: i64) -> sqlx::Result<Option<Published>> {
+    let payload = sqlx::query_scalar!(
+        "SELECT payload FROM events WHERE topic = $1 AND topic_id = $2 AND seq = $3",
+        topic.name(),
+        topic.id(),
+        seq
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(payload.map(|payload| Published {
+        topic,
+        seq,
+        payload,
+    }))
+}
+
+/// This instance's one listener, fanned out to its streams: one channel per topic that
+/// has a stream open here, so an event wakes only its own topic's streams (ten thousand
+/// viewers of ten storyboards: a thousand wake-ups per event, not ten thousand), and an
+/// event of a topic nobody here watches is not even read.
 #[derive(Clone)]
 pub struct Notifier {
-    sender: broadcast::Sender<Wake>,
+    topics: Arc<Mutex<HashMap<Topic, broadcast::Sender<Wake>>>>,
 }
+
+/// How many wake-ups a slow stream may fall behind before it reads the table instead.
+const BACKLOG: usize = 256;
 
 impl Notifier {
     /// Listens on `pool`'s database in the background.
     pub fn start(pool: PgPool) -> Self {
-        let (sender, _) = broadcast::channel(1024);
-        let notifier = Self { sender };
-        let fan_out = notifier.sender.clone();
+        let notifier = Self::idle();
+        let fan_out = notifier.clone();
         tokio::spawn(async move {
             loop {
                 if let Err(error) = listen(&pool, &fan_out).await {
                     tracing::warn!(%error, "event listener lost its connection; reconnecting");
                 }
-                let _ = fan_out.send(Wake::Resync);
+                fan_out.resync();
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
         notifier
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Wake> {
-        self.sender.subscribe()
+    /// A notifier without its listener.
+    fn idle() -> Self {
+        Self {
+            topics: Arc::default(),
+        }
+    }
+
+    /// Wake-ups for `topic`'s streams.
+    pub fn subscribe(&self, topic: Topic) -> broadcast::Receiver<Wake> {
+        self.lock()
+            .entry(topic)
+            .or_insert_with(|| broadcast::channel(BACKLOG).0)
+            .subscribe()
+    }
+
+    /// Whether a stream here watches `topic`.
+    fn watched(&self, topic: Topic) -> bool {
+        self.lock()
+            .get(&topic)
+            .is_some_and(|sender| sender.receiver_count() > 0)
+    }
+
+    /// Wakes `topic`'s streams, forgetting the topic once none is left.
+    fn send(&self, topic: Topic, wake: Wake) {
+        let mut topics = self.lock();
+        if let Some(sender) = topics.get(&topic) {
+            if sender.send(wake).is_err() {
+                topics.remove(&topic);
+            }
+        }
+    }
+
+    /// Every stream re-reads the table: notifications may have been missed.
+    fn resync(&self) {
+        self.lock()
+            .retain(|_, sender| sender.send(Wake::Resync).is_ok());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Topic, broadcast::Sender<Wake>>> {
+        // A poisoned map of channels is still a map of channels.
+        self.topics
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-async fn listen(pool: &PgPool, fan_out: &broadcast::Sender<Wake>) -> sqlx::Result<()> {
+async fn listen(pool: &PgPool, fan_out: &Notifier) -> sqlx::Result<()> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(CHANNEL).await?;
     // Anything sent while we were not listening is in the table: streams re-read it.
-    let _ = fan_out.send(Wake::Resync);
+    fan_out.resync();
     loop {
         match listener.try_recv().await? {
-            Some(notification) => {
-                let topic = notification
-                    .payload()
-                    .split_once(':')
-                    .and_then(|(name, id)| Topic::parse(name, id));
-                let _ = fan_out.send(match topic {
-                    Some(topic) => Wake::Topic(topic),
-                    None => Wake::Resync,
-                });
-            }
+            Some(notification) => match parse_notification(notification.payload()) {
+                Some((topic, _)) if !fan_out.watched(topic) => {}
+                // Read once here, for every stream of the topic on this instance.
+                Some((topic, Some(seq))) => {
+                    let wake = match published(pool, topic, seq).await {
+                        Ok(Some(event)) => Wake::Event(Arc::new(event)),
+                        Ok(None) => Wake::Topic(topic),
+                        Err(error) => {
+                            tracing::warn!(
+                                %error, ?topic, seq,
+                                "could not read a new event; its streams will"
+                            );
+                            Wake::Topic(topic)
+                        }
+                    };
+                    fan_out.send(topic, wake);
+                }
+                Some((topic, None)) => fan_out.send(topic, Wake::Topic(topic)),
+                None => fan_out.resync(),
+            },
             // The connection dropped and will be re-made on the next call.
-            None => {
-                let _ = fan_out.send(Wake::Resync);
-            }
+            None => fan_out.resync(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_name_the_topic_and_the_new_events_number() {
+        let id = Uuid::new_v4();
+        assert_eq!(
+            parse_notification(&format!("storyboard:{id}:42")),
+            Some((Topic::Storyboard(id), Some(42)))
+        );
+        // An older instance's notification wakes the topic's streams to read the table.
+        assert_eq!(
+            parse_notification(&format!("render:{id}")),
+            Some((Topic::Render(id), None))
+        );
+        assert_eq!(parse_notification(&format!("render:{id}:x")), None);
+        assert_eq!(parse_notification("nonsense"), None);
+    }
+
+    #[test]
+    fn an_event_wakes_only_its_own_topics_streams_and_a_resync_wakes_all() {
+        let notifier = Notifier::idle();
+        let (one, other) = (
+            Topic::Storyboard(Uuid::new_v4()),
+            Topic::Render(Uuid::new_v4()),
+        );
+        let (mut first, mut second) = (notifier.subscribe(one), notifier.subscribe(one));
+        let mut elsewhere = notifier.subscribe(other);
+        assert!(notifier.watched(one) && notifier.watched(other));
+        assert!(!notifier.watched(Topic::Project(Uuid::new_v4())));
+
+        let event = Wake::Event(Arc::new(Published {
+            topic: one,
+            seq: 1,
+            payload: serde_json::json!({}),
+        }));
+        notifier.send(one, event.clone());
+        assert_eq!(first.try_recv(), Ok(event.clone()));
+        assert_eq!(second.try_recv(), Ok(event));
+        assert!(
+            elsewhere.try_recv().is_err(),
+            "another topic's stream slept on"
+        );
+
+        notifier.resync();
+        for wakes in [&mut first, &mut second, &mut elsewhere] {
+            assert_eq!(wakes.try_recv(), Ok(Wake::Resync));
+        }
+
+        // A topic whose streams all closed is forgotten at its next event.
+        drop((first, second));
+        assert!(!notifier.watched(one));
+        notifier.send(one, Wake::Topic(one));
+        assert!(!notifier.lock().contains_key(&one));
+        assert!(notifier.lock().contains_key(&other));
     }
 }

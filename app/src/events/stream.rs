@@ -1,7 +1,10 @@
 //! One topic's events as Server-Sent Events: what the client missed (everything after
-//! `Last-Event-ID`), then new events as they are committed, read from the table so that
-//! ids never skip or repeat. A comment line every 15 seconds keeps proxies from closing
-//! the connection.
+//! `Last-Event-ID`), then new events as they are committed. A new event comes with its
+//! wake-up (the instance's listener read it once for all its streams), so a stream that
+//! is up to date sends it without touching the database; one that may have missed
+//! something (it lagged, the listener reconnected, a number was skipped) reads the table,
+//! so ids never skip or repeat. An idle stream holds no database connection and runs no
+//! query. A comment line every 15 seconds keeps proxies from closing the connection.
 
 use super::{since, viewers::Watch, Recorded, Topic, Wake};
 use axum::{
@@ -17,9 +20,9 @@ use sqlx::PgPool;
 use std::{convert::Infallible, future::Future, time::Duration};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-/// How often a stream re-reads the table without a wake-up (a notification can be lost
-/// while the listener reconnects).
-const FALLBACK_READ: Duration = Duration::from_secs(10);
+/// How long a stream waits before reading the table again after a failed read (the
+/// database restarting, say).
+const RETRY_READ: Duration = Duration::from_secs(2);
 
 /// The id of the last event a reconnecting client saw, if it sent a usable one.
 pub fn last_event_id(headers: &HeaderMap) -> Option<i64> {
@@ -61,18 +64,20 @@ where
     Fut: Future<Output = Sent>,
 {
     async_stream::stream! {
+        // Whether the table must be read: at first (what happened after `sent`), and
+        // whenever an event may have gone by unseen.
+        let mut behind = true;
         loop {
-            loop {
+            while behind {
                 let batch = match since::<E>(&pool, topic, sent, 200).await {
                     Ok(batch) => batch,
                     Err(error) => {
-                        tracing::warn!(%error, ?topic, "reading events failed");
-                        break;
+                        tracing::warn!(%error, ?topic, "reading events failed; trying again");
+                        tokio::time::sleep(RETRY_READ).await;
+                        continue;
                     }
                 };
-                if batch.is_empty() {
-                    break;
-                }
+                behind = !batch.is_empty();
                 for (seq, recorded) in batch {
                     let Sent { event, last } = present(recorded).await;
                     yield event.id(seq.to_string());
@@ -83,15 +88,36 @@ where
                 }
             }
             // Wait for news of this topic (or a reason to look anyway).
-            loop {
-                tokio::select! {
-                    wake = wakes.recv() => match wake {
-                        Ok(Wake::Topic(other)) if other != topic => continue,
-                        Ok(_) | Err(RecvError::Lagged(_)) => break,
-                        Err(RecvError::Closed) => return,
-                    },
-                    _ = tokio::time::sleep(FALLBACK_READ) => break,
+            let news = loop {
+                match wakes.recv().await {
+                    Ok(Wake::Event(published)) if published.topic == topic => break Some(published),
+                    Ok(Wake::Event(_)) => continue,
+                    Ok(Wake::Topic(other)) if other != topic => continue,
+                    Ok(Wake::Topic(_) | Wake::Resync) | Err(RecvError::Lagged(_)) => break None,
+                    Err(RecvError::Closed) => return,
                 }
+            };
+            match news {
+                // Already read from the table.
+                Some(published) if published.seq <= sent => {}
+                // The next one: sent as the listener read it.
+                Some(published) if published.seq == sent + 1 => {
+                    sent = published.seq;
+                    match serde_json::from_value::<E>(published.payload.clone()) {
+                        Ok(recorded) => {
+                            let Sent { event, last } = present(recorded).await;
+                            yield event.id(sent.to_string());
+                            if last {
+                                return;
+                            }
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, seq = sent, ?topic, "unreadable event skipped");
+                        }
+                    }
+                }
+                // A gap, a lag or a resync: the table says what was missed.
+                _ => behind = true,
             }
         }
     }

@@ -35,15 +35,12 @@ pub async fn project_stream(
     if let Err(error) = super::ssr::get(&state.pool, owner, project).await {
         return error.into_response();
     }
-    let watch = match state
-        .viewers
-        .watch(&state.pool, &session, owner, Some(project))
-    {
+    let watch = match state.viewers.watch(&session, owner, Some(project)) {
         Ok(watch) => watch,
         Err(refused) => return refused.into_response(),
     };
     let topic = Topic::Project(project);
-    let wakes = state.notifier.subscribe();
+    let wakes = state.notifier.subscribe(topic);
     let resume_after = last_event_id(&headers);
     let events = async_stream::stream! {
         let sent = match resume_after {

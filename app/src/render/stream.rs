@@ -46,15 +46,12 @@ pub async fn render_stream(
             Ok(project) => project,
             Err(error) => return crate::error::AppError::from(error).into_response(),
         };
-    let watch = match state
-        .viewers
-        .watch(&state.pool, &session, owner, Some(project))
-    {
+    let watch = match state.viewers.watch(&session, owner, Some(project)) {
         Ok(watch) => watch,
         Err(refused) => return refused.into_response(),
     };
     let sent = last_event_id(&headers).unwrap_or(0);
-    let wakes = state.notifier.subscribe();
+    let wakes = state.notifier.subscribe(Topic::Render(render));
     let (pool, storage) = (state.pool.clone(), state.storage.clone());
     respond(
         watch,

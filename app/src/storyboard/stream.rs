@@ -43,16 +43,13 @@ pub async fn storyboard_stream(
         Ok((project, _)) => project,
         Err(error) => return error.into_response(),
     };
-    let watch = match state
-        .viewers
-        .watch(&state.pool, &session, owner, Some(project))
-    {
+    let watch = match state.viewers.watch(&session, owner, Some(project)) {
         Ok(watch) => watch,
         Err(refused) => return refused.into_response(),
     };
     let resume_after = last_event_id(&headers);
     // Subscribe before reading, so nothing committed in between is missed.
-    let wakes = state.notifier.subscribe();
+    let wakes = state.notifier.subscribe(Topic::Storyboard(storyboard));
     let events = async_stream::stream! {
         let sent = match resume_after {
             Some(seq) => seq,

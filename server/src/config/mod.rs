@@ -64,6 +64,25 @@ pub enum Command {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
+    /// Open many live storyboard streams on a server of the bench's own and time how
+    /// long edits take to reach each (what `bench/sse` runs).
+    BenchSse {
+        /// Subscriber counts, each measured against a fresh server.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+        subscribers: Vec<usize>,
+        /// Storyboards the subscribers are spread over.
+        #[arg(long, default_value_t = 10)]
+        storyboards: usize,
+        /// Edits made in each run, one storyboard after another.
+        #[arg(long, default_value_t = 30)]
+        edits: usize,
+        /// Edits a second.
+        #[arg(long, default_value_t = 5.0)]
+        edits_per_second: f64,
+        /// The server binary to measure (another build, to compare); this one by default.
+        #[arg(long)]
+        server: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -1,0 +1,456 @@
+//! `reelsmith bench-sse`: live updates under many viewers. For each subscriber count it
+//! starts a fresh `reelsmith` process (its own private PostgreSQL, the offline
+//! providers, no worker), plans a few storyboards through the API as a user would, opens
+//! that many storyboard streams spread over them, then edits scene texts at a steady
+//! rate and times, for every subscriber, how long after the edit's response its event
+//! arrived. Prints one line per count:
+//!   subscribers= storyboards= samples= missed= p50_ms= p99_ms= max_ms= kb_per_subscriber=
+//! where `kb_per_subscriber` is the server's resident memory added per open, idle stream.
+//! Run through `bench/sse`, which builds the release binary.
+
+use anyhow::{bail, Context};
+use futures::StreamExt;
+use serde_json::Value;
+use std::{
+    collections::HashSet,
+    path::Path,
+    process::Stdio,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+use tokio::{process::Command, sync::mpsc, task::JoinSet};
+
+const PASSWORD: &str = "correct horse battery";
+/// The brief, as a person would give it to the offline director.
+const ANSWERS: [&str; 5] = [
+    "It's called Lumen, a desk lamp that adapts its light to your day.",
+    "Remote workers who spend long hours at a desk",
+    "Calm, focused",
+    "Light that follows your day\nNo glare on screens\nSet up in 30 seconds",
+    "Order yours today",
+];
+/// What an edit writes into a scene's text, followed by the edit's number: subscribers
+/// find it in the events they receive.
+const MARKER: &str = "bench-edit-";
+/// Streams connecting at once.
+const CONNECTING: usize = 200;
+
+/// What one run measured.
+struct Figures {
+    samples: usize,
+    missed: usize,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    kb_per_subscriber: f64,
+}
+
+pub async fn bench_sse(
+    server: Option<std::path::PathBuf>,
+    subscriber_counts: Vec<usize>,
+    storyboards: usize,
+    edits: usize,
+    edits_per_second: f64,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        storyboards > 0 && edits > 0,
+        "storyboards and edits must be at least 1"
+    );
+    anyhow::ensure!(
+        edits_per_second > 0.0 && edits_per_second.is_finite(),
+        "edits a second must be positive"
+    );
+    let server = match server {
+        Some(other) => other,
+        None => std::env::current_exe().context("finding the reelsmith binary")?,
+    };
+    for subscribers in subscriber_counts {
+        let figures = run(&server, subscribers, storyboards, edits, edits_per_second).await?;
+        println!(
+            "subscribers={subscribers} storyboards={storyboards} edits={edits} samples={} missed={} \
+             p50_ms={:.1} p99_ms={:.1} max_ms={:.1} kb_per_subscriber={:.1}",
+            figures.samples,
+            figures.missed,
+            figures.p50_ms,
+            figures.p99_ms,
+            figures.max_ms,
+            figures.kb_per_subscriber
+        );
+    }
+    Ok(())
+}
+
+/// A `reelsmith` process of the bench's own, stopped (gracefully, so that it stops its
+/// PostgreSQL) when the run ends.
+struct Server {
+    child: tokio::process::Child,
+    base: String,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(exe: &Path, streams: usize) -> anyhow::Result<Self> {
+        let data = tempfile::tempdir().context("a data directory")?;
+        // PostgreSQL runs as the `postgres` user when we are root: it must enter it.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755))?;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log = std::fs::File::create(data.path().join("server.log"))?;
+        let child = Command::new(exe)
+            // Away from the checkout: a developer's .env (with API keys) must not apply.
+            .current_dir(data.path())
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("REELSMITH_ALLOW_STALE_SITE", "true")
+            .env("REELSMITH_RUN_WORKER", "false")
+            .env("REELSMITH_STREAMS_TOTAL", (streams + 100).to_string())
+            .env("REELSMITH_STREAMS_PER_ACCOUNT", (streams + 100).to_string())
+            .env("RUST_LOG", "warn")
+            .env_remove("DATABASE_URL")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("OPENAI_BASE_URL")
+            .env_remove("REPLICATE_API_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting reelsmith")?;
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _data: data,
+        };
+        let started = Instant::now();
+        let probe = reqwest::Client::new();
+        loop {
+            let ready = probe
+                .get(format!("{}/readyz", server.base))
+                .send()
+                .await
+                .is_ok_and(|response| response.status().is_success());
+            if ready {
+                return Ok(server);
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                bail!(
+                    "the server did not become ready: {}",
+                    std::fs::read_to_string(server._data.path().join("server.log"))
+                        .unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The server's resident memory, in KiB.
+    fn rss_kib(&self) -> anyhow::Result<u64> {
+        let pid = self.child.id().context("the server has exited")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .context("reading the server's memory")
+    }
+
+    async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(pid) = self.child.id() {
+            Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await?;
+        }
+        if tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .is_err()
+        {
+            self.child.kill().await?;
+        }
+        Ok(())
+    }
+}
+
+/// A user's browser: keeps the session cookie, calls server functions as a page does.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    fn new(base: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder().cookie_store(true).build()?,
+            base: base.to_string(),
+        })
+    }
+
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("origin", &self.base)
+            .header("sec-fetch-site", "same-origin")
+            .header("accept", "application/json")
+    }
+
+    async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
+        let response = self
+            .post(&format!("/api/{endpoint}"))
+            .form(form)
+            .send()
+            .await?;
+        let status = response.status();
+        let body = response.text().await?;
+        anyhow::ensure!(status.is_success(), "{endpoint} answered {status}: {body}");
+        Ok(if body.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&body).with_context(|| format!("{endpoint}: {body}"))?
+        })
+    }
+}
+
+fn id_of(value: &Value) -> anyhow::Result<String> {
+    value["id"]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("no id in {value}"))
+}
+
+/// A planned storyboard and its owner's browser.
+struct Storyboard {
+    browser: Arc<Browser>,
+    id: String,
+    /// The scene the bench edits.
+    scene: String,
+}
+
+/// A storyboard planned by `browser`'s user, from the brief to the scenes.
+async fn plan(browser: &Arc<Browser>) -> anyhow::Result<Storyboard> {
+    let project = id_of(
+        &browser
+            .call(
+                "projects/create",
+                &[("name", "Lumen launch"), ("format", "9:16")],
+            )
+            .await?,
+    )?;
+    for answer in ANSWERS {
+        let response = browser
+            .post(&format!("/api/projects/{project}/chat"))
+            .json(&serde_json::json!({ "message": answer }))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "the chat answered {}",
+            response.status()
+        );
+        response.text().await?;
+    }
+    let moods = browser
+        .call("studio/generate_moods", &[("project", &project)])
+        .await?;
+    let mood = id_of(&moods[0])?;
+    browser
+        .call(
+            "studio/choose_mood",
+            &[("project", &project), ("mood", &mood)],
+        )
+        .await?;
+    let view = browser
+        .call("studio/plan_storyboard", &[("project", &project)])
+        .await?;
+    Ok(Storyboard {
+        id: id_of(&view)?,
+        scene: id_of(&view["scenes"][0])?,
+        browser: browser.clone(),
+    })
+}
+
+/// One stream: reports when it is open (its snapshot came), then every edit it sees.
+async fn subscribe(
+    storyboard: (Arc<Browser>, String),
+    connecting: Arc<tokio::sync::Semaphore>,
+    open: Arc<AtomicUsize>,
+    seen: mpsc::UnboundedSender<(usize, Instant)>,
+) -> anyhow::Result<()> {
+    let (browser, id) = storyboard;
+    let permit = connecting.acquire_owned().await?;
+    let response = browser
+        .http
+        .get(format!("{}/api/storyboards/{id}/stream", browser.base))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "the stream answered {}",
+        response.status()
+    );
+    let mut body = response.bytes_stream();
+    let mut permit = Some(permit);
+    let mut pending = String::new();
+    let mut counted = HashSet::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        let arrived = Instant::now();
+        if permit.take().is_some() {
+            open.fetch_add(1, Ordering::SeqCst);
+        }
+        pending.push_str(&String::from_utf8_lossy(&chunk));
+        // Whole events only: they end with a blank line.
+        while let Some(end) = pending.find("\n\n") {
+            let event: String = pending.drain(..end + 2).collect();
+            for (at, _) in event.match_indices(MARKER) {
+                let digits: String = event[at + MARKER.len()..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                if let Ok(edit) = digits.parse::<usize>() {
+                    if counted.insert(edit) {
+                        let _ = seen.send((edit, arrived));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], share: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() as f64 * share).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+async fn run(
+    exe: &Path,
+    subscribers: usize,
+    storyboards: usize,
+    edits: usize,
+    edits_per_second: f64,
+) -> anyhow::Result<Figures> {
+    let server = Server::start(exe, subscribers).await?;
+    // One account owns every storyboard (sign-ups from one address are throttled).
+    let browser = Arc::new(Browser::new(&server.base)?);
+    browser
+        .call(
+            "signup",
+            &[("email", "viewer@example.com"), ("password", PASSWORD)],
+        )
+        .await?;
+    let mut planned = Vec::new();
+    for _ in 0..storyboards {
+        planned.push(plan(&browser).await.context("planning a storyboard")?);
+    }
+    // Let the start-up settle before the baseline.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = server.rss_kib()?;
+
+    let connecting = Arc::new(tokio::sync::Semaphore::new(CONNECTING));
+    let open = Arc::new(AtomicUsize::new(0));
+    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
+    let mut streams = JoinSet::new();
+    for number in 0..subscribers {
+        let storyboard = &planned[number % storyboards];
+        streams.spawn(subscribe(
+            (storyboard.browser.clone(), storyboard.id.clone()),
+            connecting.clone(),
+            open.clone(),
+            seen_tx.clone(),
+        ));
+    }
+    drop(seen_tx);
+    let started = Instant::now();
+    while open.load(Ordering::SeqCst) < subscribers {
+        if let Some(Ok(Err(error))) = streams.try_join_next() {
+            bail!("a stream failed: {error:#}");
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            bail!(
+                "only {} of {subscribers} streams opened",
+                open.load(Ordering::SeqCst)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = server.rss_kib()?;
+
+    // Edits at a steady rate, one storyboard after another; each one's response time.
+    let mut answered = Vec::with_capacity(edits);
+    let pace = Duration::from_secs_f64(1.0 / edits_per_second);
+    let mut next = Instant::now();
+    for edit in 0..edits {
+        tokio::time::sleep_until(next.into()).await;
+        next += pace;
+        let storyboard = &planned[edit % storyboards];
+        let text = format!("{MARKER}{edit} Light that follows your day.");
+        storyboard
+            .browser
+            .call(
+                "studio/scene",
+                &[
+                    ("scene", &storyboard.scene),
+                    ("action", "edit_text"),
+                    ("text", &text),
+                ],
+            )
+            .await?;
+        answered.push(Instant::now());
+    }
+    // Stragglers, then the streams are closed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    streams.abort_all();
+    let mut latencies = Vec::new();
+    while let Ok((edit, arrived)) = seen_rx.try_recv() {
+        if let Some(response) = answered.get(edit) {
+            // An event can beat the edit's own response (it is sent at commit): 0 ms.
+            latencies.push(arrived.saturating_duration_since(*response).as_secs_f64() * 1000.0);
+        }
+    }
+    server.stop().await?;
+
+    // Every subscriber of a storyboard should see every edit of it.
+    let expected: usize = (0..edits)
+        .map(|edit| {
+            let storyboard = edit % storyboards;
+            (0..subscribers)
+                .filter(|s| s % storyboards == storyboard)
+                .count()
+        })
+        .sum();
+    latencies.sort_by(f64::total_cmp);
+    Ok(Figures {
+        samples: latencies.len(),
+        missed: expected.saturating_sub(latencies.len()),
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+        max_ms: latencies.last().copied().unwrap_or(f64::NAN),
+        kb_per_subscriber: after.saturating_sub(before) as f64 * 1.024 / subscribers.max(1) as f64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_taken_by_rank() {
+        let sorted: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&sorted, 0.5), 50.0);
+        assert_eq!(percentile(&sorted, 0.99), 99.0);
+        assert_eq!(percentile(&[7.0], 0.99), 7.0);
+        assert!(percentile(&[], 0.5).is_nan());
+    }
+}
