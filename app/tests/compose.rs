@@ -12,8 +12,9 @@ use app::{
     render::{
         branding::{logo_place, Brand, Logo},
         captions::CaptionStyle,
-        compose::{render, render_within, Clip, Composition, Encoder, Music, RenderError, FPS},
+        compose::{Clip, Composition, Encoder, Music, FPS},
         mix::{VoiceLine, TARGET_LUFS, TRUE_PEAK_DBTP},
+        run::{render, render_within, RenderError},
     },
 };
 use std::path::{Path, PathBuf};

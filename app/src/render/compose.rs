@@ -20,14 +20,8 @@ use crate::projects::VideoFormat;
 use anyhow::{bail, Context};
 use std::{
     path::{Path, PathBuf},
-    process::Stdio,
     time::Duration,
 };
-use tokio::{
-    io::{AsyncBufReadExt, AsyncReadExt, BufReader},
-    process::Command,
-};
-use tokio_util::sync::CancellationToken;
 
 pub const FPS: u32 = 30;
 pub const CROSSFADE_SECS: f64 = 0.5;
@@ -77,18 +71,6 @@ pub struct Composition {
     /// Captions of the voiceover, burned in in this style (none: no captions).
     pub captions: Option<CaptionStyle>,
     pub encoder: Encoder,
-}
-
-/// Why a render stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    #[error("the render was cancelled")]
-    Cancelled,
-    /// FFmpeg ran past the render's wall-clock limit and was killed.
-    #[error("the render took longer than {} s and was stopped", .0.as_secs())]
-    TimedOut(Duration),
-    #[error(transparent)]
-    Failed(#[from] anyhow::Error),
 }
 
 impl Composition {
@@ -499,104 +481,4 @@ fn text_lines(
         ));
     }
     Ok(filters)
-}
-
-/// Runs the render, calling `on_progress` with 0–1 as FFmpeg reports it, within the
-/// composition's [`Composition::time_limit`]. Cancelling kills FFmpeg. `work_dir` must be
-/// a path FFmpeg filters accept (see `filter_path`).
-pub async fn render(
-    composition: &Composition,
-    work_dir: &Path,
-    output: &Path,
-    on_progress: impl FnMut(f64) + Send,
-    cancel: &CancellationToken,
-) -> Result<(), RenderError> {
-    let limit = composition.time_limit();
-    render_within(composition, work_dir, output, on_progress, cancel, limit).await
-}
-
-/// [`render`] with its own wall-clock limit.
-pub async fn render_within(
-    composition: &Composition,
-    work_dir: &Path,
-    output: &Path,
-    mut on_progress: impl FnMut(f64) + Send,
-    cancel: &CancellationToken,
-    limit: Duration,
-) -> Result<(), RenderError> {
-    let started = std::time::Instant::now();
-    let deadline = tokio::time::sleep(limit);
-    tokio::pin!(deadline);
-    let text_dir = tempfile::Builder::new()
-        .prefix("render-")
-        .tempdir_in(work_dir)
-        .context("making a folder for the render")?;
-    let args = composition.ffmpeg_args(text_dir.path(), output)?;
-    let total_us = composition.duration_secs() * 1_000_000.0;
-    let mut child = Command::new("ffmpeg")
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("running ffmpeg (is the `ffmpeg` package installed?)")?;
-    let stdout = child.stdout.take().context("ffmpeg's progress")?;
-    let mut stderr = child.stderr.take().context("ffmpeg's errors")?;
-    let errors = tokio::spawn(async move {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text).await;
-        text
-    });
-    let mut lines = BufReader::new(stdout).lines();
-    let read = async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(value) = line.strip_prefix("out_time_us=") {
-                if let Ok(us) = value.trim().parse::<f64>() {
-                    on_progress((us / total_us).clamp(0.0, 0.999));
-                }
-            }
-        }
-    };
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => {
-            let _ = child.kill().await;
-            return Err(RenderError::Cancelled);
-        }
-        _ = &mut deadline => {
-            let _ = child.kill().await;
-            return Err(RenderError::TimedOut(limit));
-        }
-        _ = read => {}
-    }
-    let status = tokio::select! {
-        _ = cancel.cancelled() => {
-            let _ = child.kill().await;
-            return Err(RenderError::Cancelled);
-        }
-        _ = &mut deadline => {
-            let _ = child.kill().await;
-            return Err(RenderError::TimedOut(limit));
-        }
-        status = child.wait() => status.context("waiting for ffmpeg")?,
-    };
-    let errors = errors.await.unwrap_or_default();
-    if !status.success() {
-        // Operators read FFmpeg's words in the log; users read that the render failed.
-        tracing::warn!(%status, stderr = %errors.trim(), "the render's FFmpeg failed");
-        return Err(RenderError::Failed(anyhow::anyhow!(
-            "FFmpeg failed ({status}); the details are in the server log"
-        )));
-    }
-    // The sound alone, twice over (a second or two): the loudness the platforms expect.
-    let remaining = limit
-        .saturating_sub(started.elapsed())
-        .max(Duration::from_secs(30));
-    tokio::select! {
-        _ = cancel.cancelled() => return Err(RenderError::Cancelled),
-        normalised = mix::normalise_loudness(output, remaining) => normalised?,
-    }
-    on_progress(1.0);
-    Ok(())
 }

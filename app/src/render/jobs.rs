@@ -6,9 +6,10 @@
 use super::{
     branding::{Brand, Logo},
     captions::{CaptionStyle, TimedCaption},
-    compose::{render, Clip, Composition, Encoder, Music, RenderError},
+    compose::{Clip, Composition, Encoder, Music},
     events::{emit, Recorded},
     mix::VoiceLine,
+    run::{render, RenderError},
     ssr::VoiceLineRef,
 };
 use crate::{

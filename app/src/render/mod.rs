@@ -1,5 +1,5 @@
 //! Step 4, the final video: music made from the mood, then the approved clips, titles and
-//! music rendered into one MP4 by a background job (`jobs.rs`, `compose.rs`) with live
+//! music rendered into one MP4 by a background job (`jobs.rs`; the FFmpeg command in `compose.rs`, run by `run.rs`) with live
 //! progress (`events.rs`, `stream.rs`); every render is kept as a version.
 
 pub mod api;
@@ -19,6 +19,8 @@ pub mod mix;
 #[cfg(feature = "ssr")]
 pub mod music;
 pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod run;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 #[cfg(feature = "ssr")]

@@ -7,7 +7,10 @@ use anyhow::{bail, Context};
 use app::{
     generation::ffmpeg::probe,
     projects::VideoFormat,
-    render::compose::{render, Clip, Composition, Encoder, Music},
+    render::{
+        compose::{Clip, Composition, Encoder, Music},
+        run::render,
+    },
 };
 use std::{
     path::{Path, PathBuf},

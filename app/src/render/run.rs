@@ -1,0 +1,118 @@
+//! Running a [`Composition`]: FFmpeg in the background with its `-progress` output read as
+//! the render's progress, stopped by cancelling or by the render's wall-clock limit, then
+//! the loudness set on the sound alone. Its errors are for operators (the log); users read
+//! that the render failed.
+
+use super::compose::Composition;
+use super::mix;
+use anyhow::Context;
+use std::{path::Path, process::Stdio, time::Duration};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, BufReader},
+    process::Command,
+};
+use tokio_util::sync::CancellationToken;
+
+/// Why a render stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("the render was cancelled")]
+    Cancelled,
+    /// FFmpeg ran past the render's wall-clock limit and was killed.
+    #[error("the render took longer than {} s and was stopped", .0.as_secs())]
+    TimedOut(Duration),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Runs the render, calling `on_progress` with 0–1 as FFmpeg reports it, within the
+/// composition's [`Composition::time_limit`]. Cancelling kills FFmpeg. `work_dir` must be
+/// a path FFmpeg filters accept (see `filter_path`).
+pub async fn render(
+    composition: &Composition,
+    work_dir: &Path,
+    output: &Path,
+    on_progress: impl FnMut(f64) + Send,
+    cancel: &CancellationToken,
+) -> Result<(), RenderError> {
+    let limit = composition.time_limit();
+    render_within(composition, work_dir, output, on_progress, cancel, limit).await
+}
+
+/// [`render`] with its own wall-clock limit.
+pub async fn render_within(
+    composition: &Composition,
+    work_dir: &Path,
+    output: &Path,
+    mut on_progress: impl FnMut(f64) + Send,
+    cancel: &CancellationToken,
+    limit: Duration,
+) -> Result<(), RenderError> {
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
+    let text_dir = tempfile::Builder::new()
+        .prefix("render-")
+        .tempdir_in(work_dir)
+        .context("making a folder for the render")?;
+    let args = composition.ffmpeg_args(text_dir.path(), output)?;
+    let total_us = composition.duration_secs() * 1_000_000.0;
+    let mut child = Command::new("ffmpeg")
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("running ffmpeg (is the `ffmpeg` package installed?)")?;
+    let stdout = child.stdout.take().context("ffmpeg's progress")?;
+    let mut stderr = child.stderr.take().context("ffmpeg's errors")?;
+    let errors = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    // FFmpeg's progress until it closes its output, then its exit.
+    let finish = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(value) = line.strip_prefix("out_time_us=") {
+                if let Ok(us) = value.trim().parse::<f64>() {
+                    on_progress((us / total_us).clamp(0.0, 0.999));
+                }
+            }
+        }
+        child.wait().await
+    };
+    let outcome = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(RenderError::Cancelled),
+        _ = &mut deadline => Err(RenderError::TimedOut(limit)),
+        status = finish => Ok(status),
+    };
+    let status = match outcome {
+        Ok(status) => status.context("waiting for ffmpeg")?,
+        Err(stopped) => {
+            let _ = child.kill().await;
+            return Err(stopped);
+        }
+    };
+    let errors = errors.await.unwrap_or_default();
+    if !status.success() {
+        // Operators read FFmpeg's words in the log; users read that the render failed.
+        tracing::warn!(%status, stderr = %errors.trim(), "the render's FFmpeg failed");
+        return Err(RenderError::Failed(anyhow::anyhow!(
+            "FFmpeg failed ({status}); the details are in the server log"
+        )));
+    }
+    // The sound alone, twice over (a second or two): the loudness the platforms expect.
+    let remaining = limit
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_secs(30));
+    tokio::select! {
+        _ = cancel.cancelled() => return Err(RenderError::Cancelled),
+        normalised = mix::normalise_loudness(output, remaining) => normalised?,
+    }
+    on_progress(1.0);
+    Ok(())
+}
