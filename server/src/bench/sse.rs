@@ -248,12 +248,8 @@ async fn plan(browser: &Arc<Browser>) -> anyhow::Result<Storyboard> {
             .post(&format!("/api/projects/{project}/chat"))
             .json(&serde_json::json!({ "message": answer }))
             .send()
-            .await?;
-        anyhow::ensure!(
-            response.status().is_success(),
-            "the chat answered {}",
-            response.status()
-        );
+            .await?
+            .error_for_status()?;
         response.text().await?;
     }
     let moods = browser
@@ -289,12 +285,8 @@ async fn subscribe(
         .http
         .get(format!("{}/api/storyboards/{id}/stream", browser.base))
         .send()
-        .await?;
-    anyhow::ensure!(
-        response.status().is_success(),
-        "the stream answered {}",
-        response.status()
-    );
+        .await?
+        .error_for_status()?;
     let mut body = response.bytes_stream();
     let mut permit = Some(permit);
     let mut pending = String::new();
