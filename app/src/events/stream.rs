@@ -87,15 +87,12 @@ where
                     }
                 }
             }
-            // Wait for news of this topic (or a reason to look anyway).
-            let news = loop {
-                match wakes.recv().await {
-                    Ok(Wake::Event(published)) if published.topic == topic => break Some(published),
-                    Ok(Wake::Event(_)) => continue,
-                    Ok(Wake::Topic(other)) if other != topic => continue,
-                    Ok(Wake::Topic(_) | Wake::Resync) | Err(RecvError::Lagged(_)) => break None,
-                    Err(RecvError::Closed) => return,
-                }
+            // News of this topic (`wakes` is its own channel: see `Notifier::subscribe`),
+            // or a reason to read the table anyway.
+            let news = match wakes.recv().await {
+                Ok(Wake::Event(published)) => Some(published),
+                Ok(Wake::Topic(_) | Wake::Resync) | Err(RecvError::Lagged(_)) => None,
+                Err(RecvError::Closed) => return,
             };
             match news {
                 // Already read from the table.
