@@ -566,12 +566,23 @@ async fn live_replicate_makes_an_image() {
 
 /// A create whose answer is lost (a 503 or a timeout after Replicate made the prediction)
 /// is found among the recent predictions and adopted: one create, one payment.
-async fn ambiguous_create_is_adopted(first_answer: ResponseTemplate) {
+/// A create that got `first_answer` made its prediction all the same: it is adopted, not
+/// made again, even when the first `failed_lookups` looks for it fail.
+async fn ambiguous_create_is_adopted(first_answer: ResponseTemplate, failed_lookups: u64) {
     use std::sync::{Arc, Mutex};
     let server = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let made: Arc<Mutex<Option<serde_json::Value>>> = Arc::default();
     let uri = server.uri();
+    if failed_lookups > 0 {
+        Mock::given(method("GET"))
+            .and(path("/v1/predictions"))
+            .respond_with(ResponseTemplate::new(502))
+            .up_to_n_times(failed_lookups)
+            .expect(failed_lookups)
+            .mount(&server)
+            .await;
+    }
     Mock::given(method("POST"))
         .respond_with({
             let made = made.clone();
@@ -633,7 +644,12 @@ async fn ambiguous_create_is_adopted(first_answer: ResponseTemplate) {
 
 #[tokio::test]
 async fn a_create_answered_with_a_server_error_is_looked_up_not_repeated() {
-    ambiguous_create_is_adopted(ResponseTemplate::new(503)).await;
+    ambiguous_create_is_adopted(ResponseTemplate::new(503), 0).await;
+}
+
+#[tokio::test]
+async fn a_lookup_that_fails_is_tried_again_rather_than_failing_the_scene() {
+    ambiguous_create_is_adopted(ResponseTemplate::new(503), 2).await;
 }
 
 #[tokio::test]
@@ -642,6 +658,7 @@ async fn a_create_that_timed_out_is_looked_up_not_repeated() {
         ResponseTemplate::new(201)
             .set_body_json(json!({"id": "p-lost", "status": "starting"}))
             .set_delay(Duration::from_secs(3)),
+        0,
     )
     .await;
 }

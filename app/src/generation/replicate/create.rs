@@ -2,7 +2,10 @@
 //! looked for among the recent predictions before it is asked again.
 
 use super::{Prediction, Replicate};
-use crate::generation::{retry::Attempt, ssr::GenerationError};
+use crate::generation::{
+    retry::{with_retries, Attempt},
+    ssr::GenerationError,
+};
 use anyhow::Context;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -47,11 +50,12 @@ impl Replicate {
                         return Ok(found);
                     }
                     Ok(None) => {}
-                    Err(error) => {
+                    Err(GenerationError::Unavailable(error)) => {
                         return Err(GenerationError::Unavailable(format!(
                             "creating a prediction: {reason}, and whether it was made cannot be told ({error}); not asking twice"
                         )))
                     }
+                    Err(other) => return Err(other),
                 }
             }
             if number >= policy.max_attempts {
@@ -67,7 +71,28 @@ impl Replicate {
     }
 
     /// The prediction of `model` with exactly `input` among the newest ones, if any.
+    /// Looking costs nothing and changes nothing, so a look that fails (an outage, a
+    /// dropped connection, a cut-off list) is tried again with the usual backoff: one
+    /// unlucky request must not fail a scene whose prediction may well be there.
     pub(super) async fn find_created(
+        &self,
+        model: &str,
+        input: &Value,
+    ) -> Result<Option<Prediction>, GenerationError> {
+        with_retries(
+            self.policy(),
+            "looking for a prediction made without a clear answer",
+            || async {
+                Ok(match self.look_for_created(model, input).await {
+                    Ok(found) => Attempt::Done(found),
+                    Err(error) => Attempt::retry(format!("{error:#}")),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn look_for_created(
         &self,
         model: &str,
         input: &Value,

@@ -338,11 +338,12 @@ impl Replicate {
         let adopted = if run.retried {
             match run.cancellable(async { Ok(self.find_created(model, input).await) }).await? {
                 Ok(found) => found,
-                Err(error) => {
+                Err(GenerationError::Unavailable(error)) => {
                     return Err(GenerationError::Unavailable(format!(
                         "an earlier attempt may have made this prediction, and whether it did cannot be told ({error}); not asking twice"
                     )))
                 }
+                Err(other) => return Err(other),
             }
         } else {
             None
