@@ -261,11 +261,17 @@ impl Notifier {
     }
 
     /// Wake-ups for `topic`'s streams.
-    pub fn subscribe(&self, topic: Topic) -> broadcast::Receiver<Wake> {
-        self.lock()
+    pub fn subscribe(&self, topic: Topic) -> Wakes {
+        let receiver = self
+            .lock()
             .entry(topic)
             .or_insert_with(|| broadcast::channel(BACKLOG).0)
-            .subscribe()
+            .subscribe();
+        Wakes {
+            receiver,
+            topic,
+            notifier: self.clone(),
+        }
     }
 
     /// Whether a stream here watches `topic`.
@@ -296,6 +302,33 @@ impl Notifier {
         self.topics
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One stream's wake-ups for its topic. The last one dropped forgets the topic, so the
+/// instance keeps a channel only for the topics watched now.
+pub struct Wakes {
+    receiver: broadcast::Receiver<Wake>,
+    topic: Topic,
+    notifier: Notifier,
+}
+
+impl Wakes {
+    pub async fn recv(&mut self) -> Result<Wake, broadcast::error::RecvError> {
+        self.receiver.recv().await
+    }
+}
+
+impl Drop for Wakes {
+    fn drop(&mut self) {
+        // Under the lock no stream can subscribe meanwhile: ours is the last receiver.
+        let mut topics = self.notifier.lock();
+        if topics
+            .get(&self.topic)
+            .is_some_and(|sender| sender.receiver_count() == 1)
+        {
+            topics.remove(&self.topic);
+        }
     }
 }
 
@@ -370,22 +403,23 @@ mod tests {
             payload: serde_json::json!({}),
         }));
         notifier.send(one, event.clone());
-        assert_eq!(first.try_recv(), Ok(event.clone()));
-        assert_eq!(second.try_recv(), Ok(event));
+        assert_eq!(first.receiver.try_recv(), Ok(event.clone()));
+        assert_eq!(second.receiver.try_recv(), Ok(event));
         assert!(
-            elsewhere.try_recv().is_err(),
+            elsewhere.receiver.try_recv().is_err(),
             "another topic's stream slept on"
         );
 
         notifier.resync();
         for wakes in [&mut first, &mut second, &mut elsewhere] {
-            assert_eq!(wakes.try_recv(), Ok(Wake::Resync));
+            assert_eq!(wakes.receiver.try_recv(), Ok(Wake::Resync));
         }
 
-        // A topic whose streams all closed is forgotten at its next event.
-        drop((first, second));
+        // A topic is forgotten when its last stream closes, not before.
+        drop(first);
+        assert!(notifier.watched(one));
+        drop(second);
         assert!(!notifier.watched(one));
-        notifier.send(one, Wake::Topic(one));
         assert!(!notifier.lock().contains_key(&one));
         assert!(notifier.lock().contains_key(&other));
     }

@@ -6,7 +6,7 @@
 //! so ids never skip or repeat. An idle stream holds no database connection and runs no
 //! query. A comment line every 15 seconds keeps proxies from closing the connection.
 
-use super::{since, viewers::Watch, Recorded, Topic, Wake};
+use super::{since, viewers::Watch, Recorded, Topic, Wake, Wakes};
 use axum::{
     http::HeaderMap,
     response::{
@@ -18,7 +18,7 @@ use futures::{Stream, StreamExt};
 use serde::Serialize;
 use sqlx::PgPool;
 use std::{convert::Infallible, future::Future, time::Duration};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 
 /// How long a stream waits before reading the table again after a failed read (the
 /// database restarting, say).
@@ -53,7 +53,7 @@ pub struct Sent {
 /// `present` turns a stored event into what the client gets (fresh links, say).
 pub fn follow<E, F, Fut>(
     pool: PgPool,
-    mut wakes: broadcast::Receiver<Wake>,
+    mut wakes: Wakes,
     topic: Topic,
     mut sent: i64,
     present: F,
