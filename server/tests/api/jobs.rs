@@ -349,7 +349,9 @@ async fn the_queue_takes_turns_between_accounts() {
     app.approve_all_texts(&ada, &ada_board).await;
     let bobs = bob_board.scenes[0].id.to_string();
     app.act(&bob, &bobs, "approve_text").await;
-    // One image at a time, so the order is the queue's.
+    // One image at a time and no other kind of job (the voices' jobs would count as
+    // running turns too, and how they interleave depends on the machine's load), so the
+    // order is the queue's.
     let mut worker = Worker::new(
         app.pool.clone(),
         app.storage.clone(),
@@ -358,7 +360,7 @@ async fn the_queue_takes_turns_between_accounts() {
             poll: Duration::from_millis(100),
             ..app::jobs::WorkerSettings::default()
         },
-        scene_jobs(),
+        app::jobs::Registry::default().register::<app::storyboard::jobs::SceneImage>(),
     );
     worker.settings.concurrency.insert("scene_image", 1);
     let stop = CancellationToken::new();
