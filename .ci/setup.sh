@@ -9,13 +9,23 @@ purpose=${1:-run}
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# Installs the npm packages of folder $1 (named $2) as its lock file pins them, unless
+# they are there already and the lock file has not changed since. Never a browser download.
+npm_packages() {
+  if [ -f "$1/node_modules/.package-lock.json" ] && [ ! "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+    return
+  fi
+  say "Installing $2"
+  (cd "$1" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+}
 
 # espeak-ng: the offline voiceover. Noto (Latin, Arabic, Hebrew, ...; CJK) and Symbola
 # (monochrome emoji: libass cannot draw colour emoji fonts) give captions every script.
-packages=(postgresql ffmpeg espeak-ng ca-certificates fonts-noto-core fonts-noto-cjk fonts-symbola)
+# brotli compresses the release bundle at build time; npm brings the pinned wasm-opt.
+packages=(postgresql ffmpeg espeak-ng ca-certificates fonts-noto-core fonts-noto-cjk fonts-symbola brotli)
+command -v npm >/dev/null || packages+=(nodejs npm)
 if [ "$purpose" = test ]; then
   packages+=(chromium)
-  command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 missing=()
 for package in "${packages[@]}"; do
@@ -43,6 +53,10 @@ if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $wasm_bind
   cargo install wasm-bindgen-cli --version "$wasm_bindgen_version" --force
 fi
 
+# wasm-opt shrinks the release WASM: binaryen 132 from npm, pinned in .ci/wasm-opt
+# (Debian's binaryen breaks hydration).
+npm_packages .ci/wasm-opt "wasm-opt (npm binaryen 132)"
+
 if [ "$purpose" = test ]; then
   if ! cargo sqlx --version 2>/dev/null | grep -q ' 0\.8\.'; then
     say "Installing sqlx-cli 0.8 (a few minutes)"
@@ -53,8 +67,5 @@ if [ "$purpose" = test ]; then
     say "Installing cargo-leptos 0.3.10 (about 30 minutes, once)"
     cargo install cargo-leptos --version 0.3.10 --locked
   fi
-  if [ ! -f end2end/node_modules/.package-lock.json ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
-    say "Installing the end-to-end test tools (Playwright, using Debian's Chromium)"
-    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
-  fi
+  npm_packages end2end "the end-to-end test tools (Playwright, using Debian's Chromium)"
 fi

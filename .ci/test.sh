@@ -50,7 +50,23 @@ cargo clippy -p app -p frontend --target wasm32-unknown-unknown --features app/h
 
 step "Unit and integration tests"
 cargo test -p app --features ssr 2>&1 | tee -a "$results"
-cargo test -p server 2>&1 | tee -a "$results"
+# The server's API tests take turns within one process (see server/tests/api/helpers.rs)
+# and mostly wait on jobs: two processes, each with its share, halve the wait.
+cargo test -p server --no-run
+shared=(storyboard:: render:: voiceover:: brand::)
+skipped=()
+for module in "${shared[@]}"; do skipped+=(--skip "$module"); done
+cargo test -p server --test api -- "${shared[@]}" > target/tests-api-share.log 2>&1 &
+share_run=$!
+rest_status=0
+cargo test -p server -- "${skipped[@]}" > target/tests-server.log 2>&1 || rest_status=$?
+share_status=0
+wait "$share_run" || share_status=$?
+cat target/tests-server.log target/tests-api-share.log | tee -a "$results"
+if [ "$rest_status" != 0 ] || [ "$share_status" != 0 ]; then
+  echo "Server tests failed (see above)" >&2
+  exit 1
+fi
 
 step "Checking that cargo-leptos builds the same site"
 # Into a site root and a server target of its own: the checkout's target/site and
@@ -77,6 +93,10 @@ for _ in $(seq 1 100); do
 done
 (cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test) 2>&1 | tee -a "$results"
 kill "$app_pid"; wait "$app_pid" 2>/dev/null || true; app_pid=""
+
+step "The optimised build (what bash .ci/start.sh serves) hydrates in Chromium; its first load"
+bench/bundle 2>&1 | tee target/bundle.log
+grep -q '^page=/ visit=again' target/bundle.log
 
 step "All checks and tests passed in $(( $(date +%s) - started )) s"
 # Totals from the runners' own summaries: Rust's "test result:" lines and Playwright's.

@@ -60,7 +60,7 @@ pub fn job_handlers() -> jobs::Registry {
 use auth::pages::{LoginPage, SignupPage};
 use components::NotFound;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -68,7 +68,8 @@ use leptos_router::{
 use projects::pages::DashboardPage;
 use studio::pages::ProjectPage;
 
-/// The name cargo-leptos and the build script give the WASM, JS and CSS bundles.
+/// The name cargo-leptos and the build script give the WASM, JS and CSS bundles (a
+/// release build adds its hash: `reelsmith.<hash>.wasm`).
 pub const SITE_NAME: &str = "reelsmith";
 
 /// This build's id as it stands in the WASM's data, where the server finds it (see
@@ -94,6 +95,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 <meta name="reelsmith-build" content=build_id() />
+                // In the shell rather than the app: the server alone knows the bundle's
+                // name (a release build's carries its hash), and the head is not hydrated.
+                <link rel="stylesheet" id="leptos" href=format!("/pkg/{}.css", options.output_name) />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -133,7 +137,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
 
     view! {
-        <Stylesheet id="leptos" href=format!("/pkg/{SITE_NAME}.css") />
         <Title text="Reelsmith" />
         <Router>
             <Routes fallback=NotFound>

@@ -1,11 +1,11 @@
 //! The Reelsmith server: settings, the private Postgres cluster, the router and start-up.
 
-pub mod assets;
 pub mod bench;
 pub mod config;
 mod housekeeping;
 mod http;
 pub mod postgres;
 pub mod sample;
+pub mod site;
 pub mod startup;
 pub mod telemetry;

@@ -3,7 +3,7 @@
 use crate::{config::Settings, http, postgres::LocalCluster};
 use anyhow::Context;
 use app::jobs::{Worker, WorkerSettings};
-use app::{shell, state::AppState, App, SITE_NAME};
+use app::{shell, state::AppState, App};
 use axum::{middleware, routing::get, Router};
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -105,8 +105,10 @@ impl Application {
         let listener = TcpListener::bind(settings.site_addr)
             .await
             .with_context(|| format!("binding {}", settings.site_addr))?;
+        // A release bundle is named after its contents; the page's links follow the name.
+        let bundle = crate::site::Bundle::of_site(&settings.site_root)?;
         let leptos_options = LeptosOptions::builder()
-            .output_name(SITE_NAME)
+            .output_name(bundle.name.as_str())
             .site_root(settings.site_root.to_string_lossy().as_ref())
             .site_addr(listener.local_addr()?)
             .build();
@@ -154,7 +156,7 @@ impl Application {
                 )
             }),
         };
-        crate::assets::precompress_in_background(&settings.site_root);
+        crate::site::serve::precompress_in_background(&settings.site_root);
         let routes = generate_route_list(App);
         let router = Router::new()
             .route("/healthz", get(http::healthz))
@@ -216,7 +218,10 @@ impl Application {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())
             })
-            .nest("/pkg", crate::assets::pkg_service(&settings.site_root))
+            .nest(
+                "/pkg",
+                crate::site::serve::pkg_service(&settings.site_root, &bundle),
+            )
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
             .layer(middleware::from_fn(http::require_login_for_pages))
             .layer(session_layer)

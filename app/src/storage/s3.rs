@@ -38,8 +38,15 @@ impl S3Storage {
             None,
             "reelsmith-settings",
         );
+        use aws_smithy_http_client::tls;
+        let https = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
         let mut config = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(https)
             .region(Region::new(settings.region))
             .credentials_provider(credentials)
             .force_path_style(settings.path_style);

@@ -8,22 +8,20 @@
 //! where `kb_per_subscriber` is the server's resident memory added per open, idle stream.
 //! Run through `bench/sse`, which builds the release binary.
 
+use super::harness::{id_of, percentile, server_binary, Browser, Server, PASSWORD};
 use anyhow::{bail, Context};
 use futures::StreamExt;
-use serde_json::Value;
 use std::{
     collections::HashSet,
     path::Path,
-    process::Stdio,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
     },
     time::{Duration, Instant},
 };
-use tokio::{process::Command, sync::mpsc, task::JoinSet};
+use tokio::{sync::mpsc, task::JoinSet};
 
-const PASSWORD: &str = "correct horse battery";
 /// The brief, as a person would give it to the offline director.
 const ANSWERS: [&str; 5] = [
     "It's called Lumen, a desk lamp that adapts its light to your day.",
@@ -63,10 +61,7 @@ pub async fn bench_sse(
         edits_per_second > 0.0 && edits_per_second.is_finite(),
         "edits a second must be positive"
     );
-    let server = match server {
-        Some(other) => other,
-        None => std::env::current_exe().context("finding the reelsmith binary")?,
-    };
+    let server = server_binary(server)?;
     for subscribers in subscriber_counts {
         let figures = run(&server, subscribers, storyboards, edits, edits_per_second).await?;
         println!(
@@ -81,148 +76,6 @@ pub async fn bench_sse(
         );
     }
     Ok(())
-}
-
-/// A `reelsmith` process of the bench's own, stopped (gracefully, so that it stops its
-/// PostgreSQL) when the run ends.
-struct Server {
-    child: tokio::process::Child,
-    base: String,
-    _data: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start(exe: &Path, streams: usize) -> anyhow::Result<Self> {
-        let data = tempfile::tempdir().context("a data directory")?;
-        // PostgreSQL runs as the `postgres` user when we are root: it must enter it.
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755))?;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let log = std::fs::File::create(data.path().join("server.log"))?;
-        let child = Command::new(exe)
-            // Away from the checkout: a developer's .env (with API keys) must not apply.
-            .current_dir(data.path())
-            .arg("--data-dir")
-            .arg(data.path())
-            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("REELSMITH_ALLOW_STALE_SITE", "true")
-            .env("REELSMITH_RUN_WORKER", "false")
-            .env("REELSMITH_STREAMS_TOTAL", (streams + 100).to_string())
-            .env("REELSMITH_STREAMS_PER_ACCOUNT", (streams + 100).to_string())
-            .env("RUST_LOG", "warn")
-            .env_remove("DATABASE_URL")
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("OPENAI_BASE_URL")
-            .env_remove("REPLICATE_API_TOKEN")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting reelsmith")?;
-        let server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            _data: data,
-        };
-        let started = Instant::now();
-        let probe = reqwest::Client::new();
-        loop {
-            let ready = probe
-                .get(format!("{}/readyz", server.base))
-                .send()
-                .await
-                .is_ok_and(|response| response.status().is_success());
-            if ready {
-                return Ok(server);
-            }
-            if started.elapsed() > Duration::from_secs(120) {
-                bail!(
-                    "the server did not become ready: {}",
-                    std::fs::read_to_string(server._data.path().join("server.log"))
-                        .unwrap_or_default()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// The server's resident memory, in KiB.
-    fn rss_kib(&self) -> anyhow::Result<u64> {
-        let pid = self.child.id().context("the server has exited")?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| value.split_whitespace().next())
-            .and_then(|kib| kib.parse().ok())
-            .context("reading the server's memory")
-    }
-
-    async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(pid) = self.child.id() {
-            Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await?;
-        }
-        if tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .is_err()
-        {
-            self.child.kill().await?;
-        }
-        Ok(())
-    }
-}
-
-/// A user's browser: keeps the session cookie, calls server functions as a page does.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Browser {
-    fn new(base: &str) -> anyhow::Result<Self> {
-        Ok(Self {
-            http: reqwest::Client::builder().cookie_store(true).build()?,
-            base: base.to_string(),
-        })
-    }
-
-    fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .header("origin", &self.base)
-            .header("sec-fetch-site", "same-origin")
-            .header("accept", "application/json")
-    }
-
-    async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
-        let response = self
-            .post(&format!("/api/{endpoint}"))
-            .form(form)
-            .send()
-            .await?;
-        let status = response.status();
-        let body = response.text().await?;
-        anyhow::ensure!(status.is_success(), "{endpoint} answered {status}: {body}");
-        Ok(if body.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&body).with_context(|| format!("{endpoint}: {body}"))?
-        })
-    }
-}
-
-fn id_of(value: &Value) -> anyhow::Result<String> {
-    value["id"]
-        .as_str()
-        .map(str::to_string)
-        .with_context(|| format!("no id in {value}"))
 }
 
 /// A planned storyboard and its owner's browser.
@@ -317,14 +170,6 @@ async fn subscribe(
     Ok(())
 }
 
-fn percentile(sorted: &[f64], share: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((sorted.len() as f64 * share).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
 async fn run(
     exe: &Path,
     subscribers: usize,
@@ -332,7 +177,15 @@ async fn run(
     edits: usize,
     edits_per_second: f64,
 ) -> anyhow::Result<Figures> {
-    let server = Server::start(exe, subscribers).await?;
+    let room = (subscribers + 100).to_string();
+    let server = Server::start(
+        exe,
+        &[
+            ("REELSMITH_STREAMS_TOTAL", room.clone()),
+            ("REELSMITH_STREAMS_PER_ACCOUNT", room),
+        ],
+    )
+    .await?;
     // One account owns every storyboard (sign-ups from one address are throttled).
     let browser = Arc::new(Browser::new(&server.base)?);
     browser
@@ -431,18 +284,4 @@ async fn run(
         max_ms: latencies.last().copied().unwrap_or(f64::NAN),
         kb_per_subscriber: after.saturating_sub(before) as f64 * 1.024 / subscribers.max(1) as f64,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_are_taken_by_rank() {
-        let sorted: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&sorted, 0.5), 50.0);
-        assert_eq!(percentile(&sorted, 0.99), 99.0);
-        assert_eq!(percentile(&[7.0], 0.99), 7.0);
-        assert!(percentile(&[], 0.5).is_nan());
-    }
 }

@@ -83,6 +83,22 @@ pub enum Command {
         #[arg(long)]
         server: Option<PathBuf>,
     },
+    /// Load the dashboard of a user with many projects on a server of the bench's own and
+    /// print requests a second, latency and idle memory (what `bench/http` runs).
+    BenchHttp {
+        /// Projects on the dashboard.
+        #[arg(long, default_value_t = 50)]
+        projects: usize,
+        /// Requests kept in flight.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Seconds measured (after two of warming up).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// The server binary to measure (another build, to compare); this one by default.
+        #[arg(long)]
+        server: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -337,3 +337,12 @@ pub fn replicate_worker(
         jobs,
     )
 }
+
+/// A loopback port nobody listens on now, for a server process of the test's own.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -23,5 +23,6 @@ mod projects;
 mod render;
 mod s3;
 mod share;
+mod site;
 mod storyboard;
 mod voiceover;

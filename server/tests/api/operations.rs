@@ -1,4 +1,4 @@
-use crate::helpers::{TestApp, TestSettings};
+use crate::helpers::{free_port, TestApp, TestSettings};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -50,14 +50,6 @@ fn help_lists_the_settings_with_their_environment_variables() {
     ] {
         assert!(help.contains(variable), "{variable} missing from:\n{help}");
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Server {
@@ -161,110 +153,6 @@ impl TestAppless {
             .await
             .unwrap()
     }
-}
-
-/// What a browser that takes gzip gets for a URL: the body unpacked, and its size on the
-/// wire when it came gzipped.
-struct Fetched {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    gzipped_bytes: Option<usize>,
-    body: Vec<u8>,
-}
-
-async fn get_accepting_gzip(client: &reqwest::Client, url: &str) -> Fetched {
-    let response = client
-        .get(url)
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let wire = response.bytes().await.unwrap();
-    if headers.get("content-encoding").map(|v| v.as_bytes()) == Some(b"gzip") {
-        let mut body = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&wire[..]), &mut body)
-            .unwrap();
-        Fetched {
-            status,
-            headers,
-            gzipped_bytes: Some(wire.len()),
-            body,
-        }
-    } else {
-        Fetched {
-            status,
-            headers,
-            gzipped_bytes: None,
-            body: wire.to_vec(),
-        }
-    }
-}
-
-/// A compressible stand-in for a WASM bundle.
-fn bundle(text: &[u8], len: usize) -> Vec<u8> {
-    text.iter().copied().cycle().take(len).collect()
-}
-
-#[tokio::test]
-async fn the_site_bundle_is_served_gzipped_to_browsers_that_accept_it() {
-    let site = tempfile::tempdir().unwrap();
-    std::fs::create_dir(site.path().join("pkg")).unwrap();
-    let wasm = bundle(b"\0asm leptos hydrate ", 400_000);
-    std::fs::write(site.path().join("pkg/reelsmith.wasm"), &wasm).unwrap();
-    let app = TestApp::spawn_with(TestSettings {
-        site_root: Some(site.path().to_path_buf()),
-        ..TestSettings::default()
-    })
-    .await;
-    let client = reqwest::Client::new();
-    let url = app.url("/pkg/reelsmith.wasm");
-
-    // The compressed copy is made in the background at start-up.
-    let mut compressed = None;
-    for _ in 0..100 {
-        let fetched = get_accepting_gzip(&client, &url).await;
-        assert_eq!(fetched.status, StatusCode::OK);
-        assert_eq!(fetched.body, wasm);
-        if let Some(bytes) = fetched.gzipped_bytes {
-            assert_eq!(fetched.headers["content-type"], "application/wasm");
-            assert_eq!(fetched.headers["cache-control"], "no-cache");
-            compressed = Some(bytes);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let compressed = compressed.expect("a gzipped bundle within 10 s");
-    assert!(compressed < wasm.len() / 10, "{compressed} bytes");
-
-    // A client that does not take gzip gets the file as it is.
-    let plain = client.get(&url).send().await.unwrap();
-    assert_eq!(plain.headers().get("content-encoding"), None);
-    assert_eq!(plain.bytes().await.unwrap(), wasm);
-    let missing = client.get(app.url("/pkg/other.js")).send().await.unwrap();
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-
-    // The bundle is rebuilt while the server runs: the old compressed copy is never
-    // served again, and a fresh one follows.
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let rebuilt = bundle(b"\0asm rebuilt ", 300_000);
-    std::fs::write(site.path().join("pkg/reelsmith.wasm"), &rebuilt).unwrap();
-    let mut fresh_copy = false;
-    for _ in 0..100 {
-        let fetched = get_accepting_gzip(&client, &url).await;
-        let gzipped = fetched.gzipped_bytes.is_some();
-        assert_eq!(
-            fetched.body, rebuilt,
-            "never the old bundle (gzipped: {gzipped})"
-        );
-        if gzipped {
-            fresh_copy = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(fresh_copy, "a fresh compressed copy within 10 s");
 }
 
 #[tokio::test]
@@ -410,81 +298,6 @@ async fn sigterm_with_a_live_stream_open_still_exits_promptly() {
     assert!(status.success(), "a clean exit: {status}");
     drop(stream);
     let _ = std::fs::remove_dir_all(&data_dir);
-}
-
-/// A site whose WASM carries `marker` (a real one carries its build's).
-fn site_with(marker: &str) -> tempfile::TempDir {
-    let site = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(site.path().join("pkg")).unwrap();
-    let mut wasm = b"\0asm\x01\0\0\0 some code ".to_vec();
-    wasm.extend_from_slice(marker.as_bytes());
-    wasm.extend_from_slice(b" more code");
-    std::fs::write(site.path().join("pkg/reelsmith.wasm"), wasm).unwrap();
-    site
-}
-
-#[tokio::test]
-async fn a_server_refuses_a_site_from_another_build_and_names_the_fix() {
-    let stale = site_with("reelsmith-build-id:0123456789abcdef;");
-    let output = tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_reelsmith"))
-            .env("LEPTOS_SITE_ROOT", stale.path())
-            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", free_port()))
-            .env_remove("REELSMITH_ALLOW_STALE_SITE")
-            .output(),
-    )
-    .await
-    .expect("it stops at once")
-    .unwrap();
-    assert!(!output.status.success());
-    let said = String::from_utf8_lossy(&output.stderr);
-    assert!(said.contains("from another build"), "{said}");
-    assert!(said.contains("bash .ci/build-site.sh"), "{said}");
-
-    let missing = tempfile::tempdir().unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_reelsmith"))
-        .env("LEPTOS_SITE_ROOT", missing.path())
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", free_port()))
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no built site"));
-}
-
-#[tokio::test]
-async fn a_site_of_this_build_is_served_and_its_pages_name_the_build() {
-    let own = site_with(app::BUILD_MARKER);
-    let app = TestApp::spawn_with(TestSettings {
-        site_root: Some(own.path().to_path_buf()),
-        allow_stale_site: Some(false),
-        ..TestSettings::default()
-    })
-    .await;
-    let page = app.client.get(app.url("/login")).send().await.unwrap();
-    let html = page.text().await.unwrap();
-    assert!(
-        html.contains(&format!(
-            "<meta name=\"reelsmith-build\" content=\"{}\"",
-            app::build_id()
-        )),
-        "the page says which build rendered it, for its script to compare"
-    );
-    let reported = app
-        .client
-        .post(app.url("/api/client-problems"))
-        .header("origin", &app.address)
-        .header("sec-fetch-site", "same-origin")
-        .json(&serde_json::json!({ "kind": "panic", "detail": "hydration failed", "page": "/" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        reported.status(),
-        StatusCode::NO_CONTENT,
-        "the server hears of it"
-    );
 }
 
 /// PostgreSQL restarted under the app's feet: it answers again without a restart of its

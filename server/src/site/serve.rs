@@ -1,11 +1,14 @@
 //! The site's own files under `/pkg` (the WASM bundle, its JavaScript and the stylesheet),
-//! served gzip-compressed to browsers that accept it. A debug WASM is about 15 MB and
-//! shrinks to a fifth; a release one by about two thirds.
+//! served compressed to browsers that accept it. A debug WASM is about 15 MB and
+//! shrinks to a fifth; a release one by about three quarters.
 //!
-//! The compressed copies (`<file>.gz`) are made beside the originals when the server
-//! starts, in the background, and remade whenever an original is newer. Until one is
-//! ready, or when the site directory is read-only, the original is served as it is.
+//! A release build brings brotli (`.br`) and gzip (`.gz`) copies made at build time. Any
+//! other site gets `.gz` copies beside the originals when the server starts, in the
+//! background, remade whenever an original is newer (as under `cargo leptos watch`).
+//! Until one is ready, or when the site directory is read-only, the original is served
+//! as it is.
 
+use super::Bundle;
 use axum::{
     extract::{Request, State},
     http::{header, HeaderValue},
@@ -25,27 +28,45 @@ use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer};
 /// Extensions worth compressing; images and media are compressed already.
 const COMPRESSIBLE: [&str; 4] = ["wasm", "js", "css", "svg"];
 
-/// `/pkg/*` from `<site_root>/pkg`, with `.gz` copies preferred. Browsers revalidate
-/// (`no-cache`) instead of keeping a stale bundle after an upgrade: an unchanged file
-/// costs a 304.
-pub fn pkg_service<S: Clone + Send + Sync + 'static>(site_root: &Path) -> Router<S> {
+/// `/pkg/*` from `<site_root>/pkg`, with `.br` and `.gz` copies preferred. A bundle
+/// named after its contents is kept by browsers for a year (`immutable`: a new build has
+/// new names); any other is revalidated (`no-cache`) rather than kept stale after an
+/// upgrade, an unchanged file costing a 304. A file not found is never cached.
+pub fn pkg_service<S: Clone + Send + Sync + 'static>(
+    site_root: &Path,
+    bundle: &Bundle,
+) -> Router<S> {
     let dir = site_root.join("pkg");
+    let kept = HeaderValue::from_static(if bundle.hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    });
     Router::new()
         .fallback_service(
             ServeDir::new(&dir)
+                .precompressed_br()
                 .precompressed_gzip()
                 .append_index_html_on_directories(false),
         )
         .layer(middleware::from_fn_with_state(dir, only_fresh_copies))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
+            move |response: &Response| {
+                Some(
+                    if response.status().is_success() || response.status().is_redirection() {
+                        kept.clone()
+                    } else {
+                        HeaderValue::from_static("no-store")
+                    },
+                )
+            },
         ))
 }
 
-/// A `.gz` copy older than its original (the bundle was rebuilt while the server ran, as
-/// `cargo leptos watch` does) must not be served: the request then goes out as if the
-/// browser took no gzip, and fresh copies are made in the background.
+/// A compressed copy older than its original (the bundle was rebuilt while the server
+/// ran, as `cargo leptos watch` does) must not be served: the request then goes out as
+/// if the browser took no compression, and fresh copies are made in the background.
 async fn only_fresh_copies(
     State(dir): State<PathBuf>,
     mut request: Request,
@@ -59,8 +80,11 @@ async fn only_fresh_copies(
         && !name.starts_with('.');
     if plain_name {
         let original = dir.join(name);
-        let copy = gz_path(&original);
-        if copy.exists() && !is_fresh(&original, &copy) {
+        let stale = ["gz", "br"].into_iter().any(|suffix| {
+            let copy = copy_path(&original, suffix);
+            copy.exists() && !is_fresh(&original, &copy)
+        });
+        if stale {
             request.headers_mut().remove(header::ACCEPT_ENCODING);
             compress_in_background(dir.clone());
         }
@@ -81,7 +105,7 @@ pub fn precompress(dir: &Path) -> io::Result<usize> {
         if !compressible || !path.is_file() {
             continue;
         }
-        let target = gz_path(&path);
+        let target = copy_path(&path, "gz");
         if is_fresh(&path, &target) {
             continue;
         }
@@ -103,9 +127,11 @@ pub fn precompress(dir: &Path) -> io::Result<usize> {
     Ok(written)
 }
 
-fn gz_path(path: &Path) -> PathBuf {
+/// `<path>.<suffix>`: where a compressed copy of `path` is kept.
+fn copy_path(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
-    name.push(".gz");
+    name.push(".");
+    name.push(suffix);
     PathBuf::from(name)
 }
 
@@ -175,54 +201,4 @@ mod tests {
         .unwrap();
         assert_eq!(text, "new ".repeat(10_000));
     }
-}
-
-/// How the site on disk stands against this server's build (see `app/build.rs`).
-#[derive(Debug, PartialEq, Eq)]
-pub enum SiteBuild {
-    Matches,
-    /// The site's WASM carries another build's id, or none.
-    Other,
-    /// There is no WASM where the site should be.
-    Missing,
-}
-
-/// Looks for this build's marker in the site's WASM: pages served with a WASM from
-/// another build render but never start in the browser.
-pub fn site_build(site_root: &Path) -> SiteBuild {
-    let wasm = site_root
-        .join("pkg")
-        .join(format!("{}.wasm", app::SITE_NAME));
-    match std::fs::read(&wasm) {
-        Ok(bytes) => {
-            if memchr::memmem::find(&bytes, app::BUILD_MARKER.as_bytes()).is_some() {
-                SiteBuild::Matches
-            } else {
-                SiteBuild::Other
-            }
-        }
-        Err(_) => SiteBuild::Missing,
-    }
-}
-
-/// Refuses to serve a site that is not this server's build (unless `allow_stale`, which
-/// only warns), naming the command that rebuilds it.
-pub fn check_site(site_root: &Path, allow_stale: bool) -> anyhow::Result<()> {
-    let problem = match site_build(site_root) {
-        SiteBuild::Matches => return Ok(()),
-        SiteBuild::Other => format!(
-            "the site in {} is from another build than this server (build {}): its pages would not start in the browser",
-            site_root.display(),
-            app::build_id()
-        ),
-        SiteBuild::Missing => format!("there is no built site in {}", site_root.display()),
-    };
-    let fix = "rebuild the site and the server together with `bash .ci/build-site.sh` (or `cargo leptos build`)";
-    if allow_stale {
-        tracing::warn!("{problem}; serving it anyway (REELSMITH_ALLOW_STALE_SITE): {fix}");
-        return Ok(());
-    }
-    anyhow::bail!(
-        "{problem}. To fix it, {fix}; to serve it anyway, set REELSMITH_ALLOW_STALE_SITE=true."
-    )
 }

@@ -1,0 +1,134 @@
+//! `reelsmith bench-http`: the dashboard under load. Starts a `reelsmith` process of its
+//! own, signs a user up, makes their projects, notes the server's resident memory once
+//! it is idle, then keeps `connections` requests for the dashboard (`/`, logged in) in
+//! flight for `seconds` and prints one line:
+//!   page=/ projects= connections= seconds= requests= errors= requests_per_s= p50_ms=
+//!   p99_ms= max_ms= idle_rss_mb=
+//! Goal on two cores: 3,000 requests a second, p99 <= 20 ms, idle RSS <= 60 MB. The
+//! client shares the machine's cores with the server, as wrk would. Run through
+//! `bench/http`, which builds the release binary.
+
+use super::harness::{percentile, server_binary, Browser, Server, PASSWORD};
+use anyhow::bail;
+use reqwest::header;
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::task::JoinSet;
+
+/// Loads before the measured ones: connections opened, caches warm.
+const WARM_UP: Duration = Duration::from_secs(2);
+
+pub async fn bench_http(
+    server: Option<PathBuf>,
+    projects: usize,
+    connections: usize,
+    seconds: f64,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(connections > 0, "connections must be at least 1");
+    anyhow::ensure!(
+        seconds > 0.0 && seconds.is_finite(),
+        "seconds must be positive"
+    );
+    let server = Server::start(&server_binary(server)?, &[]).await?;
+    let browser = Browser::new(&server.base)?;
+    browser
+        .call(
+            "signup",
+            &[("email", "marketer@example.com"), ("password", PASSWORD)],
+        )
+        .await?;
+    for number in 1..=projects {
+        let name = format!("Campaign {number:02}");
+        browser
+            .call("projects/create", &[("name", &name), ("format", "9:16")])
+            .await?;
+    }
+    let cookie = browser.cookie_header()?;
+    let url = format!("{}/", server.base);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    let page = http
+        .get(&url)
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let page_kb = page.len() as f64 / 1024.0;
+    let last = format!("Campaign {projects:02}");
+    if projects > 0 && !page.contains(&last) {
+        bail!("the dashboard does not list the projects (no {last:?} in it)");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss_mb = server.rss_kib()? as f64 / 1024.0;
+
+    load(&http, &url, &cookie, connections, WARM_UP).await?;
+    let measured = Duration::from_secs_f64(seconds);
+    let (mut latencies, errors) = load(&http, &url, &cookie, connections, measured).await?;
+    server.stop().await?;
+
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "page=/ projects={projects} connections={connections} seconds={seconds} requests={} errors={errors} \
+         requests_per_s={:.0} p50_ms={:.1} p99_ms={:.1} max_ms={:.1} idle_rss_mb={idle_rss_mb:.1} page_kb={page_kb:.1}",
+        latencies.len(),
+        latencies.len() as f64 / measured.as_secs_f64(),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(f64::NAN),
+    );
+    Ok(())
+}
+
+/// `connections` loops, each asking for `url` again as soon as it is answered, for
+/// `span`. Returns the latency of every answered request (ms) and the number of errors
+/// (failed requests or answers other than 200).
+async fn load(
+    http: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+    connections: usize,
+    span: Duration,
+) -> anyhow::Result<(Vec<f64>, usize)> {
+    let until = Instant::now() + span;
+    let mut loops = JoinSet::new();
+    let url: Arc<str> = url.into();
+    let cookie: Arc<str> = cookie.into();
+    for _ in 0..connections {
+        let (http, url, cookie) = (http.clone(), url.clone(), cookie.clone());
+        loops.spawn(async move {
+            let (mut latencies, mut errors) = (Vec::new(), 0usize);
+            while Instant::now() < until {
+                let asked = Instant::now();
+                let answered = async {
+                    let response = http
+                        .get(&*url)
+                        .header(header::COOKIE, &*cookie)
+                        .send()
+                        .await?;
+                    let ok = response.status() == reqwest::StatusCode::OK;
+                    response.bytes().await?;
+                    anyhow::Ok(ok)
+                }
+                .await;
+                match answered {
+                    Ok(true) => latencies.push(asked.elapsed().as_secs_f64() * 1000.0),
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        });
+    }
+    let (mut all, mut errors) = (Vec::new(), 0);
+    while let Some(done) = loops.join_next().await {
+        let (latencies, failed) = done?;
+        all.extend(latencies);
+        errors += failed;
+    }
+    Ok((all, errors))
+}
