@@ -6,11 +6,11 @@
 #![allow(clippy::unwrap_used)]
 
 use app::{
-    brand::{channel_distance, font::bundled_bytes, BundledFont, Corner, BUNDLED_FONTS},
+    brand::{channel_distance, BUNDLED_FONTS},
     generation::ffmpeg::{mean_color, probe, run},
     projects::VideoFormat,
     render::{
-        branding::{logo_place, Brand, Logo},
+        branding::logo_place,
         captions::CaptionStyle,
         compose::{Clip, Composition, Encoder, Music, FPS},
         mix::{VoiceLine, TARGET_LUFS, TRUE_PEAK_DBTP},
@@ -20,103 +20,10 @@ use app::{
 use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
-/// A test clip: moving colour bars at the given size and rate, with or without a tone.
-async fn clip(dir: &Path, name: &str, size: &str, rate: u32, secs: f64, audio: bool) -> Clip {
-    let path = dir.join(format!("{name}.mp4"));
-    let mut args: Vec<String> = vec![
-        "-f".into(),
-        "lavfi".into(),
-        "-i".into(),
-        format!("testsrc2=s={size}:r={rate}:d={secs}"),
-    ];
-    if audio {
-        args.extend([
-            "-f".into(),
-            "lavfi".into(),
-            "-i".into(),
-            format!("sine=frequency=440:d={secs}"),
-        ]);
-    }
-    args.extend([
-        "-c:v".into(),
-        "libx264".into(),
-        "-preset".into(),
-        "ultrafast".into(),
-        "-pix_fmt".into(),
-        "yuv420p".into(),
-    ]);
-    if audio {
-        args.extend(["-c:a".into(), "aac".into()]);
-    }
-    args.push(path.to_string_lossy().into_owned());
-    run(&args).await.unwrap();
-    Clip {
-        path,
-        duration_secs: secs,
-        has_audio: audio,
-    }
-}
-
-async fn music(dir: &Path, secs: f64) -> PathBuf {
-    let path = dir.join("music.m4a");
-    run(&[
-        "-f".into(),
-        "lavfi".into(),
-        "-i".into(),
-        format!("sine=frequency=220:d={secs}"),
-        "-c:a".into(),
-        "aac".into(),
-        path.to_string_lossy().into_owned(),
-    ])
-    .await
-    .unwrap();
-    path
-}
-
-/// The top fifth of the frame at `at` seconds, in grey, as bytes.
-async fn top_band(video: &Path, at: f64) -> Vec<u8> {
-    grey_band(video, at, "crop=iw:ih/5:0:0,scale=216:76").await
-}
-
-/// The part of the frame at `at` seconds that `crop` (a filter chain) cuts, in grey.
-async fn grey_band(video: &Path, at: f64, crop: &str) -> Vec<u8> {
-    grey_frames(video, at, "-frames:v", "1", crop).await
-}
-
-/// What `crop` cuts of the frames from `from` on (as many as `limit` = `count` allows:
-/// `-frames:v N`, or `-t SECONDS`), in grey, one after the other.
-async fn grey_frames(video: &Path, from: f64, limit: &str, count: &str, crop: &str) -> Vec<u8> {
-    let output = tokio::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-ss", &format!("{from}"), "-i"])
-        .arg(video)
-        .args([
-            limit,
-            count,
-            "-vf",
-            &format!("{crop},format=gray"),
-            "-f",
-            "rawvideo",
-            "-",
-        ])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
-
-fn difference(a: &[u8], b: &[u8]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (*x as f64 - *y as f64).abs())
-        .sum::<f64>()
-        / a.len() as f64
-}
+mod media;
+use media::{
+    brand_with, clip, difference, grey_band, grey_frames, logo_file, music, top_band, video_frames,
+};
 
 async fn three_clips(dir: &Path) -> Vec<Clip> {
     vec![
@@ -250,21 +157,6 @@ async fn render_to(composition: &Composition, dir: &Path, output: &Path) {
         .unwrap();
 }
 
-/// Frames in the video stream of `video`, counted by ffprobe.
-async fn video_frames(video: &Path) -> u32 {
-    let output = tokio::process::Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-count_packets"])
-        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
-        .arg(video)
-        .output()
-        .await
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_video_lasts_as_long_as_its_clips_add_up_to_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
@@ -376,37 +268,6 @@ async fn a_render_past_its_time_limit_is_killed() {
 }
 
 /// A blue logo, twice as wide as high, on transparency.
-fn logo_file(dir: &Path) -> Logo {
-    let path = dir.join("logo.png");
-    let image = image::RgbaImage::from_fn(400, 200, |x, y| {
-        if (20..380).contains(&x) && (20..180).contains(&y) {
-            image::Rgba([20, 60, 230, 255])
-        } else {
-            image::Rgba([0, 0, 0, 0])
-        }
-    });
-    image.save(&path).unwrap();
-    Logo {
-        path,
-        width: 400,
-        height: 200,
-    }
-}
-
-fn brand_with(dir: &Path, font: BundledFont, logo: Option<Logo>) -> Brand {
-    let path = dir.join(format!("{}.ttf", font.id));
-    std::fs::write(&path, bundled_bytes(font)).unwrap();
-    Brand {
-        font: path,
-        colors: vec!["#e63946".into(), "#ffffff".into()],
-        logo,
-        corner: Corner::TopRight,
-        logo_size: 0.2,
-        handle: "@lumen".into(),
-        end_card_secs: Some(1.5),
-    }
-}
-
 #[tokio::test]
 async fn a_brand_kit_puts_the_logo_in_its_corner_and_ends_on_the_end_card_within_the_plan() {
     let dir = tempfile::tempdir().unwrap();

@@ -144,6 +144,32 @@ pub async fn mean_color(
     }
 }
 
+/// How alike the pictures of two videos of the same size are, frame by frame: FFmpeg's
+/// SSIM over all planes, 1 for identical (the smart render is checked against the
+/// one-pass render with it).
+pub async fn ssim(a: &Path, b: &Path, limit: Duration) -> anyhow::Result<f64> {
+    let report = report_of(
+        &[
+            "-i".into(),
+            a.to_string_lossy().into_owned(),
+            "-i".into(),
+            b.to_string_lossy().into_owned(),
+            "-lavfi".into(),
+            "[0:v][1:v]ssim".into(),
+            "-f".into(),
+            "null".into(),
+            "-".into(),
+        ],
+        limit,
+    )
+    .await?;
+    let all = report
+        .rsplit_once(" All:")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .context("ssim did not report")?;
+    all.parse().context("ssim's figure")
+}
+
 /// A path FFmpeg can take inside a filter graph without escaping: ours are made from
 /// temporary directories and fixed names, and anything else is refused.
 pub fn filter_path(path: &Path) -> anyhow::Result<String> {

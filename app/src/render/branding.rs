@@ -2,7 +2,7 @@
 //! its corner inside the format's safe zone, and the end card (logo, call to action and
 //! handle on the main colour), all drawn in the render's one FFmpeg pass.
 
-use super::compose::{chars_per_line, FPS};
+use super::{compose::FPS, overlays::chars_per_line};
 use crate::{
     brand::{parse_color, text_color_on, Corner},
     generation::{ffmpeg::filter_path, offline::wrap},

@@ -9,13 +9,10 @@
 //! User text never enters the filter graph: each line is written to a file that
 //! `drawtext` reads (`textfile=`) with expansion off.
 
-use super::branding::{self, Brand, TextStyle};
-use super::captions::{self, phrases, timed_words, CaptionStyle, Cue};
+use super::branding::{self, Brand};
+use super::captions::{phrases, timed_words, CaptionStyle, Cue};
 use super::mix::{self, VoiceLine};
-use crate::generation::{
-    ffmpeg::filter_path,
-    offline::{wrap, FONT},
-};
+use super::overlays::Overlays;
 use crate::projects::VideoFormat;
 use anyhow::{bail, Context};
 use std::{
@@ -145,26 +142,23 @@ impl Composition {
         self.slots().iter().sum()
     }
 
-    /// FFmpeg's arguments. Text files (and the font) are written into `text_dir`.
-    pub fn ffmpeg_args(&self, text_dir: &Path, output: &Path) -> anyhow::Result<Vec<String>> {
+    /// Checks that the clips can be rendered at all.
+    pub fn check(&self) -> anyhow::Result<()> {
         if self.clips.is_empty() {
             bail!("there are no clips to render");
         }
         if self.clips.iter().any(|c| c.duration_secs < 0.2) {
             bail!("a clip is too short to render");
         }
-        let format = self.format;
-        let (width, height) = format.dimensions();
-        let slots = self.slots();
-        let parts = slots.len();
-        let xf = self.crossfade();
-        let total = self.duration_secs();
-        // Where the clips end and the end card (if any) starts.
-        let scenes_end = total - self.end_card_secs();
-        let mut args: Vec<String> = vec!["-hide_banner".into(), "-nostdin".into(), "-y".into()];
-        for clip in &self.clips {
-            args.extend(["-i".into(), clip.path.to_string_lossy().into_owned()]);
-        }
+        Ok(())
+    }
+
+    /// Adds the inputs of the sound after the clips (inputs `0..clips`): the music and
+    /// the voice lines. Answers the music's input and each line's input and start.
+    pub(super) fn sound_inputs(
+        &self,
+        args: &mut Vec<String>,
+    ) -> (Option<usize>, Vec<(usize, f64)>) {
         let mut next_input = self.clips.len();
         let music_input = self.music.as_ref().map(|music| {
             args.extend([
@@ -176,15 +170,7 @@ impl Composition {
             next_input += 1;
             next_input - 1
         });
-        let brand = self.brand.as_ref();
-        let logo = brand.and_then(|b| b.logo.as_ref());
-        // A still image: `overlay` repeats its one frame for as long as the video runs.
-        let logo_input = logo.map(|logo| {
-            args.extend(["-i".into(), logo.path.to_string_lossy().into_owned()]);
-            next_input += 1;
-            next_input - 1
-        });
-        let voice_inputs: Vec<(usize, f64)> = self
+        let voice_inputs = self
             .voices
             .iter()
             .map(|line| {
@@ -193,20 +179,84 @@ impl Composition {
                 (next_input - 1, line.start_secs)
             })
             .collect();
+        (music_input, voice_inputs)
+    }
 
-        // Titles are drawn with the kit's font, else the bundled one.
-        let font = match brand {
-            Some(brand) => filter_path(&brand.font)?,
-            None => {
-                let font = text_dir.join("font.ttf");
-                std::fs::write(&font, FONT).context("writing the font")?;
-                filter_path(&font)?
+    /// The filters of the sound, ending in `[aout]`: each clip's own (or silence) for as
+    /// long as it plays, crossfaded into the next, then the voice and the music mixed in
+    /// (see `mix.rs`). Clip `i` is input `i`.
+    pub(super) fn sound_graph(
+        &self,
+        music_input: Option<usize>,
+        voice_inputs: Vec<(usize, f64)>,
+    ) -> Vec<String> {
+        let slots = self.slots();
+        let parts = slots.len();
+        let xf = self.crossfade();
+        let mut graph = Vec::new();
+        for (i, &d) in slots.iter().enumerate() {
+            let with_hold = d + self.hold(i, parts);
+            if self.clips.get(i).is_some_and(|clip| clip.has_audio) {
+                graph.push(format!(
+                    "[{i}:a]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,\
+                     apad,atrim=duration={with_hold:.3},asetpts=PTS-STARTPTS[a{i}]"
+                ));
+            } else {
+                // A silent clip, or the end card.
+                graph.push(format!(
+                    "aevalsrc=0:c=stereo:s=48000:d={with_hold:.3},aformat=sample_fmts=fltp:channel_layouts=stereo[a{i}]"
+                ));
             }
-        };
-        let style = match brand {
-            Some(brand) => brand.title_style(&font),
-            None => TextStyle::plain(&font),
-        };
+        }
+        let mut audio = "a0".to_string();
+        for i in 1..parts {
+            graph.push(format!(
+                "[{audio}][a{i}]acrossfade=d={xf:.3}:c1=tri:c2=tri[ax{i}]"
+            ));
+            audio = format!("ax{i}");
+        }
+        graph.extend(mix::graph(&mix::Sources {
+            clips: &audio,
+            music: music_input.zip(self.music.as_ref().map(|m| m.volume)),
+            voices: voice_inputs,
+            total_secs: self.duration_secs(),
+        }));
+        graph
+    }
+
+    /// The encoder's arguments for the picture, shared by every file the render makes.
+    pub(super) fn video_codec(&self) -> Vec<String> {
+        vec![
+            "-c:v".into(),
+            "libx264".into(),
+            "-preset".into(),
+            self.encoder.preset.clone(),
+            "-crf".into(),
+            self.encoder.crf.to_string(),
+            "-pix_fmt".into(),
+            "yuv420p".into(),
+        ]
+    }
+
+    /// FFmpeg's arguments. Text files (and the font) are written into `text_dir`.
+    pub fn ffmpeg_args(&self, text_dir: &Path, output: &Path) -> anyhow::Result<Vec<String>> {
+        self.check()?;
+        let format = self.format;
+        let slots = self.slots();
+        let parts = slots.len();
+        let xf = self.crossfade();
+        let total = self.duration_secs();
+        let mut args: Vec<String> = vec!["-hide_banner".into(), "-nostdin".into(), "-y".into()];
+        for clip in &self.clips {
+            args.extend(["-i".into(), clip.path.to_string_lossy().into_owned()]);
+        }
+        let (music_input, voice_inputs) = self.sound_inputs(&mut args);
+        let overlays = Overlays::of(self, text_dir)?;
+        // A still image: `overlay` repeats its one frame for as long as the video runs.
+        let logo_input = overlays.logo_file().map(|logo| {
+            args.extend(["-i".into(), logo.to_string_lossy().into_owned()]);
+            self.clips.len() + music_input.is_some() as usize + voice_inputs.len()
+        });
 
         let mut graph: Vec<String> = Vec::new();
         if let Some(input) = logo_input {
@@ -226,42 +276,17 @@ impl Composition {
             } else {
                 String::new()
             };
-            let with_hold = d + hold;
-            let Some(clip) = self.clips.get(i) else {
-                // The end card, the last part: drawn here, silent.
-                let brand = brand.context("an end card without a brand")?;
-                let card = branding::end_card(
-                    brand,
-                    format,
-                    d,
-                    logo_input.map(|_| "logo_card"),
-                    self.call_to_action.as_deref().or(self.title.as_deref()),
-                    &style,
-                    text_dir,
-                )?;
+            if i >= self.clips.len() {
+                // The end card, the last part: drawn here.
+                let card =
+                    self.end_card(&overlays, d, logo_input.map(|_| "logo_card"), text_dir)?;
                 graph.push(format!("{card}[v{i}]"));
-                graph.push(format!(
-                    "aevalsrc=0:c=stereo:s=48000:d={d:.3},aformat=sample_fmts=fltp:channel_layouts=stereo[a{i}]"
-                ));
                 continue;
-            };
-            // Frame rate first (fewer frames to scale), then crop to the frame's shape in
-            // the source's pixels and scale once: the cheapest way to "cover".
-            graph.push(format!(
-                "[{i}:v]fps={FPS},trim=duration={d:.3},setpts=PTS-STARTPTS,\
-                 crop='min(iw,ih*{width}/{height})':'min(ih,iw*{height}/{width})',\
-                 scale={width}:{height}:flags=bilinear,setsar=1,format=yuv420p{held}[v{i}]"
-            ));
-            if clip.has_audio {
-                graph.push(format!(
-                    "[{i}:a]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,\
-                     apad,atrim=duration={with_hold:.3},asetpts=PTS-STARTPTS[a{i}]"
-                ));
-            } else {
-                graph.push(format!(
-                    "aevalsrc=0:c=stereo:s=48000:d={with_hold:.3},aformat=sample_fmts=fltp:channel_layouts=stereo[a{i}]"
-                ));
             }
+            graph.push(format!(
+                "[{i}:v]{}{held}[v{i}]",
+                normalise_filter(format, Some(d))
+            ));
         }
         // Crossfades: each part is split into head, middle and tail; only the 0.5 s
         // overlaps go through `xfade` (tail of one part with head of the next), and the
@@ -321,116 +346,22 @@ impl Composition {
             ));
             "vcat".to_string()
         };
-        let mut audio = "a0".to_string();
-        for i in 1..parts {
-            graph.push(format!(
-                "[{audio}][a{i}]acrossfade=d={xf:.3}:c1=tri:c2=tri[ax{i}]"
-            ));
-            audio = format!("ax{i}");
-        }
+        // The logo in its corner, the titles and the captions.
+        graph.extend(overlays.chain(&video, logo_input.map(|_| "logo_corner"), "vout"));
 
-        // The logo in its corner over the scenes (the end card shows it large).
-        let mut video = video;
-        let logo_place = match (brand, logo) {
-            (Some(brand), Some(logo)) => {
-                let place = branding::logo_place(brand, logo, format);
-                graph.push(format!(
-                    "[logo_corner]scale={}:{}:flags=lanczos[logo_small]",
-                    place.width, place.height
-                ));
-                graph.push(format!(
-                    "[{video}][logo_small]overlay=x={}:y={}:enable='lt(t\\,{scenes_end:.3})'[vlogo]",
-                    place.x, place.y
-                ));
-                video = "vlogo".into();
-                Some(place)
-            }
-            _ => None,
-        };
-
-        // Titles, clear of the logo and inside the safe zone.
-        let [safe_top, _, safe_bottom, _] = format.safe_insets();
-        let h = height as f64;
-        let mut overlays: Vec<String> = Vec::new();
-        let short = width.min(height) as f64;
-        let show = (scenes_end / 3.0).clamp(1.0, 3.5);
-        if let Some(title) = self.title.as_deref().filter(|t| !t.trim().is_empty()) {
-            let size = (short * 0.085).round();
-            let lines = wrap(title, chars_per_line(width, size), 2);
-            let (start, end) = (0.2, 0.2 + show);
-            let mut top = (h * 0.09).max(h * safe_top);
-            if let Some(place) = logo_place.filter(|p| p.corner.top()) {
-                top = top.max((place.y + place.height) as f64 + h * 0.02);
-            }
-            overlays.extend(text_lines(
-                text_dir, "title", &lines, &style, size, top, start, end,
-            )?);
-        }
-        // With an end card the call to action is written on it, not over the last scene.
-        let cta = self
-            .call_to_action
-            .as_deref()
-            .filter(|t| !t.trim().is_empty() && self.end_card_secs() == 0.0);
-        if let Some(cta) = cta {
-            let size = (short * 0.07).round();
-            let lines = wrap(cta, chars_per_line(width, size), 3);
-            let (start, end) = ((scenes_end - show).max(0.0), scenes_end);
-            let block = size * 1.3 * lines.len() as f64;
-            let mut bottom = (h * 0.88).min(h * (1.0 - safe_bottom));
-            if let Some(place) = logo_place.filter(|p| !p.corner.top()) {
-                bottom = bottom.min(place.y as f64 - h * 0.02);
-            }
-            overlays.extend(text_lines(
-                text_dir,
-                "cta",
-                &lines,
-                &style,
-                size,
-                bottom - block,
-                start,
-                end,
-            )?);
-        }
-        // Captions last, over everything: libass draws them with fontconfig's fallback
-        // (any script, emoji), in the kit's font where it has the glyphs.
-        let cues = self.caption_cues();
-        if let (Some(style), false) = (self.captions, cues.is_empty()) {
-            overlays.push(captions::burn_in(&cues, style, format, brand, text_dir)?);
-        }
-        if overlays.is_empty() {
-            graph.push(format!("[{video}]null[vout]"));
-        } else {
-            graph.push(format!("[{video}]{}[vout]", overlays.join(",")));
-        }
-        let vout = "vout";
-
-        // The sound: clips, voice, ducked music, normalised loudness.
-        graph.extend(mix::graph(&mix::Sources {
-            clips: &audio,
-            music: music_input.zip(self.music.as_ref().map(|m| m.volume)),
-            voices: voice_inputs,
-            total_secs: total,
-        }));
-        let aout = "aout";
+        // The sound: clips, voice, ducked music.
+        graph.extend(self.sound_graph(music_input, voice_inputs));
 
         args.extend([
             "-filter_complex".into(),
             graph.join(";"),
             "-map".into(),
-            format!("[{vout}]"),
+            "[vout]".into(),
             "-map".into(),
-            format!("[{aout}]"),
-            "-c:v".into(),
-            "libx264".into(),
-            "-preset".into(),
-            self.encoder.preset.clone(),
-            "-crf".into(),
-            self.encoder.crf.to_string(),
-            "-pix_fmt".into(),
-            "yuv420p".into(),
-            "-r".into(),
-            FPS.to_string(),
+            "[aout]".into(),
         ]);
+        args.extend(self.video_codec());
+        args.extend(["-r".into(), FPS.to_string()]);
         args.extend(mix::AUDIO_CODEC.map(String::from));
         args.extend([
             "-t".into(),
@@ -446,39 +377,39 @@ impl Composition {
         ]);
         Ok(args)
     }
-}
 
-pub(super) fn chars_per_line(width: u32, size: f64) -> usize {
-    ((width as f64 * 0.84) / (size * 0.62)).max(8.0) as usize
-}
-
-/// One `drawtext` per line, centred, fading in and out between `start` and `end`.
-#[allow(clippy::too_many_arguments)]
-fn text_lines(
-    dir: &Path,
-    name: &str,
-    lines: &[String],
-    style: &TextStyle,
-    size: f64,
-    top: f64,
-    start: f64,
-    end: f64,
-) -> anyhow::Result<Vec<String>> {
-    let fade = ((end - start) / 4.0).min(0.4);
-    let alpha = format!(
-        "if(lt(t\\,{a:.3})\\,(t-{start:.3})/{fade:.3}\\,if(gt(t\\,{b:.3})\\,({end:.3}-t)/{fade:.3}\\,1))",
-        a = start + fade,
-        b = end - fade,
-    );
-    let mut filters = Vec::new();
-    for (index, line) in lines.iter().enumerate() {
-        let file = dir.join(format!("{name}-{index}.txt"));
-        std::fs::write(&file, line).context("writing overlay text")?;
-        filters.push(format!(
-            "{}:x=(w-text_w)/2:y={:.0}:enable=between(t\\,{start:.3}\\,{end:.3}):alpha={alpha}",
-            style.drawtext(&filter_path(&file)?, size),
-            top + index as f64 * size * 1.3,
-        ));
+    /// The end card's filter chain, `seconds` long, without its output label (`logo`
+    /// names the logo's stream).
+    pub(super) fn end_card(
+        &self,
+        overlays: &Overlays,
+        seconds: f64,
+        logo: Option<&str>,
+        text_dir: &Path,
+    ) -> anyhow::Result<String> {
+        let brand = self.brand.as_ref().context("an end card without a brand")?;
+        branding::end_card(
+            brand,
+            self.format,
+            seconds,
+            logo,
+            self.call_to_action.as_deref().or(self.title.as_deref()),
+            &overlays.style,
+            text_dir,
+        )
     }
-    Ok(filters)
+}
+
+/// A clip's picture in the project's frame: 30 fps (first: fewer frames to scale), cut
+/// to the frame's shape in the source's pixels and scaled once (the cheapest way to
+/// "cover"), square pixels, yuv420p; `secs` long if given.
+pub(super) fn normalise_filter(format: VideoFormat, secs: Option<f64>) -> String {
+    let (width, height) = format.dimensions();
+    let trim = secs
+        .map(|d| format!("trim=duration={d:.3},setpts=PTS-STARTPTS,"))
+        .unwrap_or_default();
+    format!(
+        "fps={FPS},{trim}crop='min(iw,ih*{width}/{height})':'min(ih,iw*{height}/{width})',\
+         scale={width}:{height}:flags=bilinear,setsar=1,format=yuv420p"
+    )
 }

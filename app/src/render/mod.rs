@@ -18,9 +18,13 @@ pub mod jobs;
 pub mod mix;
 #[cfg(feature = "ssr")]
 pub mod music;
+#[cfg(feature = "ssr")]
+pub mod overlays;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod run;
+#[cfg(feature = "ssr")]
+pub mod smart;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 #[cfg(feature = "ssr")]

@@ -5,6 +5,7 @@
 
 use super::compose::Composition;
 use super::mix;
+use super::smart::{self, Made, Normalised, Plan};
 use anyhow::Context;
 use std::{path::Path, process::Stdio, time::Duration};
 use tokio::{
@@ -23,6 +24,55 @@ pub enum RenderError {
     TimedOut(Duration),
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
+}
+
+/// How a render was made.
+#[derive(Clone, Copy, Debug)]
+pub enum Way {
+    OnePass,
+    Smart(Made),
+}
+
+/// Most of the video made afresh anyway (a logo over every scene, captions throughout):
+/// the one pass does it with less ado.
+const SMART_AT_MOST: f64 = 0.8;
+
+/// Renders `composition` the cheapest way: the smart render over its clips' normalised
+/// files (`normalised`, one per clip) when they fit it, else, or if it fails, the one
+/// pass. Cancelling or the time limit stops either.
+pub async fn render_best(
+    composition: &Composition,
+    normalised: &[Normalised],
+    work_dir: &Path,
+    output: &Path,
+    mut on_progress: impl FnMut(f64) + Send,
+    cancel: &CancellationToken,
+) -> Result<Way, RenderError> {
+    let limit = composition.time_limit();
+    let smart_dir = tempfile::Builder::new()
+        .prefix("smart-")
+        .tempdir_in(work_dir)
+        .context("making a folder for the render")?;
+    let plan = Plan::of(composition, normalised, smart_dir.path())?;
+    if let Some(plan) = plan.filter(|plan| plan.made_share() < SMART_AT_MOST) {
+        let made = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(RenderError::Cancelled),
+            _ = tokio::time::sleep(limit) => return Err(RenderError::TimedOut(limit)),
+            made = smart::render(composition, normalised, &plan, smart_dir.path(), output, &mut on_progress, limit) => made,
+        };
+        match made {
+            Ok(made) => return Ok(Way::Smart(made)),
+            // The one pass needs nothing the smart render made: it is the way out.
+            Err(RenderError::Failed(error)) => {
+                tracing::warn!(error = %format!("{error:#}"), "the smart render failed; rendering in one pass");
+            }
+            Err(stopped) => return Err(stopped),
+        }
+    }
+    drop(smart_dir);
+    render(composition, work_dir, output, on_progress, cancel).await?;
+    Ok(Way::OnePass)
 }
 
 /// Runs the render, calling `on_progress` with 0–1 as FFmpeg reports it, within the
