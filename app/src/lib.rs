@@ -53,6 +53,7 @@ pub fn job_handlers() -> jobs::Registry {
         .register::<storyboard::voice::SceneVoice>()
         .register::<moods::jobs::MoodImage>()
         .register::<render::jobs::RenderJob>()
+        .register::<render::smart::job::NormaliseClip>()
         .register::<render::music::MakeMusic>()
         .register::<projects::jobs::FileSweep>()
 }

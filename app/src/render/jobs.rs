@@ -9,7 +9,8 @@ use super::{
     compose::{Clip, Composition, Encoder, Music},
     events::{emit, Recorded},
     mix::VoiceLine,
-    run::{render, RenderError},
+    run::{render_best, RenderError},
+    smart::{job::for_render, Normalised},
     ssr::VoiceLineRef,
 };
 use crate::{
@@ -101,7 +102,12 @@ async fn render_progress(
     Ok(())
 }
 
-async fn fetch(context: &JobContext, asset: Uuid, file: &std::path::Path) -> anyhow::Result<()> {
+/// Fetches asset `asset` from storage into `file`.
+pub(crate) async fn fetch(
+    context: &JobContext,
+    asset: Uuid,
+    file: &std::path::Path,
+) -> anyhow::Result<()> {
     let key = sqlx::query_scalar!("SELECT storage_key FROM assets WHERE id = $1", asset)
         .fetch_one(&context.pool)
         .await?;
@@ -167,6 +173,34 @@ async fn brand_files(
     })
 }
 
+/// Each clip's normalised file (made in the background when it was approved; made now
+/// for any that is not there yet, and kept), or none at all if one cannot be had: the
+/// render is then made in one pass, which needs only the clips.
+async fn normalised_clips(
+    context: &JobContext,
+    assets: &[Uuid],
+    clips: &[Clip],
+    format: VideoFormat,
+    encoder: &Encoder,
+    dir: &std::path::Path,
+) -> Result<Vec<Normalised>, GenerationError> {
+    let mut normalised = Vec::new();
+    for (asset, clip) in assets.iter().zip(clips) {
+        let made = tokio::select! {
+            _ = context.run.cancel.cancelled() => return Err(GenerationError::Cancelled),
+            made = for_render(context, *asset, format, encoder, &clip.path, dir) => made,
+        };
+        match made {
+            Ok(file) => normalised.push(file),
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), clip = %asset, "no normalised clip; the render is made in one pass");
+                return Ok(Vec::new());
+            }
+        }
+    }
+    Ok(normalised)
+}
+
 async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationError> {
     let cancel = &context.run.cancel;
     let row = sqlx::query!(
@@ -187,6 +221,8 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
         .prefix("render-")
         .tempdir()
         .context("making a folder for the render")?;
+    let format = VideoFormat::parse(&row.format).unwrap_or_default();
+    let encoder = Encoder::default();
     let mut clips = Vec::new();
     for (i, asset) in row.clip_asset_ids.iter().enumerate() {
         let path = dir.path().join(format!("clip{i}.mp4"));
@@ -198,6 +234,16 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
             path,
         });
     }
+    render_progress(&context.pool, id, 0.0, "Preparing the clips").await?;
+    let normalised = normalised_clips(
+        context,
+        &row.clip_asset_ids,
+        &clips,
+        format,
+        &encoder,
+        dir.path(),
+    )
+    .await?;
     let music = match row.music_asset_id {
         Some(asset) => {
             let path = dir.path().join("music.m4a");
@@ -219,14 +265,14 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
     };
     let mut composition = Composition {
         clips,
-        format: VideoFormat::parse(&row.format).unwrap_or_default(),
+        format,
         title: row.title,
         call_to_action: row.call_to_action,
         music,
         brand,
         voices: Vec::new(),
         captions: row.caption_style.as_deref().and_then(CaptionStyle::parse),
-        encoder: Encoder::default(),
+        encoder,
     };
     let lines: Vec<VoiceLineRef> =
         serde_json::from_value(row.voice_lines).map_err(anyhow::Error::from)?;
@@ -275,8 +321,9 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
         })
     };
     let output = dir.path().join("final.mp4");
-    let rendered = render(
+    let rendered = render_best(
         &composition,
+        &normalised,
         dir.path(),
         &output,
         |p| {
@@ -288,7 +335,7 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
     drop(sender);
     let _ = reporter.await;
     match rendered {
-        Ok(()) => {}
+        Ok(way) => tracing::info!(render = %id, ?way, "rendered the final video"),
         Err(RenderError::Cancelled) => return Err(GenerationError::Cancelled),
         // Killed past its limit: tried once more (the job's second attempt), then failed.
         Err(error @ RenderError::TimedOut(_)) => {

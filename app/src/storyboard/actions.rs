@@ -15,7 +15,7 @@ use crate::{
     creative::{timing::too_long_message, MAX_SCENE_TEXT_CHARS, MAX_VOICEOVER_CHARS},
     error::AppError,
     generation::pricing::Pricing,
-    projects::{ssr::raise_step, Step},
+    projects::{ssr::raise_step, Step, VideoFormat},
     state::Caller,
 };
 use sqlx::PgConnection;
@@ -210,6 +210,15 @@ async fn commit_action(
         cancel_voice_jobs(tx, scene.id).await?;
     }
     save_scene(tx, scene).await?;
+    // An approved clip is made ready for the final render while the user goes on.
+    if let (false, true, Some(clip)) = (
+        before.video_approved,
+        scene.video_approved,
+        scene.video_asset_id,
+    ) {
+        let format = project_format(tx, project).await?;
+        crate::render::smart::job::enqueue(tx, project, clip, format).await?;
+    }
     if revoiced && scene.voice_status == GenStatus::Queued {
         enqueue_voice(tx, tab, pricing, project, scene).await?;
     }
@@ -217,6 +226,13 @@ async fn commit_action(
         enqueue_scene_job(tx, tab, pricing, project, stage, scene, false).await?;
     }
     Ok(())
+}
+
+async fn project_format(tx: &mut PgConnection, project: Uuid) -> sqlx::Result<VideoFormat> {
+    let format = sqlx::query_scalar!("SELECT format FROM projects WHERE id = $1", project)
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(VideoFormat::parse(&format).unwrap_or_default())
 }
 
 async fn project_of_storyboard(tx: &mut PgConnection, storyboard: Uuid) -> sqlx::Result<Uuid> {

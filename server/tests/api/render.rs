@@ -311,3 +311,128 @@ async fn a_render_can_be_cancelled_and_others_cannot_reach_it() {
     assert_eq!(state.renders[0].status, "cancelled");
     assert!(state.renders[0].video_url.is_none());
 }
+
+impl TestApp {
+    /// The project's normalised clips, by clip: (clip asset, normalised asset).
+    async fn normalised_clips(&self, project: &str) -> Vec<(uuid::Uuid, uuid::Uuid)> {
+        sqlx::query_as(
+            "SELECT n.clip_asset_id, n.asset_id FROM normalised_clips n
+             JOIN assets a ON a.id = n.clip_asset_id
+             WHERE a.project_id = $1::uuid ORDER BY n.clip_asset_id",
+        )
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// The project's approved clips.
+    async fn approved_clips(&self, project: &str) -> Vec<uuid::Uuid> {
+        sqlx::query_scalar(
+            "SELECT s.video_asset_id FROM scenes s JOIN storyboards b ON b.id = s.storyboard_id
+             WHERE b.project_id = $1::uuid AND s.video_approved ORDER BY s.video_asset_id",
+        )
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// Waits (up to two minutes) until no clip is being normalised.
+    async fn wait_for_normalising(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let busy: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM jobs WHERE kind = 'normalise_clip'
+                 AND status IN ('queued', 'running')",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+            if busy == 0 {
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(120),
+                "clips still being normalised"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Renders the project without music and waits for the render to succeed.
+    async fn render_and_wait(&self, client: &Client, project: &str) {
+        let response = self
+            .render_call(
+                client,
+                "start",
+                &[("project", project), ("music", "false"), ("volume", "0")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let started = std::time::Instant::now();
+        loop {
+            let state = self.final_state(client, project).await;
+            match state.renders[0].status.as_str() {
+                "succeeded" => return,
+                "failed" => panic!("the render failed: {:?}", state.renders[0].error),
+                _ => {}
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(180),
+                "the render did not end"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn approved_clips_are_made_ready_for_the_render_in_the_background_and_only_a_new_one_again() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("ada@example.com").await;
+    let project = app.approved_project(&ada).await;
+    app.wait_for_normalising().await;
+    let clips = app.approved_clips(&project).await;
+    let normalised = app.normalised_clips(&project).await;
+    assert_eq!(
+        normalised.iter().map(|(clip, _)| *clip).collect::<Vec<_>>(),
+        clips,
+        "each approved clip is normalised once"
+    );
+
+    // A new clip for one scene, approved: that clip alone is normalised.
+    let view = app.storyboard(&ada, &project).await;
+    let scene = view.scenes[1].id.to_string();
+    app.act(&ada, &scene, "regenerate_video").await;
+    app.wait_for(&ada, &project, "the new clip", |v| {
+        v.scenes[1].video_status == GenStatus::Ready
+    })
+    .await;
+    app.act(&ada, &scene, "approve_video").await;
+    app.wait_for_normalising().await;
+    let after = app.normalised_clips(&project).await;
+    assert_eq!(after.len(), normalised.len() + 1);
+    assert!(
+        normalised.iter().all(|kept| after.contains(kept)),
+        "the other clips' files are kept as they were"
+    );
+
+    // The render finds them: it normalises nothing more.
+    app.render_and_wait(&ada, &project).await;
+    assert_eq!(app.normalised_clips(&project).await, after);
+
+    // A clip whose file went missing (made before this feature, say) is normalised by
+    // the render itself, and kept for the next one.
+    let clips = app.approved_clips(&project).await;
+    sqlx::query("DELETE FROM normalised_clips WHERE clip_asset_id = $1")
+        .bind(clips[0])
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.render_and_wait(&ada, &project).await;
+    let again = app.normalised_clips(&project).await;
+    assert_eq!(again.len(), after.len());
+    assert!(again.iter().any(|(clip, _)| *clip == clips[0]));
+    app.assert_no_jobs_left().await;
+}

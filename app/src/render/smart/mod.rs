@@ -7,6 +7,7 @@
 //! lays out the video (`plan.rs`) and drawn by the same filters (`overlays.rs`), so the
 //! two look the same; `run.rs` falls back to the one pass when the plan does not fit.
 
+pub mod job;
 pub mod normalise;
 pub mod plan;
 
@@ -91,7 +92,6 @@ pub async fn render(
     limit: Duration,
 ) -> Result<Made, RenderError> {
     let started = Instant::now();
-    let remaining = || limit.saturating_sub(started.elapsed());
     let made_total: u32 = plan
         .pieces
         .iter()
@@ -101,16 +101,24 @@ pub async fn render(
     let sound = work_dir.join("sound.m4a");
     let sound_done = make_sound(composition, &sound, limit);
     let mut made_files: Vec<(usize, PathBuf)> = Vec::new();
-    let pieces = futures::stream::iter(plan.pieces.iter().enumerate().filter(|(_, p)| p.is_made()))
-        .map(|(index, piece)| {
+    // Each made piece's command first, so that what runs owns all it needs.
+    let mut commands = Vec::new();
+    for (index, piece) in plan.pieces.iter().enumerate() {
+        if piece.is_made() {
             let file = work_dir.join(format!("piece{index}.mp4"));
-            async move {
-                let args = piece_args(composition, normalised, plan, piece, work_dir, &file)?;
-                ffmpeg::run_within(&args, remaining()).await?;
-                anyhow::Ok((index, file, piece.frames()))
-            }
-        })
-        .buffer_unordered(2);
+            let args = piece_args(composition, normalised, plan, piece, work_dir, &file)?;
+            commands.push((index, file, args, piece.frames()));
+        }
+    }
+    let deadline = started + limit;
+    let pieces = futures::stream::iter(commands.into_iter().map(
+        move |(index, file, args, frames)| async move {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            ffmpeg::run_within(&args, remaining).await?;
+            anyhow::Ok((index, file, frames))
+        },
+    ))
+    .buffer_unordered(2);
     let video_done = async {
         let mut done = 0u32;
         let mut pieces = std::pin::pin!(pieces);
@@ -178,7 +186,8 @@ pub async fn render(
         "+faststart".into(),
         path(output),
     ];
-    ffmpeg::run_within(&args, remaining().max(Duration::from_secs(30))).await?;
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    ffmpeg::run_within(&args, remaining.max(Duration::from_secs(30))).await?;
     on_progress(1.0);
     Ok(Made {
         made_frames: made_total,

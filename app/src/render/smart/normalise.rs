@@ -2,7 +2,7 @@
 //! final video is (same encoder, preset and quality), a keyframe every [`GOP`] frames and
 //! no B-frames, so any span of it starting on a keyframe can be copied into the final
 //! video as it is. Made in the background when the clip is approved (see
-//! `render/normalise_job.rs`), so the final render has little left to encode.
+//! `job.rs`), so the final render has little left to encode.
 
 use super::plan::GOP;
 use crate::generation::ffmpeg;
