@@ -33,13 +33,18 @@ async fn clips(dir: &Path) -> Vec<Clip> {
     ]
 }
 
-fn composition(clips: Vec<Clip>, music: Music) -> Composition {
+/// Three clips of mixed shapes (one silent), 14 s in all, with music, the product name
+/// and a call to action, in the square frame.
+async fn composition(dir: &Path) -> Composition {
     Composition {
-        clips,
+        clips: clips(dir).await,
         format: VideoFormat::Square,
         title: Some("Lumen".into()),
         call_to_action: Some("Order yours today".into()),
-        music: Some(music),
+        music: Some(Music {
+            path: music(dir, 20.0).await,
+            volume: 0.3,
+        }),
         brand: None,
         voices: Vec::new(),
         captions: None,
@@ -129,12 +134,7 @@ async fn check_alike(dir: &Path, composition: &Composition) {
 #[tokio::test]
 async fn the_smart_render_copies_what_nothing_is_drawn_over_and_looks_like_the_one_pass() {
     let dir = tempfile::tempdir().unwrap();
-    let clips = clips(dir.path()).await;
-    let music = Music {
-        path: music(dir.path(), 20.0).await,
-        volume: 0.3,
-    };
-    let composition = composition(clips, music);
+    let composition = composition(dir.path()).await;
     let normalised = normalised(&composition, dir.path()).await;
     let Way::Smart(made) = best(&composition, &normalised, dir.path()).await else {
         panic!("the smart render was not used");
@@ -172,12 +172,7 @@ async fn the_smart_render_copies_what_nothing_is_drawn_over_and_looks_like_the_o
 #[tokio::test]
 async fn an_end_card_is_made_in_the_smart_render_and_a_logo_over_every_scene_means_one_pass() {
     let dir = tempfile::tempdir().unwrap();
-    let clips = clips(dir.path()).await;
-    let music = Music {
-        path: music(dir.path(), 20.0).await,
-        volume: 0.3,
-    };
-    let mut composition = composition(clips, music);
+    let mut composition = composition(dir.path()).await;
     composition.brand = Some(brand_with(dir.path(), BUNDLED_FONTS[1], None));
     let normalised = normalised(&composition, dir.path()).await;
     assert!(matches!(
@@ -199,12 +194,7 @@ async fn an_end_card_is_made_in_the_smart_render_and_a_logo_over_every_scene_mea
 #[tokio::test]
 async fn a_broken_normalised_clip_falls_back_to_the_one_pass() {
     let dir = tempfile::tempdir().unwrap();
-    let clips = clips(dir.path()).await;
-    let music = Music {
-        path: music(dir.path(), 20.0).await,
-        volume: 0.3,
-    };
-    let composition = composition(clips, music);
+    let composition = composition(dir.path()).await;
     let mut normalised = normalised(&composition, dir.path()).await;
     std::fs::write(&normalised[1].path, b"not a video").unwrap();
     assert!(matches!(

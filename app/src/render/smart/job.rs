@@ -11,7 +11,10 @@ use crate::{
     generation::ssr::{GeneratedMedia, GenerationError},
     jobs::{BackgroundJob, JobContext, Outcome},
     projects::VideoFormat,
-    render::{compose::Encoder, jobs::fetch},
+    render::{
+        compose::{Encoder, FPS},
+        jobs::fetch,
+    },
     storage::AssetKind,
 };
 use anyhow::Context;
@@ -170,7 +173,7 @@ pub async fn make(
     let (width, height) = format.dimensions();
     media.width = Some(width as i32);
     media.height = Some(height as i32);
-    media.duration_ms = Some((frames as f64 * 1000.0 / 30.0).round() as i32);
+    media.duration_ms = Some((frames as f64 * 1000.0 / FPS as f64).round() as i32);
     let stored = context
         .keep(
             owner.owner_id,

@@ -61,15 +61,18 @@ impl Plan {
         }))
     }
 
-    /// The share of the video's frames made afresh (0–1).
-    pub fn made_share(&self) -> f64 {
-        let made: u32 = self
-            .pieces
+    /// How many of the video's frames are made afresh.
+    pub fn made_frames(&self) -> u32 {
+        self.pieces
             .iter()
             .filter(|p| p.is_made())
             .map(Piece::frames)
-            .sum();
-        made as f64 / self.timeline.total().max(1) as f64
+            .sum()
+    }
+
+    /// The share of the video's frames made afresh (0–1).
+    pub fn made_share(&self) -> f64 {
+        self.made_frames() as f64 / self.timeline.total().max(1) as f64
     }
 }
 
@@ -92,38 +95,30 @@ pub async fn render(
     limit: Duration,
 ) -> Result<Made, RenderError> {
     let started = Instant::now();
-    let made_total: u32 = plan
-        .pieces
-        .iter()
-        .filter(|p| p.is_made())
-        .map(Piece::frames)
-        .sum();
+    let made_total = plan.made_frames();
     let sound = work_dir.join("sound.m4a");
     let sound_done = make_sound(composition, &sound, limit);
-    let mut made_files: Vec<(usize, PathBuf)> = Vec::new();
     // Each made piece's command first, so that what runs owns all it needs.
     let mut commands = Vec::new();
     for (index, piece) in plan.pieces.iter().enumerate() {
         if piece.is_made() {
-            let file = work_dir.join(format!("piece{index}.mp4"));
+            let file = piece_file(work_dir, index);
             let args = piece_args(composition, normalised, plan, piece, work_dir, &file)?;
-            commands.push((index, file, args, piece.frames()));
+            commands.push((args, piece.frames()));
         }
     }
     let deadline = started + limit;
-    let pieces = futures::stream::iter(commands.into_iter().map(
-        move |(index, file, args, frames)| async move {
+    let pieces =
+        futures::stream::iter(commands.into_iter().map(move |(args, frames)| async move {
             let remaining = deadline.saturating_duration_since(Instant::now());
             ffmpeg::run_within(&args, remaining).await?;
-            anyhow::Ok((index, file, frames))
-        },
-    ))
-    .buffer_unordered(2);
+            anyhow::Ok(frames)
+        }))
+        .buffer_unordered(2);
     let video_done = async {
         let mut done = 0u32;
         let mut pieces = std::pin::pin!(pieces);
-        while let Some((index, file, frames)) = pieces.try_next().await? {
-            made_files.push((index, file));
+        while let Some(frames) = pieces.try_next().await? {
             done += frames;
             on_progress(0.9 * done as f64 / made_total.max(1) as f64);
         }
@@ -151,11 +146,8 @@ pub async fn render(
                 list.push_str(&format!("outpoint {}us\n", frame_us(to)));
             }
             Piece::Make { .. } => {
-                let (_, file) = made_files
-                    .iter()
-                    .find(|(i, _)| *i == index)
-                    .context("a made piece went missing")?;
-                list.push_str(&format!("file {}\n", concat_path(file)));
+                let file = piece_file(work_dir, index);
+                list.push_str(&format!("file {}\n", concat_path(&file)));
             }
         }
     }
@@ -193,6 +185,11 @@ pub async fn render(
         made_frames: made_total,
         copied_frames: plan.timeline.total() - made_total,
     })
+}
+
+/// Where the made piece `index` (of the plan's pieces) is written.
+fn piece_file(work_dir: &Path, index: usize) -> PathBuf {
+    work_dir.join(format!("piece{index}.mp4"))
 }
 
 /// The time of frame `frame` in whole microseconds, rounded down (so an out point never
