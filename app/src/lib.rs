@@ -54,6 +54,7 @@ pub fn job_handlers() -> jobs::Registry {
         .register::<moods::jobs::MoodImage>()
         .register::<render::jobs::RenderJob>()
         .register::<render::smart::job::NormaliseClip>()
+        .register::<render::smart::ahead::MakePiecesAhead>()
         .register::<render::music::MakeMusic>()
         .register::<projects::jobs::FileSweep>()
 }

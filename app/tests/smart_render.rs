@@ -14,10 +14,17 @@ use app::{
     render::{
         compose::{Clip, Composition, Encoder, Music, FPS},
         run::{render, render_best, Way},
-        smart::{normalise::normalise, Normalised},
+        smart::{
+            normalise::normalise,
+            pieces::{NoPieces, PieceDir, Pieces},
+            prepare, Made, Normalised, Plan,
+        },
     },
 };
-use std::{path::Path, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 use tokio_util::sync::CancellationToken;
 
 mod media;
@@ -56,27 +63,42 @@ async fn normalised(composition: &Composition, dir: &Path) -> Vec<Normalised> {
     let mut files = Vec::new();
     for (i, clip) in composition.clips.iter().enumerate() {
         let path = dir.join(format!("normalised{i}.mp4"));
-        let frames = normalise(
-            &clip.path,
-            composition.format,
-            &composition.encoder,
-            &path,
-            LIMIT,
-        )
-        .await
-        .unwrap();
-        files.push(Normalised { path, frames });
+        files.push(normalised_clip(composition, clip, path).await);
     }
     files
 }
 
+/// `clip` normalised for `composition` into `path`.
+async fn normalised_clip(composition: &Composition, clip: &Clip, path: PathBuf) -> Normalised {
+    let frames = normalise(
+        &clip.path,
+        composition.format,
+        &composition.encoder,
+        &path,
+        LIMIT,
+    )
+    .await
+    .unwrap();
+    Normalised { path, frames }
+}
+
 async fn best(composition: &Composition, normalised: &[Normalised], dir: &Path) -> Way {
+    best_with(composition, normalised, dir, &NoPieces).await
+}
+
+async fn best_with(
+    composition: &Composition,
+    normalised: &[Normalised],
+    dir: &Path,
+    pieces: &dyn Pieces,
+) -> Way {
     let output = dir.join("smart.mp4");
     render_best(
         composition,
         normalised,
         dir,
         &output,
+        pieces,
         |_| {},
         &CancellationToken::new(),
     )
@@ -142,6 +164,7 @@ async fn the_smart_render_copies_what_nothing_is_drawn_over_and_looks_like_the_o
     // 14 s: crossfades (2 × 15 frames) and the titles' spans (about 3.5 s each, to the
     // keyframes around them) are made; the middle of the video is copied.
     assert_eq!(made.made_frames + made.copied_frames, 420);
+    assert_eq!(made.reused_frames, 0);
     assert!(made.copied_frames >= 120, "{made:?}");
     assert!(made.made_frames >= 2 * 15 + 2 * 100, "{made:?}");
     one_pass(&composition, dir.path()).await;
@@ -170,7 +193,8 @@ async fn the_smart_render_copies_what_nothing_is_drawn_over_and_looks_like_the_o
 }
 
 #[tokio::test]
-async fn an_end_card_is_made_in_the_smart_render_and_a_logo_over_every_scene_means_one_pass() {
+async fn an_end_card_is_made_in_the_smart_render_and_a_logo_over_every_scene_means_one_pass_unless_made_ahead(
+) {
     let dir = tempfile::tempdir().unwrap();
     let mut composition = composition(dir.path()).await;
     composition.brand = Some(brand_with(dir.path(), BUNDLED_FONTS[1], None));
@@ -189,6 +213,74 @@ async fn an_end_card_is_made_in_the_smart_render_and_a_logo_over_every_scene_mea
         best(&composition, &normalised, dir.path()).await,
         Way::OnePass
     ));
+    // Unless its pieces were made ahead: then the render only joins them.
+    let kept = PieceDir(dir.path().join("kept"));
+    make_ahead(&composition, &normalised, dir.path(), &kept).await;
+    let Way::Smart(made) = best_with(&composition, &normalised, dir.path(), &kept).await else {
+        panic!("pieces made ahead were not used");
+    };
+    assert_eq!(made.made_frames, 0, "{made:?}");
+    one_pass(&composition, dir.path()).await;
+    check_alike(dir.path(), &composition).await;
+}
+
+/// Makes the pieces of `composition` ahead into `kept`, as the background job does.
+async fn make_ahead(
+    composition: &Composition,
+    normalised: &[Normalised],
+    dir: &Path,
+    kept: &dyn Pieces,
+) -> Made {
+    let work = tempfile::tempdir_in(dir).unwrap();
+    let plan = Plan::of(composition, normalised, work.path())
+        .unwrap()
+        .unwrap();
+    prepare(
+        composition,
+        normalised,
+        &plan,
+        work.path(),
+        dir,
+        kept,
+        LIMIT,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn pieces_made_ahead_are_only_joined_and_a_changed_scene_has_only_its_own_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut composition = composition(dir.path()).await;
+    let mut normalised = normalised(&composition, dir.path()).await;
+    let kept = PieceDir(dir.path().join("kept"));
+    let ahead = make_ahead(&composition, &normalised, dir.path(), &kept).await;
+    assert!(ahead.made_frames >= 2 * 15 + 2 * 100, "{ahead:?}");
+
+    // The render fetches every piece and makes none.
+    let Way::Smart(made) = best_with(&composition, &normalised, dir.path(), &kept).await else {
+        panic!("the smart render was not used");
+    };
+    assert_eq!(
+        (made.made_frames, made.reused_frames),
+        (0, ahead.made_frames),
+        "{made:?}"
+    );
+    one_pass(&composition, dir.path()).await;
+    check_alike(dir.path(), &composition).await;
+
+    // Scene 2 gets a new clip: the crossfades into and out of it are made again (it
+    // carries no title); the titles' spans over scenes 1 and 3 are fetched.
+    composition.clips[1] = clip(dir.path(), "new-tall", "600x1000", 30, 4.0, false).await;
+    let path = dir.path().join("normalised-new.mp4");
+    normalised[1] = normalised_clip(&composition, &composition.clips[1], path).await;
+    let Way::Smart(made) = best_with(&composition, &normalised, dir.path(), &kept).await else {
+        panic!("the smart render was not used");
+    };
+    assert_eq!(made.made_frames, 2 * 15, "{made:?}");
+    assert_eq!(made.reused_frames, ahead.made_frames - 2 * 15, "{made:?}");
+    one_pass(&composition, dir.path()).await;
+    check_alike(dir.path(), &composition).await;
 }
 
 #[tokio::test]

@@ -4,32 +4,26 @@
 //! database outage is retried.
 
 use super::{
-    branding::{Brand, Logo},
+    assemble::Recipe,
     captions::{CaptionStyle, TimedCaption},
-    compose::{Clip, Composition, Encoder, Music},
     events::{emit, Recorded},
-    mix::VoiceLine,
     run::{render_best, RenderError},
-    smart::{job::for_render, Normalised},
-    ssr::VoiceLineRef,
+    smart::kept::{self, KeptPieces},
 };
 use crate::{
-    brand::{bundled_font, font::bundled_bytes, ssr::BrandSnapshot, BUNDLED_FONTS},
-    creative::timing::VOICE_LEAD_SECS,
     generation::{
         ffmpeg,
         ssr::{GeneratedMedia, GenerationError},
     },
     jobs::{BackgroundJob, Failure, JobContext, Outcome},
     projects::VideoFormat,
-    storage::{ssr::ObjectKey, AssetKind},
+    storage::AssetKind,
 };
 use anyhow::Context;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Renders one version of a project's final video.
@@ -102,105 +96,6 @@ async fn render_progress(
     Ok(())
 }
 
-/// Fetches asset `asset` from storage into `file`.
-pub(crate) async fn fetch(
-    context: &JobContext,
-    asset: Uuid,
-    file: &std::path::Path,
-) -> anyhow::Result<()> {
-    let key = sqlx::query_scalar!("SELECT storage_key FROM assets WHERE id = $1", asset)
-        .fetch_one(&context.pool)
-        .await?;
-    let bytes = context.storage.get_bytes(&ObjectKey::parse(&key)?).await?;
-    tokio::fs::write(file, &bytes).await?;
-    Ok(())
-}
-
-async fn run_fetch(
-    context: &JobContext,
-    asset: Uuid,
-    path: &std::path::Path,
-    cancel: &CancellationToken,
-) -> Result<(), GenerationError> {
-    tokio::select! {
-        _ = cancel.cancelled() => Err(GenerationError::Cancelled),
-        result = fetch(context, asset, path) => result.map_err(|e| GenerationError::Unavailable(format!("{e:#}"))),
-    }
-}
-
-/// The kit of a render with its files fetched into `dir`: the logo, and the uploaded font
-/// or the bundled one.
-async fn brand_files(
-    context: &JobContext,
-    snapshot: &BrandSnapshot,
-    dir: &std::path::Path,
-    cancel: &CancellationToken,
-) -> Result<Brand, GenerationError> {
-    let font = dir.join("brand-font");
-    match snapshot.font_asset_id {
-        Some(asset) => run_fetch(context, asset, &font, cancel).await?,
-        None => {
-            let bundled = bundled_font(&snapshot.bundled_font).unwrap_or(BUNDLED_FONTS[0]);
-            tokio::fs::write(&font, bundled_bytes(bundled))
-                .await
-                .context("writing the font")?;
-        }
-    }
-    let logo = match snapshot.logo_asset_id {
-        Some(asset) => {
-            let size = sqlx::query!("SELECT width, height FROM assets WHERE id = $1", asset)
-                .fetch_one(&context.pool)
-                .await
-                .map_err(anyhow::Error::from)?;
-            let path = dir.join("brand-logo.png");
-            run_fetch(context, asset, &path, cancel).await?;
-            Some(Logo {
-                path,
-                width: size.width.unwrap_or(1).max(1) as u32,
-                height: size.height.unwrap_or(1).max(1) as u32,
-            })
-        }
-        None => None,
-    };
-    Ok(Brand {
-        font,
-        colors: snapshot.colors.clone(),
-        logo,
-        corner: snapshot.logo_corner,
-        logo_size: snapshot.logo_size as f64,
-        handle: snapshot.handle.clone(),
-        end_card_secs: snapshot.end_card_secs.map(f64::from),
-    })
-}
-
-/// Each clip's normalised file (made in the background when it was approved; made now
-/// for any that is not there yet, and kept), or none at all if one cannot be had: the
-/// render is then made in one pass, which needs only the clips.
-async fn normalised_clips(
-    context: &JobContext,
-    assets: &[Uuid],
-    clips: &[Clip],
-    format: VideoFormat,
-    encoder: &Encoder,
-    dir: &std::path::Path,
-) -> Result<Vec<Normalised>, GenerationError> {
-    let mut normalised = Vec::new();
-    for (asset, clip) in assets.iter().zip(clips) {
-        let made = tokio::select! {
-            _ = context.run.cancel.cancelled() => return Err(GenerationError::Cancelled),
-            made = for_render(context, *asset, format, encoder, &clip.path, dir) => made,
-        };
-        match made {
-            Ok(file) => normalised.push(file),
-            Err(error) => {
-                tracing::warn!(error = %format!("{error:#}"), clip = %asset, "no normalised clip; the render is made in one pass");
-                return Ok(Vec::new());
-            }
-        }
-    }
-    Ok(normalised)
-}
-
 async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationError> {
     let cancel = &context.run.cancel;
     let row = sqlx::query!(
@@ -216,90 +111,32 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
     let Some(row) = row.filter(|r| matches!(r.status.as_str(), "queued" | "running")) else {
         return Ok(Outcome::Obsolete);
     };
+    let recipe = Recipe {
+        format: VideoFormat::parse(&row.format).unwrap_or_default(),
+        clip_asset_ids: row.clip_asset_ids,
+        title: row.title,
+        call_to_action: row.call_to_action,
+        music_asset_id: row.music_asset_id,
+        music_volume: row.music_volume,
+        brand: row
+            .brand
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(anyhow::Error::from)?,
+        voice_lines: serde_json::from_value(row.voice_lines).map_err(anyhow::Error::from)?,
+        captions: row.caption_style.as_deref().and_then(CaptionStyle::parse),
+    };
     render_progress(&context.pool, id, 0.0, "Fetching the clips").await?;
     let dir = tempfile::Builder::new()
         .prefix("render-")
         .tempdir()
         .context("making a folder for the render")?;
-    let format = VideoFormat::parse(&row.format).unwrap_or_default();
-    let encoder = Encoder::default();
-    let mut clips = Vec::new();
-    for (i, asset) in row.clip_asset_ids.iter().enumerate() {
-        let path = dir.path().join(format!("clip{i}.mp4"));
-        run_fetch(context, *asset, &path, cancel).await?;
-        let probed = ffmpeg::probe(&path).await?;
-        clips.push(Clip {
-            duration_secs: probed.duration_secs.unwrap_or(0.0),
-            has_audio: probed.audio_codec.is_some(),
-            path,
-        });
-    }
+    let composition = recipe.composition(context, dir.path(), cancel).await?;
     render_progress(&context.pool, id, 0.0, "Preparing the clips").await?;
-    let normalised = normalised_clips(
-        context,
-        &row.clip_asset_ids,
-        &clips,
-        format,
-        &encoder,
-        dir.path(),
-    )
-    .await?;
-    let music = match row.music_asset_id {
-        Some(asset) => {
-            let path = dir.path().join("music.m4a");
-            run_fetch(context, asset, &path, cancel).await?;
-            Some(Music {
-                path,
-                volume: row.music_volume as f64,
-            })
-        }
-        None => None,
-    };
-    let brand = match row.brand {
-        Some(snapshot) => {
-            let snapshot: BrandSnapshot =
-                serde_json::from_value(snapshot).map_err(anyhow::Error::from)?;
-            Some(brand_files(context, &snapshot, dir.path(), cancel).await?)
-        }
-        None => None,
-    };
-    let mut composition = Composition {
-        clips,
-        format,
-        title: row.title,
-        call_to_action: row.call_to_action,
-        music,
-        brand,
-        voices: Vec::new(),
-        captions: row.caption_style.as_deref().and_then(CaptionStyle::parse),
-        encoder,
-    };
-    let lines: Vec<VoiceLineRef> =
-        serde_json::from_value(row.voice_lines).map_err(anyhow::Error::from)?;
-    // Each line starts a breath after its scene does, where the scene plays in the video
-    // (the end card shortens the clips a little).
-    let starts: Vec<f64> = composition
-        .slots()
-        .iter()
-        .scan(0.0, |start, slot| {
-            let this = *start;
-            *start += slot;
-            Some(this)
-        })
-        .collect();
-    for (j, line) in lines.iter().enumerate() {
-        let Some(start) = starts.get(line.scene) else {
-            continue;
-        };
-        let path = dir.path().join(format!("voice{j}.wav"));
-        run_fetch(context, line.asset_id, &path, cancel).await?;
-        composition.voices.push(VoiceLine {
-            path,
-            start_secs: start + VOICE_LEAD_SECS,
-            text: line.text.clone(),
-            secs: f64::from(line.ms) / 1000.0,
-        });
-    }
+    let normalised = recipe.normalised(context, &composition, dir.path()).await?;
+    // Pieces this render neither makes nor fetches are let go once it is done.
+    let started_at = kept::now(&context.pool).await?;
+    let pieces = KeptPieces::new(context, row.owner_id, row.project_id);
     render_progress(&context.pool, id, 1.0, "Rendering").await?;
     // Progress goes to the database at most every half second, in whole percents.
     let (sender, mut receiver) = tokio::sync::watch::channel(0.0f64);
@@ -326,6 +163,7 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
         &normalised,
         dir.path(),
         &output,
+        &pieces,
         |p| {
             let _ = sender.send(p);
         },
@@ -433,5 +271,6 @@ async fn perform(id: Uuid, context: &JobContext) -> Result<Outcome, GenerationEr
         .await
         .map_err(anyhow::Error::from)?;
     tx.commit().await.map_err(anyhow::Error::from)?;
+    kept::let_go_unused(context, row.project_id, started_at).await;
     Ok(Outcome::Done)
 }

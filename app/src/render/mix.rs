@@ -127,7 +127,9 @@ const MAX_GAIN_DB: f64 = 30.0;
 /// peaks between samples) holding them under the true-peak ceiling. `loudnorm`'s own
 /// linear mode gives up gain instead when the peaks would pass the ceiling, and a short
 /// ad with a voice over music then lands a full unit under the target.
-fn level(gain_db: f64) -> String {
+/// The gain and limiter applied to reach the target (what a sound was made with names
+/// it too: see `smart/pieces.rs`).
+pub(crate) fn level(gain_db: f64) -> String {
     let gain = gain_db.min(MAX_GAIN_DB);
     let limit = 10f64.powf((TRUE_PEAK_DBTP - LIMITER_HEADROOM_DB) / 20.0);
     format!(

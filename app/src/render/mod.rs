@@ -4,6 +4,8 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod assemble;
+#[cfg(feature = "ssr")]
 pub mod branding;
 #[cfg(feature = "ssr")]
 pub mod caption_files;

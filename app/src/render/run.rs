@@ -5,7 +5,7 @@
 
 use super::compose::Composition;
 use super::mix;
-use super::smart::{self, Made, Normalised, Plan};
+use super::smart::{self, pieces::Pieces, Made, Normalised, Plan, Work};
 use anyhow::Context;
 use std::{path::Path, process::Stdio, time::Duration};
 use tokio::{
@@ -33,18 +33,20 @@ pub enum Way {
     Smart(Made),
 }
 
-/// Most of the video made afresh anyway (a logo over every scene, captions throughout):
-/// the one pass does it with less ado.
+/// Most of the video to make afresh anyway (a logo over every scene, captions throughout,
+/// and nothing made ahead): the one pass does it with less ado.
 const SMART_AT_MOST: f64 = 0.8;
 
 /// Renders `composition` the cheapest way: the smart render over its clips' normalised
-/// files (`normalised`, one per clip) when they fit it, else, or if it fails, the one
-/// pass. Cancelling or the time limit stops either.
+/// files (`normalised`, one per clip) when they fit it, reusing the pieces kept in
+/// `pieces` and keeping the ones it makes; else, or if it fails, the one pass. Cancelling
+/// or the time limit stops either. Input files under `work_dir` are named by content.
 pub async fn render_best(
     composition: &Composition,
     normalised: &[Normalised],
     work_dir: &Path,
     output: &Path,
+    pieces: &dyn Pieces,
     mut on_progress: impl FnMut(f64) + Send,
     cancel: &CancellationToken,
 ) -> Result<Way, RenderError> {
@@ -53,16 +55,42 @@ pub async fn render_best(
         .prefix("smart-")
         .tempdir_in(work_dir)
         .context("making a folder for the render")?;
-    let plan = Plan::of(composition, normalised, smart_dir.path())?;
-    if let Some(plan) = plan.filter(|plan| plan.made_share() < SMART_AT_MOST) {
+    if let Some(plan) = Plan::of(composition, normalised, smart_dir.path())? {
+        let smart = async {
+            let work = Work::gather(
+                composition,
+                normalised,
+                &plan,
+                smart_dir.path(),
+                work_dir,
+                pieces,
+            )
+            .await?;
+            if work.left_share() >= SMART_AT_MOST {
+                return Ok(None);
+            }
+            let made = smart::render(
+                normalised,
+                &plan,
+                work,
+                smart_dir.path(),
+                output,
+                pieces,
+                &mut on_progress,
+                limit,
+            )
+            .await?;
+            Ok(Some(made))
+        };
         let made = tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(RenderError::Cancelled),
             _ = tokio::time::sleep(limit) => return Err(RenderError::TimedOut(limit)),
-            made = smart::render(composition, normalised, &plan, smart_dir.path(), output, &mut on_progress, limit) => made,
+            made = smart => made,
         };
         match made {
-            Ok(made) => return Ok(Way::Smart(made)),
+            Ok(Some(made)) => return Ok(Way::Smart(made)),
+            Ok(None) => {}
             // The one pass needs nothing the smart render made: it is the way out.
             Err(RenderError::Failed(error)) => {
                 tracing::warn!(error = %format!("{error:#}"), "the smart render failed; rendering in one pass");

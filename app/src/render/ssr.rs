@@ -2,6 +2,7 @@
 //! starting or cancelling a render (run by [`super::jobs::RenderJob`]).
 
 use super::{
+    assemble::Recipe,
     captions::CaptionStyle,
     download_name,
     events::{emit, Recorded},
@@ -13,7 +14,7 @@ use crate::{
     creative::Brief,
     error::AppError,
     jobs,
-    projects::ssr::not_found,
+    projects::{ssr::not_found, VideoFormat},
     storage::{
         links::{download_link, link},
         ssr::Storage,
@@ -23,6 +24,9 @@ use crate::{
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+/// The music's volume the final page starts at.
+const DEFAULT_VOLUME: f32 = 0.3;
 
 pub fn render_not_found() -> AppError {
     AppError::not_found("Render")
@@ -238,33 +242,15 @@ pub async fn start_render(
         return Err(AppError::invalid("Music volume goes from 0 to 100%."));
     }
     let mut tx = pool.begin().await?;
-    let facts = sqlx::query!(
-        "SELECT brief FROM projects WHERE id = $1 AND owner_id = $2 FOR UPDATE",
+    sqlx::query_scalar!(
+        "SELECT id FROM projects WHERE id = $1 AND owner_id = $2 FOR UPDATE",
         project,
         owner
     )
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(not_found)?;
-    let parts = ingredients(&mut tx, project).await?;
-    if let Some(reason) = parts.blocked {
-        return Err(AppError::Conflict(reason));
-    }
-    let music = if with_music {
-        Some(
-            sqlx::query_scalar!(
-                "SELECT asset_id FROM soundtracks WHERE project_id = $1",
-                project
-            )
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| {
-                AppError::Conflict("Make the music first, or render without it.".into())
-            })?,
-        )
-    } else {
-        None
-    };
+    let recipe = recipe(&mut tx, owner, project, with_music, volume, captions).await?;
     let busy = sqlx::query_scalar!(
         "SELECT count(*) AS \"n!\" FROM compositions WHERE project_id = $1 AND status IN ('queued', 'running')",
         project
@@ -276,19 +262,14 @@ pub async fn start_render(
             "A render of this project is already under way.".into(),
         ));
     }
-    let brief: Brief = facts
-        .brief
-        .and_then(|b| serde_json::from_value(b).ok())
-        .unwrap_or_default();
     let version = sqlx::query_scalar!(
         "SELECT COALESCE(MAX(version), 0) + 1 AS \"v!\" FROM compositions WHERE project_id = $1",
         project
     )
     .fetch_one(&mut *tx)
     .await?;
-    // The kit as it is now: editing it while the render runs changes nothing.
-    let brand = crate::brand::ssr::for_render(&mut tx, owner, project)
-        .await?
+    let brand = recipe
+        .brand
         .map(|brand| serde_json::to_value(brand).map_err(anyhow::Error::from))
         .transpose()?;
     let id = Uuid::new_v4();
@@ -301,13 +282,13 @@ pub async fn start_render(
         project,
         owner,
         version,
-        &parts.clips,
-        Some(brief.product_name).filter(|t| !t.is_empty()),
-        Some(brief.call_to_action).filter(|t| !t.is_empty()),
-        music,
+        &recipe.clip_asset_ids,
+        recipe.title,
+        recipe.call_to_action,
+        recipe.music_asset_id,
         volume,
         brand,
-        serde_json::to_value(&parts.voices).map_err(anyhow::Error::from)?,
+        serde_json::to_value(&recipe.voice_lines).map_err(anyhow::Error::from)?,
         captions.map(CaptionStyle::as_str)
     )
     .execute(&mut *tx)
@@ -315,6 +296,103 @@ pub async fn start_render(
     jobs::enqueue(&mut tx, Some(project), &RenderJob { composition_id: id }).await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// What a render of `project` asked for now would be made of, or why it cannot be made.
+async fn recipe(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    project: Uuid,
+    with_music: bool,
+    volume: f32,
+    captions: Option<CaptionStyle>,
+) -> Result<Recipe, AppError> {
+    let facts = sqlx::query!(
+        "SELECT brief, format FROM projects WHERE id = $1 AND owner_id = $2",
+        project,
+        owner
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(not_found)?;
+    let parts = ingredients(conn, project).await?;
+    if let Some(reason) = parts.blocked {
+        return Err(AppError::Conflict(reason));
+    }
+    let music = if with_music {
+        Some(
+            sqlx::query_scalar!(
+                "SELECT asset_id FROM soundtracks WHERE project_id = $1",
+                project
+            )
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| {
+                AppError::Conflict("Make the music first, or render without it.".into())
+            })?,
+        )
+    } else {
+        None
+    };
+    let brief: Brief = facts
+        .brief
+        .and_then(|b| serde_json::from_value(b).ok())
+        .unwrap_or_default();
+    // The kit as it is now: editing it while the render runs changes nothing.
+    let brand = crate::brand::ssr::for_render(conn, owner, project).await?;
+    Ok(Recipe {
+        format: VideoFormat::parse(&facts.format).unwrap_or_default(),
+        clip_asset_ids: parts.clips,
+        title: Some(brief.product_name).filter(|t| !t.is_empty()),
+        call_to_action: Some(brief.call_to_action).filter(|t| !t.is_empty()),
+        music_asset_id: music,
+        music_volume: volume,
+        brand,
+        voice_lines: parts.voices,
+        captions,
+    })
+}
+
+/// The render the user of `project` is most likely to ask for next (their last render's
+/// choices of music and captions, else the final page's defaults), with its owner; `None`
+/// when it cannot be made yet.
+pub async fn likely_recipe(
+    conn: &mut PgConnection,
+    project: Uuid,
+) -> Result<Option<(Uuid, Recipe)>, AppError> {
+    let Some(owner) = sqlx::query_scalar!("SELECT owner_id FROM projects WHERE id = $1", project)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let last = sqlx::query!(
+        "SELECT music_asset_id IS NOT NULL AS \"with_music!\", music_volume, caption_style
+         FROM compositions WHERE project_id = $1 ORDER BY version DESC LIMIT 1",
+        project
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let soundtrack = sqlx::query_scalar!(
+        "SELECT count(*) AS \"n!\" FROM soundtracks WHERE project_id = $1",
+        project
+    )
+    .fetch_one(&mut *conn)
+    .await?
+        > 0;
+    let (with_music, volume, captions) = match last {
+        Some(last) => (
+            last.with_music && soundtrack,
+            last.music_volume,
+            last.caption_style.as_deref().and_then(CaptionStyle::parse),
+        ),
+        None => (soundtrack, DEFAULT_VOLUME, Some(CaptionStyle::default())),
+    };
+    match recipe(conn, owner, project, with_music, volume, captions).await {
+        Ok(recipe) => Ok(Some((owner, recipe))),
+        Err(AppError::Conflict(_)) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// A render's status, its row locked for the rest of the transaction, if `owner` owns it.

@@ -245,7 +245,7 @@ async fn project_of_storyboard(tx: &mut PgConnection, storyboard: Uuid) -> sqlx:
 }
 
 /// Emits `storyboard_complete` (and opens the final step) when every scene has an
-/// approved clip.
+/// approved clip, and queues the making of the final video's pieces ahead.
 async fn check_complete(
     tx: &mut PgConnection,
     storyboard: Uuid,
@@ -262,6 +262,9 @@ async fn check_complete(
         )
         .await?;
         raise_step(tx, project, Step::FinalVideo).await?;
+        // The final video's pieces are made while the user looks at the last step.
+        let clips: Vec<Uuid> = scenes.iter().filter_map(|s| s.video_asset_id).collect();
+        crate::render::smart::ahead::enqueue(tx, project, clips).await?;
     }
     Ok(())
 }

@@ -326,6 +326,29 @@ impl TestApp {
         .unwrap()
     }
 
+    /// The project's pieces made ahead: each name and its asset.
+    async fn render_pieces(&self, project: &str) -> Vec<(String, uuid::Uuid)> {
+        sqlx::query_as(
+            "SELECT key, asset_id FROM render_pieces WHERE project_id = $1::uuid ORDER BY key",
+        )
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// Makes scene `scene` a new clip and approves it.
+    async fn new_clip_approved(&self, client: &Client, project: &str, scene: usize) {
+        let view = self.storyboard(client, project).await;
+        let id = view.scenes[scene].id.to_string();
+        self.act(client, &id, "regenerate_video").await;
+        self.wait_for(client, project, "the new clip", |v| {
+            v.scenes[scene].video_status == GenStatus::Ready
+        })
+        .await;
+        self.act(client, &id, "approve_video").await;
+    }
+
     /// The project's approved clips.
     async fn approved_clips(&self, project: &str) -> Vec<uuid::Uuid> {
         sqlx::query_scalar(
@@ -338,12 +361,13 @@ impl TestApp {
         .unwrap()
     }
 
-    /// Waits (up to two minutes) until no clip is being normalised.
+    /// Waits (up to two minutes) until no clip is being normalised and no piece of the
+    /// final video made ahead.
     async fn wait_for_normalising(&self) {
         let started = std::time::Instant::now();
         loop {
             let busy: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM jobs WHERE kind = 'normalise_clip'
+                "SELECT count(*) FROM jobs WHERE kind IN ('normalise_clip', 'make_pieces_ahead')
                  AND status IN ('queued', 'running')",
             )
             .fetch_one(&self.pool)
@@ -362,11 +386,21 @@ impl TestApp {
 
     /// Renders the project without music and waits for the render to succeed.
     async fn render_and_wait(&self, client: &Client, project: &str) {
+        self.render_with_and_wait(client, project, "none").await
+    }
+
+    /// Renders the project without music, with `captions`, and waits for it to succeed.
+    async fn render_with_and_wait(&self, client: &Client, project: &str, captions: &str) {
         let response = self
             .render_call(
                 client,
                 "start",
-                &[("project", project), ("music", "false"), ("volume", "0")],
+                &[
+                    ("project", project),
+                    ("music", "false"),
+                    ("volume", "0"),
+                    ("captions", captions),
+                ],
             )
             .await;
         assert_eq!(response.status(), StatusCode::OK);
@@ -402,14 +436,7 @@ async fn approved_clips_are_made_ready_for_the_render_in_the_background_and_only
     );
 
     // A new clip for one scene, approved: that clip alone is normalised.
-    let view = app.storyboard(&ada, &project).await;
-    let scene = view.scenes[1].id.to_string();
-    app.act(&ada, &scene, "regenerate_video").await;
-    app.wait_for(&ada, &project, "the new clip", |v| {
-        v.scenes[1].video_status == GenStatus::Ready
-    })
-    .await;
-    app.act(&ada, &scene, "approve_video").await;
+    app.new_clip_approved(&ada, &project, 1).await;
     app.wait_for_normalising().await;
     let after = app.normalised_clips(&project).await;
     assert_eq!(after.len(), normalised.len() + 1);
@@ -434,5 +461,53 @@ async fn approved_clips_are_made_ready_for_the_render_in_the_background_and_only
     let again = app.normalised_clips(&project).await;
     assert_eq!(again.len(), after.len());
     assert!(again.iter().any(|(clip, _)| *clip == clips[0]));
+    app.assert_no_jobs_left().await;
+}
+
+#[tokio::test]
+async fn the_final_videos_pieces_are_made_ahead_and_the_render_only_joins_them() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("ada@example.com").await;
+    let project = app.approved_project(&ada).await;
+    // Every scene approved: the crossfades, the titled spans and the sound are made.
+    app.wait_for_normalising().await;
+    let ahead = app.render_pieces(&project).await;
+    assert!(ahead.len() >= 3, "pieces made ahead: {ahead:?}");
+
+    // The render asked for as the final page starts (captions in their first style)
+    // fetches them all and makes none.
+    app.render_with_and_wait(&ada, &project, "lower_third")
+        .await;
+    assert_eq!(app.render_pieces(&project).await, ahead);
+    let state = app.final_state(&ada, &project).await;
+    let ms = state.renders[0].duration_ms.unwrap();
+    assert!((ms - 20_000).abs() <= 100, "{ms} ms for a 20 s storyboard");
+
+    // A new clip for scene 2, approved: its pieces are made ahead, the others kept.
+    app.new_clip_approved(&ada, &project, 1).await;
+    app.wait_for_normalising().await;
+    let both = app.render_pieces(&project).await;
+    let new: Vec<_> = both.iter().filter(|p| !ahead.contains(p)).collect();
+    assert!(!new.is_empty(), "the changed scene's pieces are made");
+    assert!(new.len() < ahead.len(), "only the changed scene's: {new:?}");
+
+    // The next render uses the new ones and lets go of those of the old clip.
+    app.render_with_and_wait(&ada, &project, "lower_third")
+        .await;
+    let kept = app.render_pieces(&project).await;
+    assert_eq!(kept.len(), ahead.len(), "{kept:?}");
+    assert!(new.iter().all(|p| kept.contains(p)));
+    let gone: Vec<uuid::Uuid> = both
+        .iter()
+        .filter(|p| !kept.contains(p))
+        .map(|p| p.1)
+        .collect();
+    assert_eq!(gone.len(), new.len());
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM assets WHERE id = ANY($1)")
+        .bind(&gone)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "the old pieces' assets are deleted");
     app.assert_no_jobs_left().await;
 }

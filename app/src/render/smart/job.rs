@@ -12,8 +12,8 @@ use crate::{
     jobs::{BackgroundJob, JobContext, Outcome},
     projects::VideoFormat,
     render::{
+        assemble::fetch,
         compose::{Encoder, FPS},
-        jobs::fetch,
     },
     storage::AssetKind,
 };

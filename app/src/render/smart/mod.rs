@@ -7,8 +7,11 @@
 //! lays out the video (`plan.rs`) and drawn by the same filters (`overlays.rs`), so the
 //! two look the same; `run.rs` falls back to the one pass when the plan does not fit.
 
+pub mod ahead;
 pub mod job;
+pub mod kept;
 pub mod normalise;
+pub mod pieces;
 pub mod plan;
 
 use super::compose::{Composition, FPS};
@@ -18,6 +21,7 @@ use super::run::RenderError;
 use crate::generation::ffmpeg;
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
+use pieces::{Names, Pieces};
 use plan::{Piece, Source, Timeline};
 use std::{
     path::{Path, PathBuf},
@@ -69,64 +73,190 @@ impl Plan {
             .map(Piece::frames)
             .sum()
     }
-
-    /// The share of the video's frames made afresh (0–1).
-    pub fn made_share(&self) -> f64 {
-        self.made_frames() as f64 / self.timeline.total().max(1) as f64
-    }
 }
 
 /// What a smart render did, for the log and the bench.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Made {
+    /// Frames made afresh by this render.
     pub made_frames: u32,
+    /// Frames of pieces made before (in the background, or by an earlier render).
+    pub reused_frames: u32,
+    /// Frames copied from the normalised clips as they are.
     pub copied_frames: u32,
 }
 
-/// Runs `plan`: the made pieces two at a time with the sound beside them, then the join.
-/// `on_progress` gets 0–1. Dropping the future stops every FFmpeg it started.
-pub async fn render(
+/// A piece to make: FFmpeg's arguments, its frames and its name.
+struct Making {
+    args: Vec<String>,
+    frames: u32,
+    key: String,
+    file: PathBuf,
+}
+
+/// A plan's work once the pieces kept from before are fetched: what is left to make.
+pub struct Work {
+    making: Vec<Making>,
+    /// The sound's arguments and name, or `None` when it was kept.
+    sound: Option<(Vec<String>, String)>,
+    sound_file: PathBuf,
+    made: Made,
+}
+
+impl Work {
+    /// Names every piece `plan` makes (and the sound), and fetches from `pieces` those
+    /// made before into `work_dir`. Input files under `inputs` are named by content (see
+    /// `pieces.rs`).
+    pub async fn gather(
+        composition: &Composition,
+        normalised: &[Normalised],
+        plan: &Plan,
+        work_dir: &Path,
+        inputs: &Path,
+        pieces: &dyn Pieces,
+    ) -> anyhow::Result<Self> {
+        let mut names = Names::new(&[inputs, work_dir]);
+        let mut made = Made {
+            copied_frames: plan.timeline.total() - plan.made_frames(),
+            ..Made::default()
+        };
+        let mut making = Vec::new();
+        for (index, piece) in plan.pieces.iter().enumerate() {
+            if piece.is_made() {
+                let file = piece_file(work_dir, index);
+                let args = piece_args(composition, normalised, plan, piece, work_dir, &file)?;
+                let key = names.of("piece", &args, &file).await;
+                if fetched(pieces, &key, &file).await {
+                    made.reused_frames += piece.frames();
+                } else {
+                    made.made_frames += piece.frames();
+                    making.push(Making {
+                        args,
+                        frames: piece.frames(),
+                        key,
+                        file,
+                    });
+                }
+            }
+        }
+        let sound_file = work_dir.join("sound.m4a");
+        let args = sound_args(composition, &sound_file);
+        // The loudness step's settings are in the name too.
+        let what = format!("sound at {} LUFS, {}", mix::TARGET_LUFS, mix::level(0.0));
+        let key = names.of(&what, &args, &sound_file).await;
+        let sound = (!fetched(pieces, &key, &sound_file).await).then_some((args, key));
+        Ok(Self {
+            making,
+            sound,
+            sound_file,
+            made,
+        })
+    }
+
+    /// The share of the video's frames still to make (0–1).
+    pub fn left_share(&self) -> f64 {
+        let Made {
+            made_frames,
+            reused_frames,
+            copied_frames,
+        } = self.made;
+        made_frames as f64 / (made_frames + reused_frames + copied_frames).max(1) as f64
+    }
+
+    /// Makes what is left, the pieces two at a time with the sound beside them, and keeps
+    /// each in `pieces`. `on_progress` gets 0–1 of the frames to make.
+    pub async fn make(
+        &mut self,
+        pieces: &dyn Pieces,
+        mut on_progress: impl FnMut(f64) + Send,
+        limit: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + limit;
+        let total = self.made.made_frames;
+        let sound_done = async {
+            if let Some((args, key)) = &self.sound {
+                make_sound(&self.sound_file, args, limit).await?;
+                keep(pieces, key, &self.sound_file, 0).await;
+            }
+            anyhow::Ok(())
+        };
+        // Owned by what runs them (borrowed, the futures would not be `Send`).
+        let making = std::mem::take(&mut self.making);
+        let made = futures::stream::iter(making.into_iter().map(move |making| async move {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            ffmpeg::run_within(&making.args, remaining).await?;
+            keep(pieces, &making.key, &making.file, making.frames).await;
+            anyhow::Ok(making.frames)
+        }))
+        .buffer_unordered(2);
+        let video_done = async {
+            let mut done = 0u32;
+            let mut made = std::pin::pin!(made);
+            while let Some(frames) = made.try_next().await? {
+                done += frames;
+                on_progress(done as f64 / total.max(1) as f64);
+            }
+            anyhow::Ok(())
+        };
+        let (video, sound) = tokio::join!(video_done, sound_done);
+        video?;
+        sound?;
+        self.sound = None;
+        Ok(())
+    }
+}
+
+/// Whether `pieces` had the piece `key` (written to `file`). One that cannot be fetched
+/// is made again.
+async fn fetched(pieces: &dyn Pieces, key: &str, file: &Path) -> bool {
+    match pieces.fetch(key, file).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(error = %format!("{error:#}"), "could not fetch a piece made before; making it again");
+            false
+        }
+    }
+}
+
+/// Keeps a made piece; one that cannot be kept is made again next time.
+async fn keep(pieces: &dyn Pieces, key: &str, file: &Path, frames: u32) {
+    if let Err(error) = pieces.keep(key, file, frames).await {
+        tracing::warn!(error = %format!("{error:#}"), "could not keep a made piece");
+    }
+}
+
+/// Makes (in the background, before the render is asked for) every piece of `plan` not
+/// kept in `pieces` yet, and keeps them there.
+pub async fn prepare(
     composition: &Composition,
     normalised: &[Normalised],
     plan: &Plan,
     work_dir: &Path,
+    inputs: &Path,
+    pieces: &dyn Pieces,
+    limit: Duration,
+) -> anyhow::Result<Made> {
+    let mut work = Work::gather(composition, normalised, plan, work_dir, inputs, pieces).await?;
+    work.make(pieces, |_| {}, limit).await?;
+    Ok(work.made)
+}
+
+/// Runs `plan`: makes what `work` has left (see [`Work::make`]), then joins the pieces.
+/// `on_progress` gets 0–1. Dropping the future stops every FFmpeg it started.
+#[allow(clippy::too_many_arguments)]
+pub async fn render(
+    normalised: &[Normalised],
+    plan: &Plan,
+    mut work: Work,
+    work_dir: &Path,
     output: &Path,
+    pieces: &dyn Pieces,
     mut on_progress: impl FnMut(f64) + Send,
     limit: Duration,
 ) -> Result<Made, RenderError> {
     let started = Instant::now();
-    let made_total = plan.made_frames();
-    let sound = work_dir.join("sound.m4a");
-    let sound_done = make_sound(composition, &sound, limit);
-    // Each made piece's command first, so that what runs owns all it needs.
-    let mut commands = Vec::new();
-    for (index, piece) in plan.pieces.iter().enumerate() {
-        if piece.is_made() {
-            let file = piece_file(work_dir, index);
-            let args = piece_args(composition, normalised, plan, piece, work_dir, &file)?;
-            commands.push((args, piece.frames()));
-        }
-    }
+    work.make(pieces, |p| on_progress(0.9 * p), limit).await?;
     let deadline = started + limit;
-    let pieces =
-        futures::stream::iter(commands.into_iter().map(move |(args, frames)| async move {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            ffmpeg::run_within(&args, remaining).await?;
-            anyhow::Ok(frames)
-        }))
-        .buffer_unordered(2);
-    let video_done = async {
-        let mut done = 0u32;
-        let mut pieces = std::pin::pin!(pieces);
-        while let Some(frames) = pieces.try_next().await? {
-            done += frames;
-            on_progress(0.9 * done as f64 / made_total.max(1) as f64);
-        }
-        anyhow::Ok(())
-    };
-    let (video, sound_result) = tokio::join!(video_done, sound_done);
-    video?;
-    sound_result?;
     // The pieces in order: made ones from their files, copied ones as spans of their clips.
     let mut list = String::new();
     for (index, piece) in plan.pieces.iter().enumerate() {
@@ -165,7 +295,7 @@ pub async fn render(
         "-i".into(),
         path(&list_file),
         "-i".into(),
-        path(&sound),
+        path(&work.sound_file),
         "-map".into(),
         "0:v".into(),
         "-map".into(),
@@ -181,10 +311,7 @@ pub async fn render(
     let remaining = deadline.saturating_duration_since(Instant::now());
     ffmpeg::run_within(&args, remaining.max(Duration::from_secs(30))).await?;
     on_progress(1.0);
-    Ok(Made {
-        made_frames: made_total,
-        copied_frames: plan.timeline.total() - made_total,
-    })
+    Ok(work.made)
 }
 
 /// Where the made piece `index` (of the plan's pieces) is written.
@@ -203,14 +330,9 @@ fn concat_path(path: &Path) -> String {
     format!("'{}'", path.to_string_lossy().replace('\'', "'\\''"))
 }
 
-/// The sound alone, from the original clips, the music and the voice, then its loudness
-/// set (see `mix.rs`).
-async fn make_sound(
-    composition: &Composition,
-    sound: &Path,
-    limit: Duration,
-) -> anyhow::Result<()> {
-    let started = Instant::now();
+/// FFmpeg's arguments for the sound alone, from the original clips, the music and the
+/// voice (its loudness is set after: see `make_sound`).
+fn sound_args(composition: &Composition, sound: &Path) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
     for clip in &composition.clips {
         // The sound only: the picture is not decoded.
@@ -233,7 +355,13 @@ async fn make_sound(
         format!("{:.3}", composition.duration_secs()),
         sound.to_string_lossy().into_owned(),
     ]);
-    ffmpeg::run_within(&args, limit).await?;
+    args
+}
+
+/// Makes the sound with `args` (see [`sound_args`]), then sets its loudness (see `mix.rs`).
+async fn make_sound(sound: &Path, args: &[String], limit: Duration) -> anyhow::Result<()> {
+    let started = Instant::now();
+    ffmpeg::run_within(args, limit).await?;
     let remaining = limit
         .saturating_sub(started.elapsed())
         .max(Duration::from_secs(30));
