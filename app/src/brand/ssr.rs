@@ -10,7 +10,7 @@ use crate::{
     error::AppError,
     storage::{
         links::link,
-        ssr::{mime_for_extension, ObjectKey, Storage},
+        ssr::{delete_files, mime_for_extension, ObjectKey, Storage},
         AssetKind,
     },
 };
@@ -332,22 +332,6 @@ async fn release(conn: &mut PgConnection, assets: &[Uuid]) -> sqlx::Result<Vec<S
     )
     .fetch_all(&mut *conn)
     .await
-}
-
-async fn delete_files(storage: &dyn Storage, keys: Vec<String>) {
-    for key in keys {
-        let Ok(key) = ObjectKey::parse(&key) else {
-            continue;
-        };
-        // A file left behind costs storage, not correctness: logged, not shown.
-        if let Err(error) = storage.delete(&key).await {
-            tracing::warn!(
-                error = format!("{error:#}"),
-                key = key.as_str(),
-                "could not delete a brand file"
-            );
-        }
-    }
 }
 
 /// A brand file about to be kept.

@@ -245,3 +245,20 @@ pub async fn store_asset(
         bytes,
     })
 }
+
+/// Deletes the files under `keys` (their rows already gone). A file left behind costs
+/// storage, not correctness: logged, not shown.
+pub async fn delete_files(storage: &dyn Storage, keys: Vec<String>) {
+    for key in keys {
+        let Ok(key) = ObjectKey::parse(&key) else {
+            continue;
+        };
+        if let Err(error) = storage.delete(&key).await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                key = key.as_str(),
+                "could not delete a file"
+            );
+        }
+    }
+}

@@ -8,7 +8,7 @@ use crate::{
     generation::ssr::GeneratedMedia,
     jobs::JobContext,
     render::assemble::fetch,
-    storage::{ssr::ObjectKey, AssetKind},
+    storage::{ssr::delete_files, AssetKind},
 };
 use anyhow::Context;
 use async_trait::async_trait;
@@ -147,13 +147,5 @@ async fn delete_assets(context: &JobContext, assets: &[Uuid]) {
             return;
         }
     };
-    for key in keys {
-        let deleted = match ObjectKey::parse(&key) {
-            Ok(key) => context.storage.delete(&key).await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = deleted {
-            tracing::warn!(error = %format!("{error:#}"), key, "could not delete a piece's file");
-        }
-    }
+    delete_files(&*context.storage, keys).await;
 }
