@@ -41,6 +41,8 @@ pub mod page_start;
 #[cfg(feature = "ssr")]
 pub mod proxies;
 #[cfg(feature = "ssr")]
+pub mod secret;
+#[cfg(feature = "ssr")]
 pub mod state;
 pub mod uploads;
 

@@ -231,7 +231,7 @@ async fn live_openai_streams_a_reply() {
     let llm = OpenAiCompatible::new(OpenAiSettings {
         base_url: std::env::var("OPENAI_BASE_URL")
             .unwrap_or_else(|_| "https://api.openai.com/v1".into()),
-        api_key: Some(key),
+        api_key: Some(key.into()),
         model: std::env::var("OPENAI_MODEL").unwrap_or_else(|_| "gpt-4o-mini".into()),
         request_timeout: Duration::from_secs(60),
         retry: RetryPolicy {

@@ -25,7 +25,7 @@ use wiremock::{
 const TOKEN: &str = "r8_test_token";
 
 fn settings(server: &MockServer, work_dir: &std::path::Path) -> ReplicateSettings {
-    let mut settings = ReplicateSettings::new(TOKEN.into(), work_dir.to_path_buf());
+    let mut settings = ReplicateSettings::new(TOKEN, work_dir.to_path_buf());
     settings.base_url = format!("{}/v1", server.uri());
     settings.poll_interval = Duration::from_millis(20);
     settings.first_backoff = Duration::from_millis(20);
@@ -625,7 +625,7 @@ async fn ambiguous_create_is_adopted(first_answer: ResponseTemplate, failed_look
         .mount(&server)
         .await;
     serve_output(&server, "p-lost", b"\x89PNG the one paid for").await;
-    let mut settings = ReplicateSettings::new(TOKEN.into(), dir.path().to_path_buf());
+    let mut settings = ReplicateSettings::new(TOKEN, dir.path().to_path_buf());
     settings.base_url = format!("{}/v1", server.uri());
     settings.poll_interval = Duration::from_millis(20);
     settings.first_backoff = Duration::from_millis(20);

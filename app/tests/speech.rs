@@ -253,7 +253,7 @@ async fn openai_speech_retries_an_outage_and_reports_a_refusal_with_its_reason()
 }
 
 fn replicate_speech(server: &MockServer, dir: &Path, model: &str) -> ReplicateSpeech {
-    let mut settings = ReplicateSettings::new("r8_test".into(), dir.join("replicate"));
+    let mut settings = ReplicateSettings::new("r8_test", dir.join("replicate"));
     settings.base_url = format!("{}/v1", server.uri());
     settings.poll_interval = Duration::from_millis(20);
     settings.first_backoff = Duration::from_millis(20);

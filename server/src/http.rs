@@ -1,20 +1,63 @@
-//! Request handling around the Leptos routes: health checks, the cross-site request
-//! guard and the log-in requirement for pages.
+//! Request handling around the Leptos routes: health checks, request ids, the cross-site
+//! request guard and the log-in requirement for pages.
 
 use app::{
     auth::ssr::session_user_id,
+    proxies::TrustedProxies,
     state::AppState,
     storage::{local::LinkRefused, ssr::mime_for_extension},
 };
 use axum::{
-    extract::{Path, Query, Request, State},
-    http::{header, Method, StatusCode},
+    extract::{ConnectInfo, Path, Query, Request, State},
+    http::{header, HeaderName, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
+use std::net::SocketAddr;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 use tower_sessions::Session;
+use uuid::Uuid;
+
+/// Names every request: the id a trusted proxy gave it in `X-Request-Id` (so the
+/// proxy's logs and ours line up), else a new one. The request's span carries it into
+/// every log line of the request, and the answer sends it back, so a user reporting a
+/// failure can quote it. An id from anyone else is replaced: a client must not be able
+/// to name its requests after another's.
+pub async fn request_id(
+    State(trusted): State<TrustedProxies>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    let given = request
+        .headers()
+        .get(X_REQUEST_ID)
+        .filter(|_| peer.is_some_and(|peer| trusted.contains(peer)))
+        .filter(|id| usable_request_id(id.as_bytes()))
+        .cloned();
+    let id = given.unwrap_or_else(|| {
+        HeaderValue::from_str(&Uuid::new_v4().simple().to_string())
+            .expect("a UUID is a valid header value")
+    });
+    request.headers_mut().insert(X_REQUEST_ID, id.clone());
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(X_REQUEST_ID, id);
+    response
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Short, and only characters that read the same in any log format.
+fn usable_request_id(id: &[u8]) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(byte))
+}
 
 pub async fn healthz() -> &'static str {
     "ok"

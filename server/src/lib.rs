@@ -4,6 +4,7 @@ pub mod bench;
 pub mod config;
 mod housekeeping;
 mod http;
+pub mod metrics;
 pub mod postgres;
 pub mod sample;
 pub mod site;

@@ -158,8 +158,17 @@ impl Application {
         };
         crate::site::serve::precompress_in_background(&settings.site_root);
         let routes = generate_route_list(App);
+        // Installed before the first request is counted.
+        crate::metrics::recorder();
+        let scrape = crate::metrics::Scrape {
+            pool: pool.clone(),
+            viewers: state.viewers.clone(),
+            job_kinds: app::job_handlers().kinds().collect(),
+            token: settings.metrics_token.clone(),
+        };
         let router = Router::new()
             .route("/healthz", get(http::healthz))
+            .route("/metrics", get(crate::metrics::scrape).with_state(scrape))
             .route("/readyz", get(http::readyz))
             .route("/files/{*key}", get(http::serve_local_file))
             .route("/s/{token}/{file}", get(app::share::media::shared_media))
@@ -230,17 +239,29 @@ impl Application {
                 settings.secure_cookies(),
                 http::security_headers,
             ))
+            .layer(middleware::from_fn(crate::metrics::track_requests))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(|request: &axum::http::Request<_>| {
+                        let id = request
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|id| id.to_str().ok())
+                            .unwrap_or_default();
                         tracing::info_span!(
                             "request",
+                            request_id = id,
                             method = %request.method(),
                             path = %request.uri().path(),
                         )
                     })
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
+            // Outermost: the id is set before the request's span is made.
+            .layer(middleware::from_fn_with_state(
+                state.trusted_proxies.clone(),
+                http::request_id,
+            ))
             .with_state(state.clone());
         Ok(Self {
             listener,

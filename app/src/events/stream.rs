@@ -80,6 +80,7 @@ where
                 behind = !batch.is_empty();
                 for (seq, recorded) in batch {
                     let Sent { event, last } = present(recorded).await;
+                    metrics::counter!("reelsmith_events_sent_total", "topic" => topic.name()).increment(1);
                     yield event.id(seq.to_string());
                     sent = seq;
                     if last {
@@ -103,6 +104,7 @@ where
                     match serde_json::from_value::<E>(published.payload.clone()) {
                         Ok(recorded) => {
                             let Sent { event, last } = present(recorded).await;
+                            metrics::counter!("reelsmith_events_sent_total", "topic" => topic.name()).increment(1);
                             yield event.id(sent.to_string());
                             if last {
                                 return;

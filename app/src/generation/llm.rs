@@ -142,7 +142,7 @@ pub async fn structured<T: DeserializeOwned>(
 pub struct OpenAiSettings {
     /// e.g. `https://api.openai.com/v1`, `https://openrouter.ai/api/v1`, `http://localhost:11434/v1`.
     pub base_url: String,
-    pub api_key: Option<String>,
+    pub api_key: Option<crate::secret::Secret>,
     pub model: String,
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
@@ -181,7 +181,7 @@ impl OpenAiCompatible {
         with_retries(self.settings.retry, what, || {
             let mut request = self.http.post(&url).json(body);
             if let Some(key) = &self.settings.api_key {
-                request = request.bearer_auth(key);
+                request = request.bearer_auth(key.expose());
             }
             async move {
                 let response = match request.send().await {

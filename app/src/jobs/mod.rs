@@ -373,7 +373,7 @@ impl Registry {
         self
     }
 
-    fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
+    pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.handlers.keys().copied()
     }
 }

@@ -16,6 +16,7 @@ use sqlx::{postgres::PgListener, PgPool};
 use std::{collections::HashMap, sync::Arc, time::Duration};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
 #[derive(Clone, Debug)]
@@ -142,10 +143,15 @@ impl Worker {
                         claimed_any = true;
                         let worker = self.clone();
                         let stop = stop.clone();
-                        running.spawn(async move {
-                            worker.execute(job, stop).await;
-                            drop(permit);
-                        });
+                        // Every log line of the job names it.
+                        let span = tracing::info_span!("job", kind = job.kind, id = %job.id);
+                        running.spawn(
+                            async move {
+                                worker.execute(job, stop).await;
+                                drop(permit);
+                            }
+                            .instrument(span),
+                        );
                     }
                     Ok(None) => {}
                     Err(error) => {
@@ -308,6 +314,7 @@ impl Worker {
             async move { worker.heartbeat(job.id, cancel).await }
         });
         let cost = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let started = std::time::Instant::now();
         let result = if job.attempts > job.max_attempts {
             Some(Err(GenerationError::Failed(anyhow::anyhow!(
                 "gave up after {} attempts",
@@ -333,11 +340,10 @@ impl Worker {
         };
         cancel.cancel();
         let _ = heartbeat.await;
+        let cost = cost.load(std::sync::atomic::Ordering::Relaxed);
+        count_run(&job, result.as_ref(), started.elapsed(), cost);
         let outcome = match result {
-            Some(result) => {
-                let cost = cost.load(std::sync::atomic::Ordering::Relaxed);
-                self.settle(&job, result, cost).await
-            }
+            Some(result) => self.settle(&job, result, cost).await,
             None => self.hand_over(&job).await,
         };
         if let Err(error) = outcome {
@@ -432,5 +438,29 @@ impl Worker {
         handler.on_failure(&job.payload, &mut tx, &failure).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// A run's figures for `/metrics`: how it ended, how long it took, what it paid (in
+/// millionths of a dollar, by job kind: a kind is one provider's model).
+fn count_run(
+    job: &Claimed,
+    result: Option<&Result<Outcome, GenerationError>>,
+    took: Duration,
+    cost: i64,
+) {
+    let ended = match result {
+        Some(Ok(Outcome::Done)) => "succeeded",
+        Some(Ok(Outcome::Obsolete) | Err(GenerationError::Cancelled)) => "cancelled",
+        Some(Err(_)) => "failed",
+        None => "handed_over",
+    };
+    metrics::counter!("reelsmith_job_runs_total", "kind" => job.kind, "ended" => ended)
+        .increment(1);
+    metrics::histogram!("reelsmith_job_run_duration_seconds", "kind" => job.kind)
+        .record(took.as_secs_f64());
+    if cost > 0 {
+        metrics::counter!("reelsmith_spent_microusd_total", "kind" => job.kind)
+            .increment(cost.unsigned_abs());
     }
 }

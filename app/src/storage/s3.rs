@@ -20,8 +20,8 @@ pub struct S3Settings {
     /// Path-style addressing (`endpoint/bucket/key`), which most non-AWS services need.
     pub path_style: bool,
     pub access_key_id: String,
-    pub secret_access_key: String,
-    pub session_token: Option<String>,
+    pub secret_access_key: crate::secret::Secret,
+    pub session_token: Option<crate::secret::Secret>,
 }
 
 pub struct S3Storage {
@@ -33,8 +33,11 @@ impl S3Storage {
     pub fn new(settings: S3Settings) -> Self {
         let credentials = Credentials::new(
             settings.access_key_id,
-            settings.secret_access_key,
-            settings.session_token,
+            settings.secret_access_key.expose(),
+            settings
+                .session_token
+                .as_ref()
+                .map(|token| token.expose().to_owned()),
             None,
             "reelsmith-settings",
         );

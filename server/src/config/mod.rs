@@ -174,9 +174,15 @@ pub struct Settings {
     pub session_lifetime_days: f64,
 
     /// Proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` is
-    /// believed for throttling; by default none, and the socket's peer is the client.
+    /// believed for throttling, and whose `X-Request-Id` names the request in the logs;
+    /// by default none, and the socket's peer is the client.
     #[arg(long, env = "REELSMITH_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+
+    /// `GET /metrics` (Prometheus text) answers only requests with this bearer token;
+    /// unset, only requests from loopback.
+    #[arg(long, env = "REELSMITH_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<app::secret::Secret>,
 
     /// How long a claimed job stays this instance's without a heartbeat: a crashed
     /// instance's jobs are taken over by another after this long.

@@ -21,6 +21,7 @@ use app::product::{
     check::ProductCheck,
     judge::{ProductJudge, VisionJudge},
 };
+use app::secret::Secret;
 use clap::Args;
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ pub struct ProviderSettings {
     /// Key for an OpenAI-compatible chat API. Unset (and no base URL): the offline creative
     /// director guides the brief.
     #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
-    pub openai_api_key: Option<String>,
+    pub openai_api_key: Option<Secret>,
 
     /// OpenAI-compatible endpoint (OpenRouter, Ollama, vLLM, ...). Setting it without a key
     /// uses a keyless server such as Ollama. [default: https://api.openai.com/v1]
@@ -42,7 +43,7 @@ pub struct ProviderSettings {
 
     /// Replicate API token; unset, media is made by the offline provider.
     #[arg(long, env = "REPLICATE_API_TOKEN", hide_env_values = true)]
-    pub replicate_api_token: Option<String>,
+    pub replicate_api_token: Option<Secret>,
 
     /// Replicate image model.
     #[arg(

@@ -2,6 +2,7 @@
 
 use super::Settings;
 use anyhow::Context;
+use app::secret::Secret;
 use app::storage::{
     local::LocalStorage,
     s3::{S3Settings, S3Storage},
@@ -19,7 +20,7 @@ pub struct StorageSettings {
     /// Secret (32+ characters) signing links to local files; instances sharing files must
     /// share it. Unset: one is made and kept in the data directory.
     #[arg(long, env = "REELSMITH_URL_SIGNING_KEY", hide_env_values = true)]
-    pub url_signing_key: Option<String>,
+    pub url_signing_key: Option<Secret>,
 
     /// S3 bucket (with --storage s3).
     #[arg(long, env = "REELSMITH_S3_BUCKET")]
@@ -39,15 +40,15 @@ pub struct StorageSettings {
 
     /// S3 access key id.
     #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
-    pub aws_access_key_id: Option<String>,
+    pub aws_access_key_id: Option<Secret>,
 
     /// S3 secret access key.
     #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
-    pub aws_secret_access_key: Option<String>,
+    pub aws_secret_access_key: Option<Secret>,
 
     /// S3 session token, for temporary credentials.
     #[arg(long, env = "AWS_SESSION_TOKEN", hide_env_values = true)]
-    pub aws_session_token: Option<String>,
+    pub aws_session_token: Option<Secret>,
 }
 
 pub struct ConfiguredStorage {
@@ -86,8 +87,10 @@ impl Settings {
         let storage = &self.storage;
         match storage.backend {
             StorageBackend::Local => {
-                let key =
-                    LocalStorage::signing_key(storage.url_signing_key.as_deref(), &self.data_dir)?;
+                let key = LocalStorage::signing_key(
+                    storage.url_signing_key.as_ref().map(Secret::expose),
+                    &self.data_dir,
+                )?;
                 let local = Arc::new(LocalStorage::new(self.data_dir.join("files"), key));
                 Ok(ConfiguredStorage {
                     storage: local.clone(),
@@ -95,17 +98,19 @@ impl Settings {
                 })
             }
             StorageBackend::S3 => {
-                let required = |value: &Option<String>, name: &str| {
+                fn required<T: Clone>(value: &Option<T>, name: &str) -> anyhow::Result<T> {
                     value
                         .clone()
                         .with_context(|| format!("{name} must be set for S3 storage"))
-                };
+                }
                 let s3 = S3Storage::new(S3Settings {
                     bucket: required(&storage.s3_bucket, "REELSMITH_S3_BUCKET")?,
                     region: storage.s3_region.clone(),
                     endpoint: storage.s3_endpoint.clone(),
                     path_style: storage.s3_path_style,
-                    access_key_id: required(&storage.aws_access_key_id, "AWS_ACCESS_KEY_ID")?,
+                    access_key_id: required(&storage.aws_access_key_id, "AWS_ACCESS_KEY_ID")?
+                        .expose()
+                        .to_owned(),
                     secret_access_key: required(
                         &storage.aws_secret_access_key,
                         "AWS_SECRET_ACCESS_KEY",

@@ -231,7 +231,7 @@ async fn every_scene_completes_through_thirty_percent_faults_and_nothing_is_made
     let server = faulty_replicate(shared.clone()).await;
     let (proxy, resets) = resetting_proxy(*server.address()).await;
     let work = tempfile::tempdir().unwrap();
-    let mut settings = ReplicateSettings::new("r8_test".into(), work.path().join("replicate"));
+    let mut settings = ReplicateSettings::new("r8_test", work.path().join("replicate"));
     settings.base_url = format!("{proxy}/v1");
     settings.poll_interval = Duration::from_millis(20);
     settings.first_backoff = Duration::from_millis(20);

@@ -73,6 +73,7 @@ pub struct TestSettings {
     pub streams_per_account: Option<usize>,
     pub trusted_proxies: Option<String>,
     pub session_lifetime_days: Option<f64>,
+    pub metrics_token: Option<&'static str>,
     /// A PostgreSQL of the test's own (to stop and start it), instead of the run's.
     pub cluster: Option<PgConnectOptions>,
 }
@@ -127,6 +128,7 @@ impl TestApp {
             job_lease_secs: 60,
             trusted_proxies: test.trusted_proxies.clone().unwrap_or_default(),
             session_lifetime_days: test.session_lifetime_days.unwrap_or(30.0),
+            metrics_token: test.metrics_token.map(Into::into),
             storage: test.storage.unwrap_or_default(),
             providers: test.providers.unwrap_or_default(),
         };
@@ -312,7 +314,7 @@ pub fn replicate_worker(
         replicate::{Replicate, ReplicateSettings},
     };
     use std::time::Duration;
-    let mut settings = ReplicateSettings::new("r8_test".into(), work.join("replicate"));
+    let mut settings = ReplicateSettings::new("r8_test", work.join("replicate"));
     settings.base_url = format!("{base}/v1");
     settings.poll_interval = Duration::from_millis(50);
     settings.first_backoff = Duration::from_millis(20);

@@ -15,6 +15,7 @@ mod helpers;
 mod jobs;
 mod llm_director;
 mod moods;
+mod observability;
 mod operations;
 mod product;
 mod product_check;

@@ -30,7 +30,7 @@ impl Replicate {
             let sent = self
                 .http
                 .post(&url)
-                .bearer_auth(&self.settings.api_token)
+                .bearer_auth(self.settings.api_token.expose())
                 .header("Prefer", "wait=60")
                 .json(&json!({ "input": input }))
                 .send()
@@ -110,7 +110,10 @@ impl Replicate {
             input: Option<Value>,
         }
         let get = |url: String| {
-            let request = self.http.get(url).bearer_auth(&self.settings.api_token);
+            let request = self
+                .http
+                .get(url)
+                .bearer_auth(self.settings.api_token.expose());
             async move {
                 let response = request.send().await?.error_for_status()?;
                 anyhow::Ok(response.text().await?)

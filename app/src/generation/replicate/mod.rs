@@ -28,7 +28,7 @@ pub const PROVIDER: &str = "replicate";
 pub struct ReplicateSettings {
     /// `https://api.replicate.com/v1`, or a test server.
     pub base_url: String,
-    pub api_token: String,
+    pub api_token: crate::secret::Secret,
     pub image_model: String,
     /// For seed images made from the product's photo.
     pub product_image_model: String,
@@ -51,10 +51,10 @@ pub struct ReplicateSettings {
 }
 
 impl ReplicateSettings {
-    pub fn new(api_token: String, work_dir: PathBuf) -> Self {
+    pub fn new(api_token: impl Into<crate::secret::Secret>, work_dir: PathBuf) -> Self {
         Self {
             base_url: "https://api.replicate.com/v1".into(),
-            api_token,
+            api_token: api_token.into(),
             image_model: "black-forest-labs/flux-schnell".into(),
             product_image_model: "black-forest-labs/flux-kontext-pro".into(),
             video_model: "bytedance/seedance-1-pro-fast".into(),
@@ -217,7 +217,10 @@ impl Replicate {
             }
             tokio::time::sleep(self.settings.poll_interval).await;
             current = with_retries(self.policy(), "polling a prediction", || {
-                let request = self.http.get(&url).bearer_auth(&self.settings.api_token);
+                let request = self
+                    .http
+                    .get(&url)
+                    .bearer_auth(self.settings.api_token.expose());
                 async move { self.classify(request.send().await).await }
             })
             .await?;
@@ -307,7 +310,7 @@ impl Replicate {
         let result = self
             .http
             .post(&url)
-            .bearer_auth(&self.settings.api_token)
+            .bearer_auth(self.settings.api_token.expose())
             .send()
             .await;
         match result {
