@@ -78,6 +78,8 @@ struct Claimed {
     attempts: i32,
     max_attempts: i32,
     prediction_id: Option<String>,
+    /// Handed back at a shutdown before: see `Run::retried`.
+    handed_over: bool,
 }
 
 impl Worker {
@@ -214,7 +216,7 @@ impl Worker {
                     lease_until = now() + make_interval(secs => $2), updated_at = now()
              FROM pick WHERE jobs.id = pick.id
              RETURNING jobs.id, jobs.payload, jobs.attempts, jobs.max_attempts,
-                       jobs.prediction_id, pick.owner_id AS \"owner?\"",
+                       jobs.prediction_id, jobs.handed_over, pick.owner_id AS \"owner?\"",
             self.id,
             self.settings.lease.as_secs_f64(),
             kind,
@@ -241,6 +243,7 @@ impl Worker {
             attempts: row.attempts,
             max_attempts: row.max_attempts,
             prediction_id: row.prediction_id,
+            handed_over: row.handed_over,
         }))
     }
 
@@ -282,7 +285,9 @@ impl Worker {
         Run {
             cancel: cancel.clone(),
             resume: job.prediction_id.clone(),
-            retried: job.attempts > 1 && job.prediction_id.is_none(),
+            // A crashed attempt counts (attempts > 1); one handed over at shutdown does
+            // not, and is remembered instead. Either may have been dropped mid-create.
+            retried: (job.attempts > 1 || job.handed_over) && job.prediction_id.is_none(),
             on_started: Some(Arc::new(move |prediction: String| {
                 let pool = pool.clone();
                 let me = me.clone();
@@ -352,11 +357,13 @@ impl Worker {
     }
 
     /// Gives a job back to the queue at shutdown, at once and without counting the
-    /// attempt, keeping its prediction id for whoever resumes it.
+    /// attempt, keeping its prediction id for whoever resumes it, and marking it handed
+    /// over: dropped mid-create, it may have made a prediction whose id it never saved.
     async fn hand_over(&self, job: &Claimed) -> anyhow::Result<()> {
         sqlx::query!(
             "UPDATE jobs SET status = 'queued', locked_by = NULL, lease_until = NULL,
-                    attempts = GREATEST(attempts - 1, 0), run_at = now(), updated_at = now()
+                    attempts = GREATEST(attempts - 1, 0), handed_over = true,
+                    run_at = now(), updated_at = now()
              WHERE id = $1 AND locked_by = $2 AND status = 'running'",
             job.id,
             self.id

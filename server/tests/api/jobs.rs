@@ -336,6 +336,94 @@ async fn a_worker_shutting_down_hands_its_job_over_without_cancelling_the_predic
     );
 }
 
+/// Stopped while Replicate is still answering the create, a worker never learns the
+/// prediction's id; handed over, the job's attempt is not counted, and yet the next worker
+/// must find that prediction (Replicate lists it) rather than pay for a second.
+#[tokio::test]
+async fn a_job_handed_over_mid_create_adopts_the_prediction_it_made() {
+    let app = TestApp::spawn_without_worker().await;
+    let ada = app.new_user("ada@example.com").await;
+    let (project, view) = app.planned_project(&ada).await;
+    let scene = view.scenes[0].id.to_string();
+    let server = MockServer::start().await;
+    let made = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    // Made at once, answered too late for a worker that is shutting down.
+    Mock::given(method("POST"))
+        .and(path(CREATE))
+        .respond_with({
+            let made = made.clone();
+            let uri = server.uri();
+            move |request: &wiremock::Request| {
+                let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+                let prediction = json!({
+                    "id": "p-1", "status": "starting", "output": null, "error": null,
+                    "model": "black-forest-labs/flux-schnell", "input": body["input"],
+                    "urls": { "get": format!("{uri}/v1/predictions/p-1") },
+                });
+                made.lock().unwrap().push(prediction.clone());
+                ResponseTemplate::new(201)
+                    .set_body_json(prediction)
+                    .set_delay(Duration::from_secs(60))
+            }
+        })
+        .mount(&server)
+        .await;
+    approve_text(&app, &ada, &scene).await;
+    let work = tempfile::tempdir().unwrap();
+    let stop = CancellationToken::new();
+    let worker_a = tokio::spawn(
+        worker(&app, app.pool.clone(), &server, &work.path().join("a")).run(stop.clone()),
+    );
+    let started = std::time::Instant::now();
+    while made.lock().unwrap().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no create");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(15), worker_a)
+        .await
+        .expect("the worker stops without waiting for the answer")
+        .unwrap();
+    assert_eq!(
+        job_row(&app).await,
+        ("queued".to_string(), 0, None),
+        "handed back, the attempt not counted, no id known"
+    );
+
+    // Replicate has the prediction in its list; the next worker takes it up.
+    let listed = made.lock().unwrap().clone();
+    finished_and_no_new_ones(&server, &b"\x89PNG"[..]).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "results": listed })))
+        .mount(&server)
+        .await;
+    // Finished, and with the input it was made with (how the worker recognises it).
+    let mut finished = prediction(&server, "succeeded");
+    finished["input"] = listed[0]["input"].clone();
+    Mock::given(method("GET"))
+        .and(path("/v1/predictions/p-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(finished))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let stop = CancellationToken::new();
+    let worker_b = tokio::spawn(
+        worker(&app, app.pool.clone(), &server, &work.path().join("b")).run(stop.clone()),
+    );
+    app.wait_for(&ada, &project, "the image", |v| {
+        v.scenes[0].image_status == GenStatus::Ready
+    })
+    .await;
+    stop.cancel();
+    worker_b.await.unwrap();
+    assert_eq!(
+        job_row(&app).await,
+        ("succeeded".to_string(), 1, Some("p-1".to_string())),
+        "one prediction, adopted"
+    );
+}
+
 /// One account's many scenes do not hold another's one scene up: the queue takes turns
 /// between accounts rather than serving the oldest job first.
 #[tokio::test]
