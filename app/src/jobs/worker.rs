@@ -46,7 +46,7 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(20),
             poll: Duration::from_secs(5),
             concurrency: HashMap::new(),
             backoff: Duration::from_secs(2),

@@ -185,8 +185,10 @@ pub struct Settings {
     pub metrics_token: Option<app::secret::Secret>,
 
     /// How long a claimed job stays this instance's without a heartbeat: a crashed
-    /// instance's jobs are taken over by another after this long.
-    #[arg(long, env = "REELSMITH_JOB_LEASE_SECS", default_value_t = 60)]
+    /// instance's jobs are taken over by another after this long, plus at most the 5 s
+    /// between looks for lost leases (20 s: taken over within 30 s). The heartbeat
+    /// renews it every third of it, so two heartbeats in a row must fail to lose a job.
+    #[arg(long, env = "REELSMITH_JOB_LEASE_SECS", default_value_t = 20)]
     pub job_lease_secs: u64,
 
     /// Live streams (open tabs) one account may have open on this instance.

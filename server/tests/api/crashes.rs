@@ -118,14 +118,19 @@ impl FakeReplicate {
     }
 }
 
-/// The real binary as a worker on the test's database and files, paying `replicate`.
-fn worker_process(app: &TestApp, replicate: &FakeReplicate) -> std::process::Child {
+/// The real binary as a worker on the test's database and files, paying `replicate`,
+/// with its default job lease, or a short one where the test does not wait one out.
+fn worker_process(app: &TestApp, replicate: &FakeReplicate, lease: Lease) -> std::process::Child {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    std::process::Command::new(env!("CARGO_BIN_EXE_reelsmith"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_reelsmith"));
+    if let Lease::Short = lease {
+        command.env("REELSMITH_JOB_LEASE_SECS", "3");
+    }
+    command
         .env("DATABASE_URL", app.database_url())
         .env("REELSMITH_DATA_DIR", &app.settings.data_dir)
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
@@ -135,12 +140,16 @@ fn worker_process(app: &TestApp, replicate: &FakeReplicate) -> std::process::Chi
             "REPLICATE_BASE_URL",
             format!("{}/v1", replicate.server.uri()),
         )
-        .env("REELSMITH_JOB_LEASE_SECS", "3")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap()
+}
+
+enum Lease {
+    Default,
+    Short,
 }
 
 async fn jobs_with_predictions(app: &TestApp) -> i64 {
@@ -162,15 +171,22 @@ async fn predictions_under_way(app: &TestApp) {
     }
 }
 
-/// Runs another worker process until every scene's image and every mood image is made;
-/// the storyboard then, and how many image jobs there were.
-async fn finish_with_another_process(
+/// The workers (`locked_by`) running jobs now.
+async fn workers_running_jobs(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar("SELECT DISTINCT locked_by FROM jobs WHERE status = 'running'")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// Lets `second` run until every scene's image and every mood image is made; the
+/// storyboard then, and how many image jobs there were.
+async fn finish_with(
+    mut second: std::process::Child,
     app: &TestApp,
-    replicate: &FakeReplicate,
     ada: &reqwest::Client,
     project: &str,
 ) -> (app::storyboard::StoryboardView, i64) {
-    let mut second = worker_process(app, replicate);
     let done = app
         .wait_for(ada, project, "every scene's image", |v| {
             v.scenes.iter().all(|s| s.image_status == GenStatus::Ready)
@@ -195,15 +211,38 @@ async fn a_process_killed_mid_generation_loses_nothing_and_pays_once_per_image()
     let (project, view) = app.planned_project(&ada).await;
     app.approve_all_texts(&ada, &view).await;
     // The first process creates predictions and is killed while Replicate works on them.
-    let mut first = worker_process(&app, &replicate);
+    let mut first = worker_process(&app, &replicate, Lease::Default);
     predictions_under_way(&app).await;
+    let dead = workers_running_jobs(&app).await;
+    assert_eq!(dead.len(), 1, "the first process runs jobs: {dead:?}");
     first.kill().unwrap();
+    let killed = std::time::Instant::now();
     first.wait().unwrap();
     let paid_before_the_crash = jobs_with_predictions(&app).await;
     replicate.done.store(true, Ordering::SeqCst);
 
-    // The next process takes the dead one's jobs over once their leases run out.
-    let (done, jobs) = finish_with_another_process(&app, &replicate, &ada, &project).await;
+    // The next process takes the dead one's jobs over once their leases run out: with
+    // the default lease, within 30 seconds of the crash.
+    let second = worker_process(&app, &replicate, Lease::Default);
+    loop {
+        let orphans: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE status = 'running' AND locked_by = ANY($1)",
+        )
+        .bind(&dead)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if orphans == 0 {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "{orphans} of the killed worker's jobs not taken over after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let takeover = killed.elapsed();
+    let (done, jobs) = finish_with(second, &app, &ada, &project).await;
     let created = replicate.created.load(Ordering::SeqCst) as i64;
     assert_eq!(done.scenes.len() + 9, jobs as usize);
     assert_eq!(
@@ -223,7 +262,8 @@ async fn a_process_killed_mid_generation_loses_nothing_and_pays_once_per_image()
         "{kept_from_before} of {paid_before_the_crash}"
     );
     eprintln!(
-        "kill -9: {} scenes completed, 0 lost, {created} predictions for {jobs} images ({paid_before_the_crash} resumed after the crash)",
+        "kill -9: its jobs taken over after {:.1} s, {} scenes completed, 0 lost, {created} predictions for {jobs} images ({paid_before_the_crash} resumed after the crash)",
+        takeover.as_secs_f64(),
         done.scenes.len()
     );
 }
@@ -235,7 +275,7 @@ async fn sigterm_mid_generation_hands_the_predictions_over_uncancelled() {
     let ada = app.new_user("ada@example.com").await;
     let (project, view) = app.planned_project(&ada).await;
     app.approve_all_texts(&ada, &view).await;
-    let mut first = worker_process(&app, &replicate);
+    let mut first = worker_process(&app, &replicate, Lease::Short);
     predictions_under_way(&app).await;
     let terminated = std::process::Command::new("kill")
         .args(["-TERM", &first.id().to_string()])
@@ -258,7 +298,8 @@ async fn sigterm_mid_generation_hands_the_predictions_over_uncancelled() {
     let handed_over = jobs_with_predictions(&app).await;
     replicate.done.store(true, Ordering::SeqCst);
 
-    let (done, jobs) = finish_with_another_process(&app, &replicate, &ada, &project).await;
+    let second = worker_process(&app, &replicate, Lease::Short);
+    let (done, jobs) = finish_with(second, &app, &ada, &project).await;
     let created = replicate.created.load(Ordering::SeqCst) as i64;
     assert_eq!(
         created, jobs,
