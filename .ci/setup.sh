@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Reelsmith needs on Debian 12, skipping whatever is already there.
 #   bash .ci/setup.sh run    what building and running the app needs
-#   bash .ci/setup.sh test   that, plus the test tools (Chromium, Playwright, sqlx-cli, cargo-leptos)
+#   bash .ci/setup.sh test   that, plus the test tools (Chromium, Playwright, sqlx-cli)
 # Only the package registries are used: Debian, crates.io, npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,11 +61,6 @@ if [ "$purpose" = test ]; then
   if ! cargo sqlx --version 2>/dev/null | grep -q ' 0\.8\.'; then
     say "Installing sqlx-cli 0.8 (a few minutes)"
     cargo install sqlx-cli --version '0.8.6' --locked --no-default-features --features postgres,rustls
-  fi
-  # cargo-leptos 0.3.11 needs a newer rustc than this toolchain; 0.3.10 takes ~30 minutes to build.
-  if ! cargo leptos --version 2>/dev/null | grep -q ' 0\.3\.10$'; then
-    say "Installing cargo-leptos 0.3.10 (about 30 minutes, once)"
-    cargo install cargo-leptos --version 0.3.10 --locked
   fi
   npm_packages end2end "the end-to-end test tools (Playwright, using Debian's Chromium)"
 fi

@@ -122,8 +122,10 @@ fn site_with(marker: &str) -> tempfile::TempDir {
 #[tokio::test]
 async fn a_server_refuses_a_site_from_another_build_and_names_the_fix() {
     let stale = site_with("reelsmith-build-id:0123456789abcdef;");
+    // Quick alone (the check comes before anything else starts), but a debug binary
+    // that loads while the other share of the tests encodes video can take a while.
     let output = tokio::time::timeout(
-        std::time::Duration::from_secs(30),
+        std::time::Duration::from_secs(120),
         tokio::process::Command::new(env!("CARGO_BIN_EXE_reelsmith"))
             .env("LEPTOS_SITE_ROOT", stale.path())
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", free_port()))
