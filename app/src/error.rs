@@ -45,6 +45,10 @@ pub enum AppError {
     },
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
+    /// `Internal` as the user is answered it: with the id of the request, which every log
+    /// line of that request carries too, to quote when they write to us.
+    #[error("Something went wrong on our side. Please try again, or quote {reference} when you contact us.")]
+    InternalReported { reference: String },
     /// The browser could not reach the server, or could not read its answer.
     #[error("Could not reach Reelsmith: {0}")]
     Network(String),
@@ -81,7 +85,7 @@ impl AppError {
             // Payment Required: the budget, not the request, is what stands in the way.
             Self::OverBudget(_) => 402,
             Self::TooManyAttempts { .. } | Self::Throttled { .. } | Self::Busy(_) => 429,
-            Self::Internal => 500,
+            Self::Internal | Self::InternalReported { .. } => 500,
             Self::Network(_) => 502,
         }
     }
@@ -188,11 +192,34 @@ pub mod ssr {
     pub async fn respond<T>(
         body: impl Future<Output = Result<T, AppError>>,
     ) -> Result<T, AppError> {
-        let result = body.await;
+        let result = body.await.map_err(with_reference);
         if let Err(error) = &result {
             set_response_status(error);
         }
         result
+    }
+
+    /// An internal error named after the request it happened in (its `X-Request-Id`,
+    /// set by the server for every request).
+    fn with_reference(error: AppError) -> AppError {
+        if error != AppError::Internal {
+            return error;
+        }
+        let reference =
+            leptos::prelude::use_context::<http::request::Parts>().and_then(|request| {
+                Some(
+                    request
+                        .headers
+                        .get("x-request-id")?
+                        .to_str()
+                        .ok()?
+                        .to_string(),
+                )
+            });
+        match reference {
+            Some(reference) => AppError::InternalReported { reference },
+            None => AppError::Internal,
+        }
     }
 
     pub fn set_response_status(error: &AppError) {

@@ -178,7 +178,8 @@ impl OpenAiCompatible {
         what: &str,
     ) -> Result<reqwest::Response, GenerationError> {
         let url = format!("{}{path}", self.settings.base_url.trim_end_matches('/'));
-        with_retries(self.settings.retry, what, || {
+        let model = body["model"].as_str().unwrap_or("unnamed").to_string();
+        let call = with_retries(self.settings.retry, what, || {
             let mut request = self.http.post(&url).json(body);
             if let Some(key) = &self.settings.api_key {
                 request = request.bearer_auth(key.expose());
@@ -207,8 +208,9 @@ impl OpenAiCompatible {
                 }
                 Ok(Attempt::Done(response))
             }
-        })
-        .await
+        });
+        // Until the answer starts (a streamed reply's first words).
+        super::calls::measured("openai", &model, call).await
     }
 }
 

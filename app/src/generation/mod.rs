@@ -3,6 +3,8 @@
 //! product runs on a fresh machine without accounts.
 
 #[cfg(feature = "ssr")]
+pub mod calls;
+#[cfg(feature = "ssr")]
 pub mod ffmpeg;
 #[cfg(feature = "ssr")]
 pub mod llm;

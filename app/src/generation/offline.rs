@@ -447,7 +447,7 @@ impl ImageGenerator for OfflineMedia {
         run: &Run,
     ) -> Result<GeneratedMedia, GenerationError> {
         // Cancelling drops the work, and FFmpeg with it (it is killed on drop).
-        run.cancellable(self.image(request)).await
+        super::calls::measured(PROVIDER, "image", run.cancellable(self.image(request))).await
     }
 }
 
@@ -459,7 +459,7 @@ impl VideoGenerator for OfflineMedia {
         run: &Run,
     ) -> Result<GeneratedMedia, GenerationError> {
         // Cancelling drops the work, and FFmpeg with it (it is killed on drop).
-        run.cancellable(self.video(request)).await
+        super::calls::measured(PROVIDER, "video", run.cancellable(self.video(request))).await
     }
 }
 
@@ -471,7 +471,7 @@ impl MusicGenerator for OfflineMedia {
         run: &Run,
     ) -> Result<GeneratedMedia, GenerationError> {
         // Cancelling drops the work, and FFmpeg with it (it is killed on drop).
-        run.cancellable(self.music(request)).await
+        super::calls::measured(PROVIDER, "music", run.cancellable(self.music(request))).await
     }
 }
 

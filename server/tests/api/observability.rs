@@ -1,7 +1,8 @@
 //! What an operator sees: `/metrics` in Prometheus text, request ids in answers and
 //! logs, and no key in either.
 
-use crate::helpers::{free_port, TestApp, TestSettings};
+use crate::helpers::{error_of, free_port, TestApp, TestSettings};
+use app::error::AppError;
 use futures::StreamExt;
 use reqwest::StatusCode;
 use std::collections::HashMap;
@@ -126,6 +127,26 @@ async fn metrics_parse_as_prometheus_text_and_move_as_a_user_works() {
             "reelsmith_job_run_duration_seconds_count",
             &[("kind", "mood_image")]
         ) >= 1.0
+    );
+    assert!(
+        total(
+            &after,
+            "reelsmith_provider_calls_total",
+            &[
+                ("provider", "offline"),
+                ("model", "image"),
+                ("outcome", "succeeded")
+            ]
+        ) >= 1.0,
+        "the provider's calls are counted by provider, model and outcome: {after:?}"
+    );
+    assert!(
+        total(
+            &after,
+            "reelsmith_provider_call_duration_seconds_count",
+            &[("provider", "offline"), ("model", "image")]
+        ) >= 1.0,
+        "and timed"
     );
     // Read at the scrape: every kind is there, waiting or not.
     for status in ["queued", "running"] {
@@ -381,4 +402,35 @@ async fn log_lines_of_a_request_share_its_id_and_keys_never_show() {
         assert!(!text.contains(KEY), "the OpenAI key was printed");
         assert!(!text.contains(TOKEN), "the metrics token was printed");
     }
+}
+
+/// A failure on our side gives the user a reference to quote: the request's id, which the
+/// answer's header and the server's log lines of that request carry too.
+#[tokio::test]
+async fn an_internal_error_names_the_request_to_quote() {
+    let app = TestApp::spawn().await;
+    let client = app.new_user("oops@example.com").await;
+    // The projects' table gone from under the server: its query fails.
+    sqlx::query("ALTER TABLE projects RENAME TO projects_elsewhere")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let response = app.call_as(&client, "projects/list", &[]).await;
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (status, error) = error_of(response).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        error,
+        AppError::InternalReported {
+            reference: id.clone()
+        }
+    );
+    assert!(error.to_string().contains(&id), "{error}");
+    sqlx::query("ALTER TABLE projects_elsewhere RENAME TO projects")
+        .execute(&app.pool)
+        .await
+        .unwrap();
 }

@@ -384,6 +384,17 @@ impl Replicate {
                     .map_err(|_| GenerationError::Failed(anyhow!("provider closed")))
             })
             .await?;
+        super::calls::measured(PROVIDER, model, self.predict(model, input, extension, run)).await
+    }
+
+    /// [`Self::run`] once a permit is had.
+    async fn predict(
+        &self,
+        model: &str,
+        input: Value,
+        extension: &'static str,
+        run: &Run,
+    ) -> Result<GeneratedMedia, GenerationError> {
         let pending = match &run.resume {
             Some(id) => {
                 tracing::info!(prediction = %id, model, "resuming a Replicate prediction");
