@@ -76,6 +76,28 @@ async fn finished_and_no_new_ones(server: &MockServer, image: &'static [u8]) {
         .await;
 }
 
+/// Runs another worker (B, its work files under `work`) until the first scene's image is
+/// ready; the storyboard then.
+async fn image_made_by_another_worker(
+    app: &TestApp,
+    client: &reqwest::Client,
+    project: &str,
+    server: &MockServer,
+    work: &std::path::Path,
+) -> app::storyboard::StoryboardView {
+    let stop = CancellationToken::new();
+    let worker_b =
+        tokio::spawn(worker(app, app.pool.clone(), server, &work.join("b")).run(stop.clone()));
+    let done = app
+        .wait_for(client, project, "the image", |v| {
+            v.scenes[0].image_status == GenStatus::Ready
+        })
+        .await;
+    stop.cancel();
+    worker_b.await.unwrap();
+    done
+}
+
 async fn approve_text(app: &TestApp, client: &reqwest::Client, scene: &str) {
     let _: () = app
         .studio(
@@ -163,17 +185,7 @@ async fn a_worker_killed_mid_job_is_replaced_without_paying_twice() {
     finished_and_no_new_ones(&server, &b"\x89PNG the paid-for image"[..]).await;
 
     // Worker B takes the job over once A's lease has run out, and resumes A's prediction.
-    let stop = CancellationToken::new();
-    let worker_b = tokio::spawn(
-        worker(&app, app.pool.clone(), &server, &work.path().join("b")).run(stop.clone()),
-    );
-    let done = app
-        .wait_for(&ada, &project, "the image", |v| {
-            v.scenes[0].image_status == GenStatus::Ready
-        })
-        .await;
-    stop.cancel();
-    worker_b.await.unwrap();
+    let done = image_made_by_another_worker(&app, &ada, &project, &server, work.path()).await;
     let (status, attempts, prediction) = job_row(&app).await;
     assert_eq!(
         (status.as_str(), attempts, prediction.as_deref()),
@@ -320,16 +332,7 @@ async fn a_worker_shutting_down_hands_its_job_over_without_cancelling_the_predic
 
     // The next worker resumes it without creating another.
     finished_and_no_new_ones(&server, &b"\x89PNG"[..]).await;
-    let stop = CancellationToken::new();
-    let worker_b = tokio::spawn(
-        worker(&app, app.pool.clone(), &server, &work.path().join("b")).run(stop.clone()),
-    );
-    app.wait_for(&ada, &project, "the image", |v| {
-        v.scenes[0].image_status == GenStatus::Ready
-    })
-    .await;
-    stop.cancel();
-    worker_b.await.unwrap();
+    image_made_by_another_worker(&app, &ada, &project, &server, work.path()).await;
     assert_eq!(
         job_row(&app).await,
         ("succeeded".to_string(), 1, Some("p-1".to_string()))
@@ -407,16 +410,7 @@ async fn a_job_handed_over_mid_create_adopts_the_prediction_it_made() {
         .with_priority(1)
         .mount(&server)
         .await;
-    let stop = CancellationToken::new();
-    let worker_b = tokio::spawn(
-        worker(&app, app.pool.clone(), &server, &work.path().join("b")).run(stop.clone()),
-    );
-    app.wait_for(&ada, &project, "the image", |v| {
-        v.scenes[0].image_status == GenStatus::Ready
-    })
-    .await;
-    stop.cancel();
-    worker_b.await.unwrap();
+    image_made_by_another_worker(&app, &ada, &project, &server, work.path()).await;
     assert_eq!(
         job_row(&app).await,
         ("succeeded".to_string(), 1, Some("p-1".to_string())),
