@@ -52,7 +52,9 @@ cargo clippy -p app -p frontend --target wasm32-unknown-unknown --features app/h
 step "Unit and integration tests"
 # One package selection and feature set for every test build, the one the server's own
 # build resolves to as well (see server/Cargo.toml): each crate is compiled once.
-tests=(cargo test -p app -p server --features app/ssr)
+# They encode with x264's fastest preset (see REELSMITH_ENCODER_PRESET in the README):
+# what they check does not depend on it, and their FFmpeg work takes half the time.
+tests=(env REELSMITH_ENCODER_PRESET=ultrafast cargo test -p app -p server --features app/ssr)
 "${tests[@]}" --no-run
 # The server's API tests take turns within one process (see server/tests/api/helpers.rs)
 # and mostly wait on jobs: a share of them runs in a process of its own, beside the rest.

@@ -195,7 +195,8 @@ async fn a_clip_is_h264_at_30_fps_and_lasts_the_requested_time() {
         .unwrap();
     let probed = probe(&clip.path()).await.unwrap();
     assert_eq!(probed.video_codec.as_deref(), Some("h264"));
-    assert_eq!((probed.width, probed.height), (Some(1080), Some(1920)));
+    // 720p in the project's shape, as video models make them.
+    assert_eq!((probed.width, probed.height), (Some(720), Some(1280)));
     assert_eq!(probed.frame_rate, Some(30.0));
     let duration = probed.duration_secs.unwrap();
     assert!((duration - 2.5).abs() < 0.05, "{duration}");
@@ -281,6 +282,6 @@ async fn cancelling_stops_a_clip_at_once() {
         ),
         "{result:?}"
     );
-    // A 30 s 1080×1920 clip takes far longer than this to encode on this machine.
+    // A 30 s 720×1280 clip takes far longer than this to encode on this machine.
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }

@@ -122,7 +122,9 @@ async fn main() -> anyhow::Result<()> {
         return server::sample::sample_media(&settings, email, format, *seconds).await;
     }
 
-    // Before anything starts: a site from another build would serve dead pages.
+    // Before anything starts: a mistyped preset would fail every render, and a site from
+    // another build would serve dead pages.
+    app::generation::ffmpeg::preset_from_env()?;
     server::site::check_site(&settings.site_root, settings.allow_stale_site)?;
     let database = Database::connect(&settings).await?;
     let application = Application::build(&settings, database.pool.clone()).await?;

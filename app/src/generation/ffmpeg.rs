@@ -3,8 +3,56 @@
 //! temporary paths) goes to the server's log for operators; errors say only what failed.
 
 use anyhow::{bail, Context};
-use std::{path::Path, process::Stdio, time::Duration};
+use std::{path::Path, process::Stdio, sync::OnceLock, time::Duration};
 use tokio::process::Command;
+
+/// x264's presets, fastest first: a faster one makes bigger files of the same quality.
+pub const PRESETS: [&str; 9] = [
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+];
+
+/// The x264 preset this process encodes with unless `REELSMITH_ENCODER_PRESET` names
+/// another: about real time for a 1080×1920 render on two cores.
+pub const DEFAULT_PRESET: &str = "veryfast";
+
+/// The x264 preset named by `REELSMITH_ENCODER_PRESET` (unset: [`DEFAULT_PRESET`]), or
+/// why it is not one. The server checks it at start; [`preset`] then uses it.
+pub fn preset_from_env() -> anyhow::Result<&'static str> {
+    match std::env::var("REELSMITH_ENCODER_PRESET") {
+        Err(std::env::VarError::NotPresent) => Ok(DEFAULT_PRESET),
+        Ok(name) if name.trim().is_empty() => Ok(DEFAULT_PRESET),
+        Ok(name) => PRESETS
+            .into_iter()
+            .find(|p| *p == name.trim())
+            .with_context(|| {
+                format!(
+                    "REELSMITH_ENCODER_PRESET is {name:?}; it must be one of {}",
+                    PRESETS.join(", ")
+                )
+            }),
+        Err(error) => Err(error).context("reading REELSMITH_ENCODER_PRESET"),
+    }
+}
+
+/// The x264 preset every encode of this process uses (renders, their pieces, normalised
+/// clips, offline clips): read once, so that every piece of one video matches.
+pub fn preset() -> &'static str {
+    static PRESET: OnceLock<&'static str> = OnceLock::new();
+    PRESET.get_or_init(|| {
+        preset_from_env().unwrap_or_else(|error| {
+            tracing::warn!(%error, "using the default encoder preset");
+            DEFAULT_PRESET
+        })
+    })
+}
 
 /// How long a short FFmpeg task (an offline image, a clip, a poster) may take.
 pub const DEFAULT_LIMIT: Duration = Duration::from_secs(5 * 60);

@@ -10,6 +10,7 @@ use super::{
         MusicRequest, Rgb, Run, VideoGenerator, VideoRequest,
     },
 };
+use crate::projects::VideoFormat;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use tokio::sync::Semaphore;
@@ -325,7 +326,7 @@ impl OfflineMedia {
             )));
         }
         let _permit = self.permits.acquire().await.context("provider closed")?;
-        let (width, height) = request.format.dimensions();
+        let (width, height) = clip_size(request.format);
         let frames = (request.duration_secs * FPS as f64).round() as u32;
         let mut sequence = Sequence(request.seed);
         let depth = 0.10 + sequence.below(6) as f64 / 100.0;
@@ -358,7 +359,7 @@ impl OfflineMedia {
             "-c:v".into(),
             "libx264".into(),
             "-preset".into(),
-            "veryfast".into(),
+            ffmpeg::preset().into(),
             "-crf".into(),
             "20".into(),
             "-movflags".into(),
@@ -373,6 +374,19 @@ impl OfflineMedia {
         Ok(media)
     }
 }
+
+/// The size of an offline clip: 720p in the project's shape, as the video models it
+/// stands in for make them (the render scales every clip to the format's full size).
+fn clip_size(format: VideoFormat) -> (u32, u32) {
+    let (width, height) = format.dimensions();
+    let short = width.min(height);
+    (
+        width * CLIP_SHORT_SIDE / short,
+        height * CLIP_SHORT_SIDE / short,
+    )
+}
+
+const CLIP_SHORT_SIDE: u32 = 720;
 
 /// Chord roots (Hz) of a few four-bar progressions; the seed picks one.
 const PROGRESSIONS: [[f64; 4]; 4] = [

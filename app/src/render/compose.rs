@@ -43,10 +43,12 @@ pub struct Encoder {
     pub crf: u32,
 }
 
+/// The process's encoder: its configured preset (see [`crate::generation::ffmpeg::preset`]) at a quality
+/// that looks clean on a phone.
 impl Default for Encoder {
     fn default() -> Self {
         Self {
-            preset: "veryfast".into(),
+            preset: crate::generation::ffmpeg::preset().into(),
             crf: 20,
         }
     }

@@ -16,6 +16,9 @@ use tokio::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery";
+/// How long a test waits for background media work (images, clips, renders) before it
+/// fails: a few times what it takes alone, as CI runs four such tests on two cores.
+pub const MEDIA_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 fn workspace_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -226,9 +229,9 @@ impl TestApp {
         response.json().await.expect("projects")
     }
 
-    /// Fails the test when background jobs are still queued or running two minutes on:
+    /// Fails the test when background jobs are still queued or running [`MEDIA_WAIT`] on:
     /// for tests after which every job should have ended (one left behind is paid work
-    /// that never lands, or a kind no worker runs). Two minutes, because approving the
+    /// that never lands, or a kind no worker runs). That long, because approving the
     /// last scene starts encodes (normalising, pieces made ahead) that take a while on a
     /// busy 2-core machine.
     pub async fn assert_no_jobs_left(&self) {
@@ -244,7 +247,7 @@ impl TestApp {
                 return;
             }
             assert!(
-                started.elapsed() < std::time::Duration::from_secs(120),
+                started.elapsed() < MEDIA_WAIT,
                 "jobs left queued or running: {left:?}"
             );
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;

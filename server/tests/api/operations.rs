@@ -52,6 +52,26 @@ fn help_lists_the_settings_with_their_environment_variables() {
     }
 }
 
+#[tokio::test]
+async fn a_mistyped_encoder_preset_stops_the_start_and_names_the_choices() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_reelsmith"))
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("REELSMITH_ENCODER_PRESET", "fastest")
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), output)
+        .await
+        .expect("the server stops rather than serving")
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("REELSMITH_ENCODER_PRESET is \"fastest\"") && said.contains("ultrafast"),
+        "{said}"
+    );
+}
+
 struct Server {
     child: std::process::Child,
     address: String,

@@ -1,7 +1,7 @@
 //! The final render on the offline provider's clips: the stored MP4, its progress stream,
 //! versions, cancellation and ownership.
 
-use crate::helpers::{error_of, TestApp};
+use crate::helpers::{error_of, TestApp, MEDIA_WAIT};
 use crate::storyboard::{next_event, read_events};
 use app::render::{FinalState, RenderEvent};
 use app::storyboard::GenStatus;
@@ -60,7 +60,7 @@ impl TestApp {
             .await
     }
 
-    /// Waits (up to two minutes) until the project's music job has finished.
+    /// Waits (up to [`MEDIA_WAIT`]) until the project's music job has finished.
     pub async fn wait_for_music(&self, client: &Client, project: &str) -> FinalState {
         let started = std::time::Instant::now();
         loop {
@@ -69,10 +69,7 @@ impl TestApp {
                 assert_eq!(state.music_error, None);
                 return state;
             }
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(120),
-                "no music"
-            );
+            assert!(started.elapsed() < MEDIA_WAIT, "no music");
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
@@ -361,7 +358,7 @@ impl TestApp {
         .unwrap()
     }
 
-    /// Waits (up to two minutes) until no clip is being normalised and no piece of the
+    /// Waits (up to five minutes) until no clip is being normalised and no piece of the
     /// final video made ahead.
     async fn wait_for_normalising(&self) {
         let started = std::time::Instant::now();
@@ -377,11 +374,25 @@ impl TestApp {
                 return;
             }
             assert!(
-                started.elapsed() < std::time::Duration::from_secs(120),
-                "clips still being normalised"
+                started.elapsed() < MEDIA_WAIT,
+                "clips still being normalised: {}",
+                self.jobs_report().await
             );
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
+    }
+
+    /// Every job that is not done, or failed, with its last error: what a test that
+    /// waited in vain prints.
+    async fn jobs_report(&self) -> String {
+        let rows: Vec<(String, String, i32, Option<String>)> = sqlx::query_as(
+            "SELECT kind, status, attempts, last_error FROM jobs
+             WHERE status <> 'succeeded' OR last_error IS NOT NULL ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        format!("jobs not done or failed: {rows:?}")
     }
 
     /// Renders the project without music and waits for the render to succeed.
@@ -412,10 +423,7 @@ impl TestApp {
                 "failed" => panic!("the render failed: {:?}", state.renders[0].error),
                 _ => {}
             }
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(180),
-                "the render did not end"
-            );
+            assert!(started.elapsed() < MEDIA_WAIT, "the render did not end");
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
     }
@@ -488,7 +496,11 @@ async fn the_final_videos_pieces_are_made_ahead_and_the_render_only_joins_them()
     app.wait_for_normalising().await;
     let both = app.render_pieces(&project).await;
     let new: Vec<_> = both.iter().filter(|p| !ahead.contains(p)).collect();
-    assert!(!new.is_empty(), "the changed scene's pieces are made");
+    assert!(
+        !new.is_empty(),
+        "the changed scene's pieces are made: {}",
+        app.jobs_report().await
+    );
     assert!(new.len() < ahead.len(), "only the changed scene's: {new:?}");
 
     // The next render uses the new ones and lets go of those of the old clip.

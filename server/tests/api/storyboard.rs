@@ -1,7 +1,7 @@
 //! The storyboard pipeline on the offline provider: chat → brief → moods → storyboard →
 //! every scene approved to a clip, with its live event stream.
 
-use crate::helpers::{error_of, TestApp};
+use crate::helpers::{error_of, TestApp, MEDIA_WAIT};
 use app::{
     brief::BriefState,
     moods::MoodBoard,
@@ -134,7 +134,7 @@ impl TestApp {
             .expect("a storyboard")
     }
 
-    /// Waits (up to two minutes) until `done` holds for the storyboard.
+    /// Waits (up to [`MEDIA_WAIT`]) until `done` holds for the storyboard.
     pub async fn wait_for(
         &self,
         client: &Client,
@@ -150,14 +150,14 @@ impl TestApp {
             }
             let failed: Vec<_> = view.scenes.iter().filter_map(|s| s.error.clone()).collect();
             assert!(
-                started.elapsed() < Duration::from_secs(120),
+                started.elapsed() < MEDIA_WAIT,
                 "timed out waiting for {what}; errors: {failed:?}"
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
-    /// Waits (up to two minutes) until every mood board of the project has all its
+    /// Waits (up to [`MEDIA_WAIT`]) until every mood board of the project has all its
     /// images (made by background jobs), and returns the boards.
     pub async fn wait_for_moods(&self, client: &Client, project: &str) -> Vec<MoodBoard> {
         let started = std::time::Instant::now();
@@ -168,7 +168,7 @@ impl TestApp {
                 return boards;
             }
             assert!(
-                started.elapsed() < Duration::from_secs(120),
+                started.elapsed() < MEDIA_WAIT,
                 "timed out waiting for the mood boards: {boards:?}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
