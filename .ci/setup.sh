@@ -25,7 +25,8 @@ npm_packages() {
 packages=(postgresql ffmpeg espeak-ng ca-certificates fonts-noto-core fonts-noto-cjk fonts-symbola brotli)
 command -v npm >/dev/null || packages+=(nodejs npm)
 if [ "$purpose" = test ]; then
-  packages+=(chromium)
+  # nginx balances the fleet of instances the tests and bench/fleet bring up.
+  packages+=(chromium nginx)
 fi
 missing=()
 for package in "${packages[@]}"; do
@@ -61,6 +62,13 @@ if [ "$purpose" = test ]; then
   if ! cargo sqlx --version 2>/dev/null | grep -q ' 0\.8\.'; then
     say "Installing sqlx-cli 0.8 (a few minutes)"
     cargo install sqlx-cli --version '0.8.6' --locked --no-default-features --features postgres,rustls
+  fi
+  # The fleet's bucket: the S3 server the in-process tests use, as a process of its own
+  # (its version is the library's in Cargo.lock).
+  s3s_version=$(grep -A1 '^name = "s3s-fs"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+  if [ "$(s3s-fs --version 2>/dev/null || true)" != "s3s-fs $s3s_version" ]; then
+    say "Installing the s3s-fs server $s3s_version (a few minutes)"
+    cargo install s3s-fs --version "$s3s_version" --features binary --locked --force
   fi
   npm_packages end2end "the end-to-end test tools (Playwright, using Debian's Chromium)"
 fi

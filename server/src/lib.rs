@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod fleet;
 mod housekeeping;
 mod http;
 pub mod metrics;

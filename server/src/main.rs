@@ -87,6 +87,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(Command::BenchCompose { runs, keep }) = &cli.command {
         return server::bench::bench_compose(*runs, keep.clone()).await;
     }
+    if let Some(Command::BenchFleet { workers, web_only }) = &cli.command {
+        return server::bench::bench_fleet(&settings, *workers, *web_only).await;
+    }
     if let Some(Command::BenchHttp {
         projects,
         connections,

@@ -71,6 +71,16 @@ pub struct Worker {
     pub id: String,
 }
 
+/// A worker's name in `locked_by`: the machine and process first, so that an operator
+/// sees which instance runs a job, then a part of its own (a process may run several).
+fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_default();
+    let own = Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &own[..8])
+}
+
 struct Claimed {
     id: Uuid,
     kind: &'static str,
@@ -96,7 +106,7 @@ impl Worker {
             media,
             settings,
             handlers,
-            id: format!("worker-{}", Uuid::new_v4().simple()),
+            id: worker_name(),
         }
     }
 

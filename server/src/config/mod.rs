@@ -99,6 +99,16 @@ pub enum Command {
         #[arg(long)]
         server: Option<PathBuf>,
     },
+    /// Bring up a fleet on this machine: a PostgreSQL cluster, an S3 server, instances of
+    /// this binary behind nginx; it stays up until Ctrl-C (what `bench/fleet` runs).
+    BenchFleet {
+        /// Instances that run jobs.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Instances that only serve requests.
+        #[arg(long, default_value_t = 1)]
+        web_only: usize,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -16,17 +16,17 @@ use wiremock::{
 };
 
 /// A Replicate that numbers its predictions and finishes them once `done` is set.
-struct FakeReplicate {
-    server: MockServer,
-    created: Arc<AtomicUsize>,
-    cancelled: Arc<AtomicUsize>,
-    done: Arc<AtomicBool>,
+pub struct FakeReplicate {
+    pub server: MockServer,
+    pub created: Arc<AtomicUsize>,
+    pub cancelled: Arc<AtomicUsize>,
+    pub done: Arc<AtomicBool>,
 }
 
 type Made = Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
 
 impl FakeReplicate {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let server = MockServer::start().await;
         let created = Arc::new(AtomicUsize::new(0));
         let done = Arc::new(AtomicBool::new(false));
@@ -152,7 +152,7 @@ enum Lease {
     Short,
 }
 
-async fn jobs_with_predictions(app: &TestApp) -> i64 {
+pub async fn jobs_with_predictions(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM jobs WHERE prediction_id IS NOT NULL")
         .fetch_one(&app.pool)
         .await
@@ -160,7 +160,7 @@ async fn jobs_with_predictions(app: &TestApp) -> i64 {
 }
 
 /// Waits until the worker process has made (and saved) a few predictions.
-async fn predictions_under_way(app: &TestApp) {
+pub async fn predictions_under_way(app: &TestApp) {
     let started = std::time::Instant::now();
     while jobs_with_predictions(app).await < 3 {
         assert!(

@@ -4,6 +4,7 @@ use app::{
 use reqwest::{header, redirect::Policy, Client, Response, StatusCode};
 use server::{
     config::{LogFormat, ProviderSettings, Settings, StorageSettings},
+    fleet::{Fleet, FleetOptions},
     postgres::LocalCluster,
     startup::{Application, Database},
 };
@@ -58,6 +59,8 @@ pub struct TestApp {
     pub settings: Settings,
     /// A browser: keeps cookies, does not follow redirects (tests look at them).
     pub client: Client,
+    /// The real processes behind `address`, for a fleet's test.
+    fleet: Option<Fleet>,
 }
 
 #[derive(Default)]
@@ -97,44 +100,13 @@ impl TestApp {
 
     pub async fn spawn_with(test: TestSettings) -> Self {
         let turn = ONE_APP_AT_A_TIME.lock().await;
-        let database = format!("test_{}", Uuid::new_v4().simple());
-        let admin = test.cluster.clone().unwrap_or_else(admin_options);
-        let mut connection = PgConnection::connect_with(&admin)
-            .await
-            .expect("connects to the test cluster");
-        sqlx::query(&format!("CREATE DATABASE {database}"))
-            .execute(&mut connection)
-            .await
-            .expect("creates the test database");
-        let db = Database::connect_with(admin.database(&database), None)
-            .await
-            .expect("connects and migrates");
+        let (database, db) = new_database(test.cluster.clone()).await;
 
         let data_dir = tempfile::Builder::new()
             .prefix(&format!("{database}-"))
             .tempdir()
             .expect("a data directory");
-        let settings = Settings {
-            site_addr: "127.0.0.1:0".parse().unwrap(),
-            allow_stale_site: test.allow_stale_site.unwrap_or(test.site_root.is_some()),
-            site_root: test
-                .site_root
-                .unwrap_or_else(|| workspace_dir().join("target/site")),
-            data_dir: data_dir.path().to_path_buf(),
-            database_url: None,
-            public_url: test.public_url,
-            log_format: LogFormat::Text,
-            run_worker: !test.no_worker,
-            session_idle_minutes: test.session_idle_minutes.unwrap_or(60.0),
-            streams_per_account: test.streams_per_account.unwrap_or(20),
-            streams_total: 5_000,
-            job_lease_secs: 60,
-            trusted_proxies: test.trusted_proxies.clone().unwrap_or_default(),
-            session_lifetime_days: test.session_lifetime_days.unwrap_or(30.0),
-            metrics_token: test.metrics_token.map(Into::into),
-            storage: test.storage.unwrap_or_default(),
-            providers: test.providers.unwrap_or_default(),
-        };
+        let settings = settings_of(test, data_dir.path());
         let application = Application::build(&settings, db.pool.clone())
             .await
             .expect("app builds");
@@ -152,7 +124,53 @@ impl TestApp {
             media,
             settings,
             client: browser(),
+            fleet: None,
         }
+    }
+
+    /// A fleet of real processes on a database of the test's own (see
+    /// `server::fleet`): requests go through its nginx, and the app's fields describe
+    /// the fleet's shared parts (its database, its bucket).
+    pub async fn spawn_fleet(options: impl FnOnce(&mut FleetOptions)) -> Self {
+        let turn = ONE_APP_AT_A_TIME.lock().await;
+        let (database, db) = new_database(None).await;
+        let mut fleet_options = FleetOptions::new(
+            PathBuf::from(env!("CARGO_BIN_EXE_reelsmith")),
+            workspace_dir().join("target/site"),
+        );
+        fleet_options.database_url = Some(database_url_of(&db.pool));
+        options(&mut fleet_options);
+        let fleet = Fleet::start(fleet_options).await.expect("the fleet starts");
+        let data_dir = tempfile::Builder::new()
+            .prefix(&format!("{database}-"))
+            .tempdir()
+            .expect("a data directory");
+        let settings = settings_of(
+            TestSettings {
+                public_url: Some(fleet.url.clone()),
+                storage: Some(fleet.s3.storage_settings(&fleet.url_signing_key)),
+                ..TestSettings::default()
+            },
+            data_dir.path(),
+        );
+        let storage = settings.storage().expect("the fleet's bucket").storage;
+        let media = settings.media_providers().expect("offline media");
+        Self {
+            _turn: turn,
+            _data_dir: data_dir,
+            address: fleet.url.clone(),
+            pool: db.pool,
+            storage,
+            media,
+            settings,
+            client: browser(),
+            fleet: Some(fleet),
+        }
+    }
+
+    /// The fleet of an app made by [`TestApp::spawn_fleet`].
+    pub fn fleet(&mut self) -> &mut Fleet {
+        self.fleet.as_mut().expect("a fleet")
     }
 
     /// Another instance of the app on the same database and files (as behind a load
@@ -256,16 +274,7 @@ impl TestApp {
 
     /// The test database's URL, for a real `reelsmith` process.
     pub fn database_url(&self) -> String {
-        let options = self.pool.connect_options();
-        let (user, port) = (options.get_username(), options.get_port());
-        let database = options.get_database().expect("a database");
-        match options.get_socket() {
-            Some(socket) => format!(
-                "postgres://{user}@localhost:{port}/{database}?host={}",
-                socket.display()
-            ),
-            None => format!("postgres://{user}@{}:{port}/{database}", options.get_host()),
-        }
+        database_url_of(&self.pool)
     }
 
     pub async fn count(&self, table: &str) -> i64 {
@@ -273,6 +282,61 @@ impl TestApp {
             .fetch_one(&self.pool)
             .await
             .expect("count")
+    }
+}
+
+/// The app's settings for a test: its choices, and test defaults for the rest.
+fn settings_of(test: TestSettings, data_dir: &std::path::Path) -> Settings {
+    Settings {
+        site_addr: "127.0.0.1:0".parse().unwrap(),
+        allow_stale_site: test.allow_stale_site.unwrap_or(test.site_root.is_some()),
+        site_root: test
+            .site_root
+            .unwrap_or_else(|| workspace_dir().join("target/site")),
+        data_dir: data_dir.to_path_buf(),
+        database_url: None,
+        public_url: test.public_url,
+        log_format: LogFormat::Text,
+        run_worker: !test.no_worker,
+        session_idle_minutes: test.session_idle_minutes.unwrap_or(60.0),
+        streams_per_account: test.streams_per_account.unwrap_or(20),
+        streams_total: 5_000,
+        job_lease_secs: 60,
+        trusted_proxies: test.trusted_proxies.clone().unwrap_or_default(),
+        session_lifetime_days: test.session_lifetime_days.unwrap_or(30.0),
+        metrics_token: test.metrics_token.map(Into::into),
+        storage: test.storage.unwrap_or_default(),
+        providers: test.providers.unwrap_or_default(),
+    }
+}
+
+/// A database of the test's own, migrated, in the run's cluster or in `cluster`.
+async fn new_database(cluster: Option<PgConnectOptions>) -> (String, Database) {
+    let database = format!("test_{}", Uuid::new_v4().simple());
+    let admin = cluster.unwrap_or_else(admin_options);
+    let mut connection = PgConnection::connect_with(&admin)
+        .await
+        .expect("connects to the test cluster");
+    sqlx::query(&format!("CREATE DATABASE {database}"))
+        .execute(&mut connection)
+        .await
+        .expect("creates the test database");
+    let db = Database::connect_with(admin.database(&database), None)
+        .await
+        .expect("connects and migrates");
+    (database, db)
+}
+
+fn database_url_of(pool: &PgPool) -> String {
+    let options = pool.connect_options();
+    let (user, port) = (options.get_username(), options.get_port());
+    let database = options.get_database().expect("a database");
+    match options.get_socket() {
+        Some(socket) => format!(
+            "postgres://{user}@localhost:{port}/{database}?host={}",
+            socket.display()
+        ),
+        None => format!("postgres://{user}@{}:{port}/{database}", options.get_host()),
     }
 }
 

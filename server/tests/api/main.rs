@@ -10,6 +10,7 @@ mod brand;
 mod budget;
 mod crashes;
 mod faults;
+mod fleet;
 mod fuzz;
 mod helpers;
 mod jobs;

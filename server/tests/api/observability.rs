@@ -9,7 +9,12 @@ use std::collections::HashMap;
 
 /// One scrape: every sample by its name and labels as written (`name{a="b"}`).
 async fn scrape(app: &TestApp) -> HashMap<String, f64> {
-    let response = reqwest::get(app.url("/metrics")).await.unwrap();
+    scrape_at(&app.address).await
+}
+
+/// One scrape of the instance at `base` (from loopback, which needs no token).
+pub async fn scrape_at(base: &str) -> HashMap<String, f64> {
+    let response = reqwest::get(format!("{base}/metrics")).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"]
         .to_str()
@@ -60,7 +65,7 @@ fn parse_prometheus(text: &str) -> HashMap<String, f64> {
 }
 
 /// The sum of every sample of `name` whose labels include all of `labels`.
-fn total(samples: &HashMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub fn total(samples: &HashMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
     samples
         .iter()
         .filter(|(series, _)| {

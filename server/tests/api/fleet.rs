@@ -1,0 +1,262 @@
+//! Several real `reelsmith` processes behind nginx, sharing one PostgreSQL and one S3
+//! bucket served by its own process (`server::fleet`): what a user sees does not depend
+//! on the instance that answers, and a dead instance's work is finished by another.
+
+use crate::crashes::{predictions_under_way, FakeReplicate};
+use crate::helpers::{TestApp, MEDIA_WAIT};
+use crate::observability::{scrape_at, total};
+use crate::storyboard::{next_event, read_events};
+use app::storyboard::GenStatus;
+use reqwest::{Client, StatusCode};
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+/// `name`'s samples with `labels` added up on each instance, in the fleet's order.
+async fn per_instance(app: &mut TestApp, name: &str, labels: &[(&str, &str)]) -> Vec<f64> {
+    let mut counts = Vec::new();
+    for instance in &app.fleet().instances {
+        counts.push(total(&scrape_at(&instance.url()).await, name, labels));
+    }
+    counts
+}
+
+#[tokio::test]
+async fn behind_nginx_every_instance_serves_the_session_and_an_edit_reaches_a_stream_on_another() {
+    let mut app = TestApp::spawn_fleet(|_| {}).await;
+    // Signed up through one instance, the session holds on the others.
+    let ada = app.new_user("ada@example.com").await;
+    for _ in 0..6 {
+        let response = app.call_as(&ada, "projects/list", &[]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let listed = per_instance(
+        &mut app,
+        "reelsmith_http_requests_total",
+        &[("route", "/api/projects/list"), ("status", "200")],
+    )
+    .await;
+    assert_eq!(listed, [2.0, 2.0, 2.0], "round robin, no stickiness");
+
+    // The journey to a storyboard: the brief, mood boards made by the workers, a plan.
+    let (_, view) = app.planned_project(&ada).await;
+    let ran = per_instance(&mut app, "reelsmith_job_runs_total", &[]).await;
+    assert!(
+        ran[0] > 0.0 && ran[1] > 0.0 && ran[2] == 0.0,
+        "both workers took jobs, the web-only instance none: {ran:?}"
+    );
+
+    // A tab's stream on one instance, an edit through the next one.
+    let stream = app
+        .stream(&ada, &view.id.to_string(), Some(view.last_event_id))
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut events = read_events(stream);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let edits_before = per_instance(
+        &mut app,
+        "reelsmith_http_requests_total",
+        &[("route", "/api/studio/scene")],
+    )
+    .await;
+    let scene = view.scenes[1].id.to_string();
+    let _: () = app
+        .studio(
+            &ada,
+            "scene",
+            &[
+                ("scene", &scene),
+                ("action", "edit_text"),
+                ("text", "Through another instance"),
+            ],
+        )
+        .await;
+    let event = next_event(&mut events).await;
+    assert_eq!(event.event, "scene_update");
+    assert!(event.data.contains("Through another instance"));
+
+    let streaming = per_instance(&mut app, "reelsmith_live_streams_open", &[]).await;
+    let edits = per_instance(
+        &mut app,
+        "reelsmith_http_requests_total",
+        &[("route", "/api/studio/scene")],
+    )
+    .await;
+    let streamed_by = streaming.iter().position(|open| *open == 1.0);
+    let edited_by = (0..edits.len()).find(|&n| edits[n] > edits_before[n]);
+    assert!(
+        streamed_by.is_some() && edited_by.is_some() && streamed_by != edited_by,
+        "the stream ({streaming:?}) and the edit ({edits_before:?} then {edits:?}) were on \
+         different instances"
+    );
+}
+
+/// A browser tab's live view through the balancer: the sequence numbers of the events
+/// it got, reconnecting with `Last-Event-ID` whenever its connection ends, as
+/// `EventSource` does.
+struct Tab {
+    seen: Arc<Mutex<Vec<i64>>>,
+    reconnects: Arc<AtomicUsize>,
+}
+
+impl Tab {
+    fn open(app: &TestApp, client: &Client, storyboard: String, from: i64) -> Self {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let reconnects = Arc::new(AtomicUsize::new(0));
+        let url = app.url(&format!("/api/storyboards/{storyboard}/stream"));
+        let (client, tab_seen, tab_reconnects) = (client.clone(), seen.clone(), reconnects.clone());
+        tokio::spawn(async move {
+            let mut last = from;
+            loop {
+                let response = client
+                    .get(&url)
+                    .header("last-event-id", last.to_string())
+                    .send()
+                    .await;
+                if let Ok(response) = response.and_then(|r| r.error_for_status()) {
+                    let mut events = read_events(response);
+                    while let Some(event) = events.recv().await {
+                        if let Some(seq) = event.id.and_then(|id| id.parse::<i64>().ok()) {
+                            tab_seen.lock().unwrap().push(seq);
+                            last = seq;
+                        }
+                    }
+                }
+                tab_reconnects.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+        Self { seen, reconnects }
+    }
+
+    fn seen(&self) -> Vec<i64> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn an_instance_killed_mid_job_has_its_work_finished_by_another_paid_once_and_its_streams_miss_nothing(
+) {
+    let replicate = FakeReplicate::start().await;
+    let base = format!("{}/v1", replicate.server.uri());
+    let mut app = TestApp::spawn_fleet(|fleet| {
+        fleet.settings.extend([
+            ("REPLICATE_API_TOKEN".to_string(), "r8_test".to_string()),
+            ("REPLICATE_BASE_URL".to_string(), base),
+        ]);
+    })
+    .await;
+    let ada = app.new_user("ada@example.com").await;
+    // The mood boards' images are made at once; the scenes' then stay at Replicate.
+    replicate.done.store(true, Ordering::SeqCst);
+    let (project, view) = app.planned_project(&ada).await;
+    replicate.done.store(false, Ordering::SeqCst);
+    let paid_for_moods = replicate.created.load(Ordering::SeqCst);
+
+    // Three tabs: one on each instance (round robin), each from the plan's last event.
+    let storyboard = view.id.to_string();
+    let tabs: Vec<Tab> = (0..3)
+        .map(|_| Tab::open(&app, &ada, storyboard.clone(), view.last_event_id))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.approve_all_texts(&ada, &view).await;
+    predictions_under_way(&app).await;
+
+    // The worker instance running the most jobs dies.
+    let running: Vec<String> =
+        sqlx::query_scalar("SELECT locked_by FROM jobs WHERE status = 'running'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let busiest = (0..2)
+        .max_by_key(|&n| {
+            let pid = app.fleet().instances[n].pid().unwrap();
+            running
+                .iter()
+                .filter(|worker| worker.contains(&format!("-{pid}-")))
+                .count()
+        })
+        .unwrap();
+    let pid = app.fleet().instances[busiest].pid().unwrap();
+    let orphaned: Vec<String> = running
+        .into_iter()
+        .filter(|worker| worker.contains(&format!("-{pid}-")))
+        .collect();
+    assert!(!orphaned.is_empty(), "a worker instance runs jobs");
+    app.fleet().instances[busiest].kill().await;
+    let killed = Instant::now();
+    replicate.done.store(true, Ordering::SeqCst);
+
+    // Its jobs are taken over by the other worker within 30 s.
+    loop {
+        let orphans: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE status = 'running' AND locked_by = ANY($1)",
+        )
+        .bind(&orphaned)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if orphans == 0 {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "{orphans} of the killed instance's jobs not taken over after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let takeover = killed.elapsed();
+    let done = app
+        .wait_for(&ada, &project, "every scene's image", |v| {
+            v.scenes.iter().all(|s| s.image_status == GenStatus::Ready)
+        })
+        .await;
+    app.assert_no_jobs_left().await;
+
+    // Paid once: one prediction per image, those of the dead instance resumed.
+    let images: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind IN ('scene_image', 'mood_image')")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let created = replicate.created.load(Ordering::SeqCst) as i64;
+    assert_eq!(created, images, "one prediction per image");
+    assert!(created as usize > paid_for_moods);
+
+    // Every tab has every event since the plan, once and in order; the tab whose
+    // instance died got the rest by reconnecting.
+    let events: Vec<i64> = sqlx::query_scalar(
+        "SELECT seq FROM events WHERE topic = 'storyboard' AND topic_id = $1 AND seq > $2
+         ORDER BY seq",
+    )
+    .bind(view.id)
+    .bind(view.last_event_id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let started = Instant::now();
+    while tabs.iter().any(|tab| tab.seen() != events) {
+        assert!(
+            started.elapsed() < MEDIA_WAIT,
+            "the tabs saw {:?}, the log has {events:?}",
+            tabs.iter().map(Tab::seen).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let reconnected = tabs
+        .iter()
+        .filter(|tab| tab.reconnects.load(Ordering::SeqCst) > 0)
+        .count();
+    assert!(reconnected >= 1, "the dead instance's tab reconnected");
+    eprintln!(
+        "fleet kill -9: jobs taken over after {:.1} s; {} scenes done; {created} predictions \
+         for {images} images; {} events, none missed by the tab that reconnected",
+        takeover.as_secs_f64(),
+        done.scenes.len(),
+        events.len()
+    );
+}
