@@ -3,7 +3,7 @@
 //! sessions, live streams passed on unbuffered and kept open while quiet, the client's
 //! address and a request id added to every request.
 
-use super::{wait_until_listening, Process};
+use super::Process;
 use anyhow::Context;
 use std::path::Path;
 
@@ -36,12 +36,10 @@ impl Balancer {
             .arg("-e")
             .arg(dir.join("error.log"))
             .args(["-g", "daemon off;"]);
-        let process = Process::spawn("nginx", command, &dir.join("nginx.out"))?;
-        let address = format!("127.0.0.1:{port}");
-        wait_until_listening(&process, &address).await?;
+        let process = Process::serving("nginx", command, &dir.join("nginx.out"), port).await?;
         Ok(Self {
             process,
-            url: format!("http://{address}"),
+            url: format!("http://127.0.0.1:{port}"),
         })
     }
 

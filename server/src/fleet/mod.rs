@@ -267,6 +267,26 @@ impl Process {
         Ok(Self { name, child })
     }
 
+    /// Spawns a server and waits until it accepts connections on loopback `port`, or
+    /// says why not.
+    async fn serving(
+        name: &'static str,
+        command: tokio::process::Command,
+        log: &Path,
+        port: u16,
+    ) -> anyhow::Result<Self> {
+        let process = Self::spawn(name, command, log)?;
+        let address = format!("127.0.0.1:{port}");
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(&address).await.is_err() {
+            if !process.is_running() || started.elapsed() > Duration::from_secs(30) {
+                bail!("{name} did not start listening on {address}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(process)
+    }
+
     fn pid(&self) -> Option<u32> {
         self.child.id()
     }
@@ -310,16 +330,4 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
-}
-
-/// Waits until `process` accepts connections on `address`, or says why not.
-async fn wait_until_listening(process: &Process, address: &str) -> anyhow::Result<()> {
-    let started = Instant::now();
-    while tokio::net::TcpStream::connect(address).await.is_err() {
-        if !process.is_running() || started.elapsed() > Duration::from_secs(30) {
-            bail!("{} did not start listening on {address}", process.name);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(())
 }

@@ -2,7 +2,7 @@
 //! as a process of its own and reached over HTTP with signed requests, as a real bucket
 //! is. `.ci/setup.sh` installs its binary (`cargo install s3s-fs --features binary`).
 
-use super::{free_port, wait_until_listening, Process};
+use super::{free_port, Process};
 use crate::config::{StorageBackend, StorageSettings};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -29,12 +29,11 @@ impl S3Server {
             .args(["--access-key", ACCESS_KEY, "--secret-key", &secret_key])
             .arg(root)
             .env("RUST_LOG", "warn");
-        let process = Process::spawn("s3s-fs", command, &root.with_extension("log"))?;
-        let address = format!("127.0.0.1:{port}");
-        wait_until_listening(&process, &address).await?;
+        let process =
+            Process::serving("s3s-fs", command, &root.with_extension("log"), port).await?;
         Ok(Self {
             process,
-            endpoint: format!("http://{address}"),
+            endpoint: format!("http://127.0.0.1:{port}"),
             secret_key,
         })
     }

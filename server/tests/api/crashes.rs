@@ -171,6 +171,32 @@ pub async fn predictions_under_way(app: &TestApp) {
     }
 }
 
+/// Waits until no job is left running under the `dead` workers (killed at `killed`),
+/// failing past 30 s of the crash; answers how long the takeover took.
+pub async fn taken_over_within_30_s(
+    app: &TestApp,
+    dead: &[String],
+    killed: std::time::Instant,
+) -> Duration {
+    loop {
+        let orphans: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE status = 'running' AND locked_by = ANY($1)",
+        )
+        .bind(dead)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if orphans == 0 {
+            return killed.elapsed();
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "{orphans} of the killed worker's jobs not taken over after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The workers (`locked_by`) running jobs now.
 async fn workers_running_jobs(app: &TestApp) -> Vec<String> {
     sqlx::query_scalar("SELECT DISTINCT locked_by FROM jobs WHERE status = 'running'")
@@ -224,24 +250,7 @@ async fn a_process_killed_mid_generation_loses_nothing_and_pays_once_per_image()
     // The next process takes the dead one's jobs over once their leases run out: with
     // the default lease, within 30 seconds of the crash.
     let second = worker_process(&app, &replicate, Lease::Default);
-    loop {
-        let orphans: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs WHERE status = 'running' AND locked_by = ANY($1)",
-        )
-        .bind(&dead)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        if orphans == 0 {
-            break;
-        }
-        assert!(
-            killed.elapsed() < Duration::from_secs(30),
-            "{orphans} of the killed worker's jobs not taken over after 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let takeover = killed.elapsed();
+    let takeover = taken_over_within_30_s(&app, &dead, killed).await;
     let (done, jobs) = finish_with(second, &app, &ada, &project).await;
     let created = replicate.created.load(Ordering::SeqCst) as i64;
     assert_eq!(done.scenes.len() + 9, jobs as usize);

@@ -2,7 +2,7 @@
 //! bucket served by its own process (`server::fleet`): what a user sees does not depend
 //! on the instance that answers, and a dead instance's work is finished by another.
 
-use crate::crashes::{predictions_under_way, FakeReplicate};
+use crate::crashes::{predictions_under_way, taken_over_within_30_s, FakeReplicate};
 use crate::helpers::{TestApp, MEDIA_WAIT};
 use crate::observability::{scrape_at, total};
 use crate::storyboard::{next_event, read_events};
@@ -64,16 +64,7 @@ async fn behind_nginx_every_instance_serves_the_session_and_an_edit_reaches_a_st
     )
     .await;
     let scene = view.scenes[1].id.to_string();
-    let _: () = app
-        .studio(
-            &ada,
-            "scene",
-            &[
-                ("scene", &scene),
-                ("action", "edit_text"),
-                ("text", "Through another instance"),
-            ],
-        )
+    app.edit_text(&ada, &scene, "Through another instance")
         .await;
     let event = next_event(&mut events).await;
     assert_eq!(event.event, "scene_update");
@@ -192,24 +183,7 @@ async fn an_instance_killed_mid_job_has_its_work_finished_by_another_paid_once_a
     replicate.done.store(true, Ordering::SeqCst);
 
     // Its jobs are taken over by the other worker within 30 s.
-    loop {
-        let orphans: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs WHERE status = 'running' AND locked_by = ANY($1)",
-        )
-        .bind(&orphaned)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-        if orphans == 0 {
-            break;
-        }
-        assert!(
-            killed.elapsed() < Duration::from_secs(30),
-            "{orphans} of the killed instance's jobs not taken over after 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let takeover = killed.elapsed();
+    let takeover = taken_over_within_30_s(&app, &orphaned, killed).await;
     let done = app
         .wait_for(&ada, &project, "every scene's image", |v| {
             v.scenes.iter().all(|s| s.image_status == GenStatus::Ready)

@@ -121,6 +121,17 @@ impl TestApp {
         .await
     }
 
+    /// The user rewrites a scene's text.
+    pub async fn edit_text(&self, client: &Client, scene: &str, text: &str) {
+        let _: () = self
+            .studio(
+                client,
+                "scene",
+                &[("scene", scene), ("action", "edit_text"), ("text", text)],
+            )
+            .await;
+    }
+
     /// One step of a scene's flow (`approve_text`, `regenerate_image`, ...).
     pub async fn act(&self, client: &Client, scene: &str, action: &str) {
         let _: () = self
@@ -529,17 +540,7 @@ async fn a_reconnecting_stream_gets_exactly_what_it_missed() {
     );
 
     // Live events follow on the same stream.
-    let _: () = app
-        .studio(
-            &ada,
-            "scene",
-            &[
-                ("scene", &scenes[0]),
-                ("action", "edit_text"),
-                ("text", "Live"),
-            ],
-        )
-        .await;
+    app.edit_text(&ada, &scenes[0], "Live").await;
     let live = next_event(&mut events).await;
     assert_eq!(live.id.unwrap().parse::<i64>().unwrap(), now + 1);
     assert!(live.data.contains("\"Live\""));
@@ -562,17 +563,7 @@ async fn an_action_on_one_instance_reaches_a_stream_on_another() {
     // Give the stream a moment to be listening, then act on the first instance.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let scene = view.scenes[1].id.to_string();
-    let _: () = app
-        .studio(
-            &ada,
-            "scene",
-            &[
-                ("scene", &scene),
-                ("action", "edit_text"),
-                ("text", "From instance one"),
-            ],
-        )
-        .await;
+    app.edit_text(&ada, &scene, "From instance one").await;
     let event = next_event(&mut events).await;
     assert_eq!(event.event, "scene_update");
     assert!(event.data.contains("From instance one"));
