@@ -17,6 +17,8 @@ pub fn init(format: LogFormat) {
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
+                    // The whole chain: a service's line carries its request's id too.
+                    .with_span_list(true)
                     .with_writer(std::io::stderr),
             )
             .try_init(),

@@ -148,6 +148,7 @@ async fn tokio_blocking<T: Send + 'static>(
         .map_err(anyhow::Error::from)??)
 }
 
+#[tracing::instrument(name = "auth::register", skip_all)]
 pub async fn register(pool: &PgPool, email: &str, password: &str) -> Result<Uuid, AppError> {
     let email = Email::parse(email)?;
     let password = NewPassword::parse(password)?;
@@ -255,6 +256,7 @@ pub async fn count_signup(pool: &PgPool, client: Option<IpAddr>) -> Result<(), A
     }
 }
 
+#[tracing::instrument(name = "auth::authenticate", skip_all)]
 pub async fn authenticate(
     pool: &PgPool,
     email: &str,

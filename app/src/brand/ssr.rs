@@ -246,6 +246,7 @@ async fn lock_or_create(
 }
 
 /// Saves the kit's settings (the files are sent on their own).
+#[tracing::instrument(name = "brand::save", skip_all, fields(user = %owner, project = ?project))]
 pub async fn save(
     pool: &PgPool,
     storage: &dyn Storage,

@@ -67,6 +67,7 @@ pub async fn brief_state(
 }
 
 /// Stores a brief: `by_hand` when the user edited it (the chat then stops overwriting it).
+#[tracing::instrument(name = "brief::store", skip_all, fields(user = %owner, project = %project, by_hand))]
 pub async fn store_brief(
     pool: &PgPool,
     owner: Uuid,

@@ -287,13 +287,15 @@ pub async fn settle_job(tx: &mut PgConnection, job: Uuid, actual: i64) -> sqlx::
     let actual = actual.max(0);
     let settled = sqlx::query!(
         "UPDATE spend SET actual_microusd = $2, settled_at = now()
-         WHERE job_id = $1 AND settled_at IS NULL",
+         WHERE job_id = $1 AND settled_at IS NULL RETURNING provider, model",
         job,
         actual
     )
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    if settled.rows_affected() == 0 && actual > 0 {
+    if let Some(paid) = &settled {
+        count_spent(&paid.provider, &paid.model, actual);
+    } else if actual > 0 {
         // Work that cost money without a reservation (queued as free by an instance
         // configured without the provider this worker used): the money was spent all the
         // same, so it is recorded.
@@ -310,8 +312,25 @@ pub async fn settle_job(tx: &mut PgConnection, job: Uuid, actual: i64) -> sqlx::
         )
         .execute(&mut *tx)
         .await?;
+        count_spent("unreserved", "unknown", actual);
     }
     Ok(())
+}
+
+/// Money spent, for `/metrics`: `reelsmith_spent_microusd_total{provider,model}`, counted
+/// as each reservation is settled. The spend table is the ledger; this shows the rate at
+/// which each provider is paid (a transaction that fails after settling counts once too
+/// many, which a rate can bear). Providers and models come from the operator's
+/// configuration, so the series are few.
+fn count_spent(provider: &str, model: &str, microusd: i64) {
+    if microusd > 0 {
+        metrics::counter!(
+            "reelsmith_spent_microusd_total",
+            "provider" => provider.to_string(),
+            "model" => model.to_string()
+        )
+        .increment(microusd.unsigned_abs());
+    }
 }
 
 /// Settles the reservations of jobs cancelled before they ran (nothing was paid) and of
@@ -364,13 +383,18 @@ where
 
 /// Settles a reservation made for a call the user waited for (see [`Tab::reserve`]).
 pub async fn settle(pool: &PgPool, reservation: Uuid, actual: i64) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE spend SET actual_microusd = $2, settled_at = now() WHERE id = $1 AND settled_at IS NULL",
+    let actual = actual.max(0);
+    let settled = sqlx::query!(
+        "UPDATE spend SET actual_microusd = $2, settled_at = now()
+         WHERE id = $1 AND settled_at IS NULL RETURNING provider, model",
         reservation,
-        actual.max(0)
+        actual
     )
-    .execute(pool)
+    .fetch_optional(pool)
     .await?;
+    if let Some(paid) = settled {
+        count_spent(&paid.provider, &paid.model, actual);
+    }
     Ok(())
 }
 

@@ -356,7 +356,7 @@ impl Worker {
         cancel.cancel();
         let _ = heartbeat.await;
         let cost = cost.load(std::sync::atomic::Ordering::Relaxed);
-        count_run(&job, result.as_ref(), started.elapsed(), cost);
+        count_run(&job, result.as_ref(), started.elapsed());
         let outcome = match result {
             Some(result) => self.settle(&job, result, cost).await,
             None => self.hand_over(&job).await,
@@ -458,14 +458,9 @@ impl Worker {
     }
 }
 
-/// A run's figures for `/metrics`: how it ended, how long it took, what it paid (in
-/// millionths of a dollar, by job kind: a kind is one provider's model).
-fn count_run(
-    job: &Claimed,
-    result: Option<&Result<Outcome, GenerationError>>,
-    took: Duration,
-    cost: i64,
-) {
+/// A run's figures for `/metrics`: how it ended and how long it took (what it paid is
+/// counted by provider as it is settled: `budget::ssr::settle_job`).
+fn count_run(job: &Claimed, result: Option<&Result<Outcome, GenerationError>>, took: Duration) {
     let ended = match result {
         Some(Ok(Outcome::Done)) => "succeeded",
         Some(Ok(Outcome::Obsolete) | Err(GenerationError::Cancelled)) => "cancelled",
@@ -476,8 +471,4 @@ fn count_run(
         .increment(1);
     metrics::histogram!("reelsmith_job_run_duration_seconds", "kind" => job.kind)
         .record(took.as_secs_f64());
-    if cost > 0 {
-        metrics::counter!("reelsmith_spent_microusd_total", "kind" => job.kind)
-            .increment(cost.unsigned_abs());
-    }
 }

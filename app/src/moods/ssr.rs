@@ -66,6 +66,7 @@ pub async fn mood_boards(
 /// (0–2). The director writes the moods now; their images are made by jobs, three per
 /// board, so they survive a closed page or a restart. A round already under way answers
 /// 409 rather than paying for a second one.
+#[tracing::instrument(name = "moods::start", skip_all, fields(user = %owner, project = %project))]
 pub async fn start_moods(
     state: &AppState,
     owner: Uuid,
@@ -210,6 +211,7 @@ async fn store_mood(
     Ok(id)
 }
 
+#[tracing::instrument(name = "moods::choose", skip_all, fields(user = %owner, project = %project, mood = %mood))]
 pub async fn choose_mood(
     pool: &PgPool,
     owner: Uuid,

@@ -141,6 +141,7 @@ async fn forget(storage: &dyn Storage, keys: &[ObjectKey]) {
 /// Keeps a checked photo (and its cut-out) for the project; the first photo becomes the
 /// main one. The files are stored first and the rows written after, so a photo is
 /// never listed without its file; when the rows cannot be written the files go again.
+#[tracing::instrument(name = "product::add_photo", skip_all, fields(user = %owner, project = %project))]
 pub async fn add(
     pool: &PgPool,
     storage: &dyn Storage,
@@ -316,6 +317,7 @@ pub async fn choose_main(
 
 /// Deletes a photo, its cut-out and their files; when it was the main photo, the oldest
 /// one left becomes the main photo.
+#[tracing::instrument(name = "product::delete_photo", skip_all, fields(user = %owner, project = %project, photo = %photo))]
 pub async fn delete(
     pool: &PgPool,
     storage: &dyn Storage,

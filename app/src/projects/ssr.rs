@@ -88,6 +88,7 @@ pub async fn get(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Project, AppErr
     .try_into()
 }
 
+#[tracing::instrument(name = "projects::create", skip_all, fields(user = %owner))]
 pub async fn create(
     pool: &PgPool,
     owner: Uuid,
@@ -109,6 +110,7 @@ pub async fn create(
     project.try_into()
 }
 
+#[tracing::instrument(name = "projects::rename", skip_all, fields(user = %owner, project = %id))]
 pub async fn rename(
     pool: &PgPool,
     owner: Uuid,
@@ -133,6 +135,7 @@ pub async fn rename(
 /// brief, product photos (their files copied under the copy's folder) and own brand kit. Moods,
 /// storyboard and made media are not copied: the copy resumes at the mood step when its
 /// brief is complete, else at the brief.
+#[tracing::instrument(name = "projects::duplicate", skip_all, fields(user = %owner, project = %id))]
 pub async fn duplicate(
     pool: &PgPool,
     storage: &dyn Storage,
@@ -184,6 +187,7 @@ pub async fn duplicate(
 /// also swept again by a durable job a little later, which retries a failed deletion and
 /// catches a file a generation wrote as the project went: never a half-deleted project,
 /// and no files left behind for good.
+#[tracing::instrument(name = "projects::delete", skip_all, fields(user = %owner, project = %id))]
 pub async fn delete(
     pool: &PgPool,
     storage: &dyn Storage,

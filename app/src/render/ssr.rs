@@ -230,6 +230,7 @@ pub async fn final_state(
 }
 
 /// Queues a new version of the final video.
+#[tracing::instrument(name = "render::start", skip_all, fields(user = %owner, project = %project, with_music))]
 pub async fn start_render(
     pool: &PgPool,
     owner: Uuid,
@@ -412,6 +413,7 @@ pub async fn lock_render(
 }
 
 /// Stops a queued or running render; the worker's heartbeat notices and kills FFmpeg.
+#[tracing::instrument(name = "render::cancel", skip_all, fields(user = %owner, render = %render))]
 pub async fn cancel_render(pool: &PgPool, owner: Uuid, render: Uuid) -> Result<(), AppError> {
     let mut tx = pool.begin().await?;
     let status = lock_render(&mut tx, owner, render).await?;

@@ -11,6 +11,7 @@ pub fn new_token() -> String {
 }
 
 /// The render's live link, made if it has none. Only finished renders can be shared.
+#[tracing::instrument(name = "share::create", skip_all, fields(user = %owner, render = %render))]
 pub async fn share(pool: &PgPool, owner: Uuid, render: Uuid) -> Result<String, AppError> {
     let mut tx = pool.begin().await?;
     let status = lock_render(&mut tx, owner, render).await?;
@@ -44,6 +45,7 @@ pub async fn share(pool: &PgPool, owner: Uuid, render: Uuid) -> Result<String, A
     Ok(token)
 }
 
+#[tracing::instrument(name = "share::revoke", skip_all, fields(user = %owner))]
 pub async fn revoke(pool: &PgPool, owner: Uuid, token: &str) -> Result<(), AppError> {
     let revoked = sqlx::query!(
         "UPDATE share_links SET revoked_at = now() WHERE token = $1 AND owner_id = $2 AND revoked_at IS NULL",

@@ -269,6 +269,7 @@ async fn check_complete(
     Ok(())
 }
 
+#[tracing::instrument(name = "storyboard::act_on_scene", skip_all, fields(user = %me.owner, scene = %scene_id))]
 pub async fn act_on_scene(
     me: &Caller,
     scene_id: Uuid,
@@ -307,6 +308,7 @@ pub async fn act_on_scene(
 
 /// Applies the stage's approval to every scene that can take it: all of them, or none
 /// when their jobs together would pass a budget.
+#[tracing::instrument(name = "storyboard::approve_all", skip_all, fields(user = %me.owner, storyboard = %storyboard, stage = ?stage))]
 pub async fn approve_all(me: &Caller, storyboard: Uuid, stage: Stage) -> Result<usize, AppError> {
     let owner = me.owner;
     let spending = &me.state.spending;

@@ -132,6 +132,7 @@ fn fitted(
 }
 
 /// Sets a scene's length; the others are re-balanced so the total stays the target.
+#[tracing::instrument(name = "storyboard::set_duration", skip_all, fields(user = %owner, scene = %scene_id, secs))]
 pub async fn set_duration(
     pool: &PgPool,
     owner: Uuid,
@@ -170,6 +171,7 @@ pub async fn set_duration(
 }
 
 /// Moves a scene to `position` (0-based), shifting the ones between.
+#[tracing::instrument(name = "storyboard::move_scene", skip_all, fields(user = %owner, scene = %scene_id, position))]
 pub async fn move_scene(
     pool: &PgPool,
     owner: Uuid,
@@ -200,6 +202,7 @@ pub async fn move_scene(
 }
 
 /// Adds a scene after `after` (0-based; none: at the start), re-balancing lengths.
+#[tracing::instrument(name = "storyboard::add_scene", skip_all, fields(user = %owner, storyboard = %storyboard))]
 pub async fn add_scene(
     pool: &PgPool,
     owner: Uuid,
@@ -297,6 +300,7 @@ pub async fn add_scene(
     Ok(id)
 }
 
+#[tracing::instrument(name = "storyboard::delete_scene", skip_all, fields(user = %owner, scene = %scene_id))]
 pub async fn delete_scene(
     pool: &PgPool,
     owner: Uuid,

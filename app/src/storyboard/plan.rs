@@ -41,6 +41,7 @@ pub async fn storyboard_of_project(
 }
 
 /// Plans a storyboard of `target_secs` (30 by default), replacing one only if `replace`.
+#[tracing::instrument(name = "storyboard::plan", skip_all, fields(user = %me.owner, project = %project, replace))]
 pub async fn plan(
     me: &Caller,
     project: Uuid,

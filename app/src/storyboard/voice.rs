@@ -281,6 +281,7 @@ async fn fit_to_voices(
 
 /// Sets the project's voiceover (off, or on in `voice`), speaking every approved scene's
 /// line again in it; the new speech is reserved on the budgets like any other job.
+#[tracing::instrument(name = "storyboard::set_voice", skip_all, fields(user = %me.owner, project = %project, enabled))]
 pub async fn set_voice(
     me: &crate::state::Caller,
     project: Uuid,

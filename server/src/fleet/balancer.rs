@@ -19,12 +19,6 @@ impl Balancer {
     pub async fn start(dir: &Path, port: u16, upstreams: &[String]) -> anyhow::Result<Self> {
         let temp = dir.join("temp");
         std::fs::create_dir_all(&temp).context("making nginx's folders")?;
-        // Started as root, nginx's workers run as `nobody`: they write request bodies here.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o777))?;
-        }
         let config = dir.join("nginx.conf");
         std::fs::write(&config, site(dir, port, upstreams)).context("writing nginx.conf")?;
         let mut command = tokio::process::Command::new(binary());
@@ -58,8 +52,10 @@ fn binary() -> &'static str {
 }
 
 /// The whole configuration: the README's site, with what a private nginx needs besides
-/// (its own pid file, logs and temporary folders, one worker so that round robin takes
-/// the instances strictly in turn).
+/// (its own pid file, logs and temporary folders). One process serves, without a master:
+/// round robin then takes the instances strictly in turn, and a fleet dropped without
+/// `stop` kills all of nginx (a master killed at once leaves its workers behind,
+/// holding the port).
 fn site(dir: &Path, port: u16, upstreams: &[String]) -> String {
     let dir = dir.display();
     let servers: String = upstreams
@@ -67,7 +63,7 @@ fn site(dir: &Path, port: u16, upstreams: &[String]) -> String {
         .map(|address| format!("        server {address};\n"))
         .collect();
     format!(
-        r#"worker_processes 1;
+        r#"master_process off;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
 events {{

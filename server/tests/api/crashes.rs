@@ -21,9 +21,11 @@ pub struct FakeReplicate {
     pub created: Arc<AtomicUsize>,
     pub cancelled: Arc<AtomicUsize>,
     pub done: Arc<AtomicBool>,
+    /// Every prediction created, newest first: its id, model and input.
+    pub made: Made,
 }
 
-type Made = Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
+pub type Made = Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
 
 impl FakeReplicate {
     pub async fn start() -> Self {
@@ -32,6 +34,7 @@ impl FakeReplicate {
         let done = Arc::new(AtomicBool::new(false));
         // Every prediction made, newest first, as the list endpoint shows them.
         let made: Made = Made::default();
+        let all_made = made.clone();
         Mock::given(method("POST"))
             .and(path_regex(r"^/v1/models/.+/predictions$"))
             .respond_with({
@@ -114,6 +117,7 @@ impl FakeReplicate {
             created,
             cancelled,
             done,
+            made: all_made,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What an operator sees: `/metrics` in Prometheus text, request ids in answers and
 //! logs, and no key in either.
 
-use crate::helpers::{error_of, free_port, TestApp, TestSettings};
+use crate::helpers::{error_of, free_port, TestApp, TestSettings, PASSWORD};
 use app::error::AppError;
 use futures::StreamExt;
 use reqwest::StatusCode;
@@ -374,6 +374,34 @@ async fn log_lines_of_a_request_share_its_id_and_keys_never_show() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(response.headers()["x-request-id"], "req-logs-5b9e");
+    // A service's lines are inside its span, and carry the request's id as well.
+    let user = crate::helpers::browser();
+    let post = |endpoint: &str, form: &[(&str, &str)], id: &str| {
+        user.post(format!("{base}/api/{endpoint}"))
+            .header("accept", "application/json")
+            .header("sec-fetch-site", "same-origin")
+            .header("origin", &base)
+            .header("x-request-id", id)
+            .form(form)
+            .send()
+    };
+    let signed_up = post(
+        "signup",
+        &[("email", "logs@example.com"), ("password", PASSWORD)],
+        "req-signup-1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(signed_up.status(), StatusCode::OK);
+    let created = post(
+        "projects/create",
+        &[("name", "Logged"), ("format", "16:9")],
+        "req-create-7c1d",
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), StatusCode::OK);
+    let project: app::projects::Project = created.json().await.unwrap();
     let metrics = client
         .get(format!("{base}/metrics"))
         .bearer_auth(TOKEN)
@@ -402,6 +430,17 @@ async fn log_lines_of_a_request_share_its_id_and_keys_never_show() {
             line.contains("req-logs-5b9e"),
             "a line without the id: {line}"
         );
+    }
+    let created_line = log
+        .lines()
+        .find(|line| line.contains("project created"))
+        .expect("the project's creation is logged");
+    for part in [
+        "req-create-7c1d",
+        r#""name":"projects::create""#,
+        &project.id.to_string(),
+    ] {
+        assert!(created_line.contains(part), "{part} in {created_line}");
     }
     for text in [&log, &metrics] {
         assert!(!text.contains(KEY), "the OpenAI key was printed");
