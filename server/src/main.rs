@@ -90,6 +90,24 @@ async fn main() -> anyhow::Result<()> {
     if let Some(Command::BenchFleet { workers, web_only }) = &cli.command {
         return server::bench::bench_fleet(&settings, *workers, *web_only).await;
     }
+    if let Some(Command::BenchLoad {
+        users,
+        until,
+        workers,
+        web_only,
+        minutes,
+    }) = &cli.command
+    {
+        return server::bench::bench_load(
+            &settings.site_root,
+            *users,
+            *until,
+            *workers,
+            *web_only,
+            *minutes,
+        )
+        .await;
+    }
     if let Some(Command::BenchHttp {
         projects,
         connections,

@@ -129,10 +129,17 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(base: &str) -> anyhow::Result<Self> {
+        Self::with_headers(base, reqwest::header::HeaderMap::new())
+    }
+
+    /// A browser whose every request carries `headers` (a user's address, as a
+    /// trusted proxy would forward it).
+    pub fn with_headers(base: &str, headers: reqwest::header::HeaderMap) -> anyhow::Result<Self> {
         let cookies = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Ok(Self {
             http: reqwest::Client::builder()
                 .cookie_provider(cookies.clone())
+                .default_headers(headers)
                 .build()?,
             base: base.to_string(),
             cookies,
@@ -170,6 +177,51 @@ impl Browser {
             serde_json::from_str(&body).with_context(|| format!("{endpoint}: {body}"))?
         })
     }
+}
+
+/// The brief, as a person would give it to the offline director.
+pub const ANSWERS: [&str; 5] = [
+    "It's called Lumen, a desk lamp that adapts its light to your day.",
+    "Remote workers who spend long hours at a desk",
+    "Calm, focused",
+    "Light that follows your day\nNo glare on screens\nSet up in 30 seconds",
+    "Order yours today",
+];
+
+/// A project of `browser`'s user taken from the brief chat through the first mood board
+/// to a planned storyboard: the project's id and the storyboard as the page gets it.
+pub async fn plan_storyboard(browser: &Browser) -> anyhow::Result<(String, Value)> {
+    let project = id_of(
+        &browser
+            .call(
+                "projects/create",
+                &[("name", "Lumen launch"), ("format", "9:16")],
+            )
+            .await?,
+    )?;
+    for answer in ANSWERS {
+        let response = browser
+            .post(&format!("/api/projects/{project}/chat"))
+            .json(&serde_json::json!({ "message": answer }))
+            .send()
+            .await?
+            .error_for_status()?;
+        response.text().await?;
+    }
+    let moods = browser
+        .call("studio/generate_moods", &[("project", &project)])
+        .await?;
+    let mood = id_of(&moods[0])?;
+    browser
+        .call(
+            "studio/choose_mood",
+            &[("project", &project), ("mood", &mood)],
+        )
+        .await?;
+    let view = browser
+        .call("studio/plan_storyboard", &[("project", &project)])
+        .await?;
+    Ok((project, view))
 }
 
 pub fn id_of(value: &Value) -> anyhow::Result<String> {

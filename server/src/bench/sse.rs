@@ -8,7 +8,9 @@
 //! where `kb_per_subscriber` is the server's resident memory added per open, idle stream.
 //! Run through `bench/sse`, which builds the release binary.
 
-use super::harness::{id_of, percentile, server_binary, Browser, Server, PASSWORD};
+use super::harness::{
+    id_of, percentile, plan_storyboard, server_binary, Browser, Server, PASSWORD,
+};
 use anyhow::{bail, Context};
 use futures::StreamExt;
 use std::{
@@ -22,14 +24,6 @@ use std::{
 };
 use tokio::{sync::mpsc, task::JoinSet};
 
-/// The brief, as a person would give it to the offline director.
-const ANSWERS: [&str; 5] = [
-    "It's called Lumen, a desk lamp that adapts its light to your day.",
-    "Remote workers who spend long hours at a desk",
-    "Calm, focused",
-    "Light that follows your day\nNo glare on screens\nSet up in 30 seconds",
-    "Order yours today",
-];
 /// What an edit writes into a scene's text, followed by the edit's number: subscribers
 /// find it in the events they receive.
 const MARKER: &str = "bench-edit-";
@@ -88,36 +82,7 @@ struct Storyboard {
 
 /// A storyboard planned by `browser`'s user, from the brief to the scenes.
 async fn plan(browser: &Arc<Browser>) -> anyhow::Result<Storyboard> {
-    let project = id_of(
-        &browser
-            .call(
-                "projects/create",
-                &[("name", "Lumen launch"), ("format", "9:16")],
-            )
-            .await?,
-    )?;
-    for answer in ANSWERS {
-        let response = browser
-            .post(&format!("/api/projects/{project}/chat"))
-            .json(&serde_json::json!({ "message": answer }))
-            .send()
-            .await?
-            .error_for_status()?;
-        response.text().await?;
-    }
-    let moods = browser
-        .call("studio/generate_moods", &[("project", &project)])
-        .await?;
-    let mood = id_of(&moods[0])?;
-    browser
-        .call(
-            "studio/choose_mood",
-            &[("project", &project), ("mood", &mood)],
-        )
-        .await?;
-    let view = browser
-        .call("studio/plan_storyboard", &[("project", &project)])
-        .await?;
+    let (_, view) = plan_storyboard(browser).await?;
     Ok(Storyboard {
         id: id_of(&view)?,
         scene: id_of(&view["scenes"][0])?,

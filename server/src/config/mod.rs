@@ -99,6 +99,26 @@ pub enum Command {
         #[arg(long)]
         server: Option<PathBuf>,
     },
+    /// Users at once through the whole journey, over the API, against a fleet behind
+    /// nginx with the offline providers; prints users completed, errors, API and page
+    /// latency and the jobs each instance ran (what `bench/load` runs).
+    BenchLoad {
+        /// Users at once.
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        /// How far each user goes.
+        #[arg(long, value_enum, default_value = "share")]
+        until: crate::bench::Until,
+        /// Instances that run jobs.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Instances that only serve requests.
+        #[arg(long, default_value_t = 1)]
+        web_only: usize,
+        /// A user still waiting after this long counts as an error.
+        #[arg(long, default_value_t = 120)]
+        minutes: u64,
+    },
     /// Bring up a fleet on this machine: a PostgreSQL cluster, an S3 server, instances of
     /// this binary behind nginx; it stays up until Ctrl-C (what `bench/fleet` runs).
     BenchFleet {

@@ -475,10 +475,7 @@ async fn an_internal_error_names_the_request_to_quote() {
     assert!(error.to_string().contains(&id), "{error}");
     // The dashboard page, rendered on the server, shows the same kind of reference.
     let page = client.get(app.url("/")).send().await.unwrap();
-    let id = page.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let id = page.headers()["x-request-id"].to_str().unwrap().to_string();
     let html = page.text().await.unwrap();
     assert!(
         html.contains(&format!("quote {id}")),

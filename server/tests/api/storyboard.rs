@@ -75,13 +75,8 @@ pub async fn next_event(events: &mut mpsc::UnboundedReceiver<Received>) -> Recei
         .expect("the stream is open")
 }
 
-pub const ANSWERS: [&str; 5] = [
-    "It's called Lumen, a desk lamp that adapts its light to your day.",
-    "Remote workers who spend long hours at a desk",
-    "Calm, focused",
-    "Light that follows your day\nNo glare on screens\nSet up in 30 seconds",
-    "Order yours today",
-];
+/// The brief, as a person gives it to the offline director (the benches use it too).
+pub use server::bench::ANSWERS;
 
 impl TestApp {
     pub async fn chat(&self, client: &Client, project: &str, message: &str) -> reqwest::Response {
