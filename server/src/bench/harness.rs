@@ -125,6 +125,8 @@ pub struct Browser {
     pub http: reqwest::Client,
     pub base: String,
     cookies: std::sync::Arc<reqwest::cookie::Jar>,
+    /// Where each call's latency goes, in milliseconds, for a bench that reports it.
+    pub latencies: Option<std::sync::Arc<std::sync::Mutex<Vec<f64>>>>,
 }
 
 impl Browser {
@@ -143,6 +145,7 @@ impl Browser {
                 .build()?,
             base: base.to_string(),
             cookies,
+            latencies: None,
         })
     }
 
@@ -163,6 +166,7 @@ impl Browser {
     }
 
     pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
+        let started = Instant::now();
         let response = self
             .post(&format!("/api/{endpoint}"))
             .form(form)
@@ -170,6 +174,10 @@ impl Browser {
             .await?;
         let status = response.status();
         let body = response.text().await?;
+        if let Some(latencies) = &self.latencies {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            latencies.lock().expect("no caller panicked").push(ms);
+        }
         anyhow::ensure!(status.is_success(), "{endpoint} answered {status}: {body}");
         Ok(if body.trim().is_empty() {
             Value::Null
@@ -190,7 +198,12 @@ pub const ANSWERS: [&str; 5] = [
 
 /// A project of `browser`'s user taken from the brief chat through the first mood board
 /// to a planned storyboard: the project's id and the storyboard as the page gets it.
-pub async fn plan_storyboard(browser: &Browser) -> anyhow::Result<(String, Value)> {
+/// With `boards_made`, the user waits for the boards' images (looking every so often)
+/// before choosing, as a person does; a server without workers makes none.
+pub async fn plan_storyboard(
+    browser: &Browser,
+    boards_made: Option<Duration>,
+) -> anyhow::Result<(String, Value)> {
     let project = id_of(
         &browser
             .call(
@@ -211,6 +224,21 @@ pub async fn plan_storyboard(browser: &Browser) -> anyhow::Result<(String, Value
     let moods = browser
         .call("studio/generate_moods", &[("project", &project)])
         .await?;
+    if let Some(every) = boards_made {
+        loop {
+            let boards = browser
+                .call("studio/moods", &[("project", &project)])
+                .await?;
+            let boards = boards.as_array().context("mood boards")?;
+            if boards.iter().any(|board| board["error"].is_string()) {
+                bail!("a mood board failed: {boards:?}");
+            }
+            if boards.iter().all(|board| board["pending"] == 0) {
+                break;
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
     let mood = id_of(&moods[0])?;
     browser
         .call(

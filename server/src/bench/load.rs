@@ -54,14 +54,7 @@ struct User {
 
 impl User {
     async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
-        let started = Instant::now();
-        let result = self.browser.call(endpoint, form).await;
-        self.figures
-            .lock()
-            .expect("no user panicked counting")
-            .api_ms
-            .push(ms(started));
-        result
+        self.browser.call(endpoint, form).await
     }
 
     async fn page(&self, path: &str) -> anyhow::Result<()> {
@@ -125,7 +118,7 @@ impl User {
         self.call("signup", &[("email", &email), ("password", PASSWORD)])
             .await?;
         self.page("/").await?;
-        let (project, view) = plan_storyboard(&self.browser).await?;
+        let (project, view) = plan_storyboard(&self.browser, Some(POLL)).await?;
         let storyboard = id_of(&view)?;
         self.page(&format!("/projects/{project}")).await?;
         if until == Until::Plan {
@@ -204,21 +197,29 @@ pub async fn bench_load(
     let figures = Arc::new(Mutex::new(Figures::default()));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(minutes * 60);
+    let api_ms = Arc::new(Mutex::new(Vec::new()));
     let mut running = JoinSet::new();
     for n in 0..users {
         let mut headers = reqwest::header::HeaderMap::new();
         // 10.x.y.z: one address a user, as nginx passes on what it was given.
         let address = format!("10.{}.{}.{}", n / 65_536 % 256, n / 256 % 256, n % 256);
         headers.insert("x-forwarded-for", address.parse()?);
+        let mut browser = Browser::with_headers(&fleet.url, headers)?;
+        browser.latencies = Some(api_ms.clone());
         let user = User {
-            browser: Arc::new(Browser::with_headers(&fleet.url, headers)?),
+            browser: Arc::new(browser),
             figures: figures.clone(),
             deadline,
         };
         running.spawn(async move {
             // Arrivals spread over the first seconds, as people do.
             tokio::time::sleep(Duration::from_millis(20 * n as u64)).await;
-            let result = user.journey(n, until).await;
+            // A user still under way at the deadline gives up, as an error.
+            let left = user.deadline.saturating_duration_since(Instant::now());
+            let result = match tokio::time::timeout(left, user.journey(n, until)).await {
+                Ok(result) => result,
+                Err(_) => Err(anyhow::anyhow!("still under way at the deadline")),
+            };
             let mut figures = user.figures.lock().expect("no user panicked counting");
             match result {
                 Ok(()) => figures.completed += 1,
@@ -231,6 +232,7 @@ pub async fn bench_load(
 
     let (jobs_done, runs) = spread(&fleet).await?;
     let mut figures = std::mem::take(&mut *figures.lock().expect("no user panicked counting"));
+    figures.api_ms = std::mem::take(&mut *api_ms.lock().expect("no user panicked counting"));
     for list in [&mut figures.api_ms, &mut figures.page_ms] {
         list.sort_by(f64::total_cmp);
     }

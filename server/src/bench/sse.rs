@@ -82,7 +82,7 @@ struct Storyboard {
 
 /// A storyboard planned by `browser`'s user, from the brief to the scenes.
 async fn plan(browser: &Arc<Browser>) -> anyhow::Result<Storyboard> {
-    let (_, view) = plan_storyboard(browser).await?;
+    let (_, view) = plan_storyboard(browser, None).await?;
     Ok(Storyboard {
         id: id_of(&view)?,
         scene: id_of(&view["scenes"][0])?,
