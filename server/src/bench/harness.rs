@@ -175,7 +175,7 @@ impl Browser {
         let status = response.status();
         let body = response.text().await?;
         if let Some(latencies) = &self.latencies {
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let ms = ms_since(started);
             latencies.lock().expect("no caller panicked").push(ms);
         }
         anyhow::ensure!(status.is_success(), "{endpoint} answered {status}: {body}");
@@ -250,6 +250,11 @@ pub async fn plan_storyboard(
         .call("studio/plan_storyboard", &[("project", &project)])
         .await?;
     Ok((project, view))
+}
+
+/// Milliseconds since `started`.
+pub fn ms_since(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
 }
 
 pub fn id_of(value: &Value) -> anyhow::Result<String> {

@@ -8,7 +8,7 @@
 //! client shares the machine's cores with the server, as wrk would. Run through
 //! `bench/http`, which builds the release binary.
 
-use super::harness::{percentile, server_binary, Browser, Server, PASSWORD};
+use super::harness::{ms_since, percentile, server_binary, Browser, Server, PASSWORD};
 use anyhow::bail;
 use reqwest::header;
 use std::{
@@ -117,7 +117,7 @@ async fn load(
                 }
                 .await;
                 match answered {
-                    Ok(true) => latencies.push(asked.elapsed().as_secs_f64() * 1000.0),
+                    Ok(true) => latencies.push(ms_since(asked)),
                     _ => errors += 1,
                 }
             }

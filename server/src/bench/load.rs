@@ -8,10 +8,9 @@
 //! workers are busy, and the jobs each instance ran; and checks that no job ran twice
 //! (runs counted by the instances against jobs done in the database).
 
-use super::harness::{id_of, percentile, plan_storyboard, Browser, PASSWORD};
+use super::harness::{id_of, ms_since, percentile, plan_storyboard, Browser, PASSWORD};
 use crate::fleet::{Fleet, FleetOptions};
 use anyhow::{bail, Context};
-use serde_json::Value;
 use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -19,7 +18,7 @@ use std::{
 use tokio::task::JoinSet;
 
 /// How far each user goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Until {
     /// A planned storyboard.
     Plan,
@@ -53,10 +52,6 @@ struct User {
 }
 
 impl User {
-    async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
-        self.browser.call(endpoint, form).await
-    }
-
     async fn page(&self, path: &str) -> anyhow::Result<()> {
         let started = Instant::now();
         let response = self
@@ -71,7 +66,7 @@ impl User {
             .lock()
             .expect("no user panicked counting")
             .page_ms
-            .push(ms(started));
+            .push(ms_since(started));
         anyhow::ensure!(status.is_success(), "page {path} answered {status}");
         Ok(())
     }
@@ -87,6 +82,7 @@ impl User {
         let mut looks = 0;
         loop {
             let view = self
+                .browser
                 .call("studio/storyboard", &[("project", project)])
                 .await?;
             let scenes = view["scenes"].as_array().context("scenes")?;
@@ -96,15 +92,13 @@ impl User {
             if scenes.iter().all(|s| s[status_of] == "ready") {
                 return Ok(());
             }
-            self.idle(project, &mut looks, what).await?;
+            self.idle(project, &mut looks).await?;
         }
     }
 
-    /// Waits one [`POLL`], reloading the project's page now and then.
-    async fn idle(&self, project: &str, looks: &mut usize, what: &str) -> anyhow::Result<()> {
-        if Instant::now() > self.deadline {
-            bail!("gave up waiting for {what}");
-        }
+    /// Waits one [`POLL`], reloading the project's page now and then (the journey's
+    /// deadline bounds every wait).
+    async fn idle(&self, project: &str, looks: &mut usize) -> anyhow::Result<()> {
         *looks += 1;
         if looks.is_multiple_of(PAGE_EVERY) {
             self.page(&format!("/projects/{project}")).await?;
@@ -115,7 +109,8 @@ impl User {
 
     async fn journey(&self, n: usize, until: Until) -> anyhow::Result<()> {
         let email = format!("load{n}@example.com");
-        self.call("signup", &[("email", &email), ("password", PASSWORD)])
+        self.browser
+            .call("signup", &[("email", &email), ("password", PASSWORD)])
             .await?;
         self.page("/").await?;
         let (project, view) = plan_storyboard(&self.browser, Some(POLL)).await?;
@@ -128,11 +123,12 @@ impl User {
             ("text", "image_status", "images"),
             ("image", "video_status", "clips"),
         ] {
-            self.call(
-                "studio/approve_all",
-                &[("storyboard", &storyboard), ("stage", stage)],
-            )
-            .await?;
+            self.browser
+                .call(
+                    "studio/approve_all",
+                    &[("storyboard", &storyboard), ("stage", stage)],
+                )
+                .await?;
             self.wait_for_scenes(&project, what, status_of).await?;
             if until == Until::Images {
                 return Ok(());
@@ -141,39 +137,43 @@ impl User {
         if until == Until::Clips {
             return Ok(());
         }
-        self.call(
-            "studio/approve_all",
-            &[("storyboard", &storyboard), ("stage", "video")],
-        )
-        .await?;
-        self.call(
-            "render/start",
-            &[
-                ("project", &project),
-                ("music", "false"),
-                ("volume", "0"),
-                ("captions", "none"),
-            ],
-        )
-        .await?;
+        self.browser
+            .call(
+                "studio/approve_all",
+                &[("storyboard", &storyboard), ("stage", "video")],
+            )
+            .await?;
+        self.browser
+            .call(
+                "render/start",
+                &[
+                    ("project", &project),
+                    ("music", "false"),
+                    ("volume", "0"),
+                    ("captions", "none"),
+                ],
+            )
+            .await?;
         let mut looks = 0;
         let render = loop {
-            let state = self.call("render/state", &[("project", &project)]).await?;
+            let state = self
+                .browser
+                .call("render/state", &[("project", &project)])
+                .await?;
             let newest = &state["renders"][0];
             match newest["status"].as_str() {
                 Some("succeeded") => break id_of(newest)?,
                 Some("failed" | "cancelled") => bail!("the render ended: {}", newest["error"]),
-                _ => self.idle(&project, &mut looks, "the render").await?,
+                _ => self.idle(&project, &mut looks).await?,
             }
         };
-        let token = self.call("render/share", &[("render", &render)]).await?;
+        let token = self
+            .browser
+            .call("render/share", &[("render", &render)])
+            .await?;
         let token = token.as_str().context("a share link's token")?;
         self.page(&format!("/s/{token}")).await
     }
-}
-
-fn ms(started: Instant) -> f64 {
-    started.elapsed().as_secs_f64() * 1000.0
 }
 
 pub async fn bench_load(
