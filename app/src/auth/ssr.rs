@@ -133,15 +133,19 @@ async fn verify_password(password: String, stored: Option<String>) -> Result<boo
     .await
 }
 
-/// Hashes running at once. Each takes 19 MiB and a core for a good fraction of a second:
-/// a burst of sign-ups or log-ins waits its turn instead of taking the machine's memory
-/// (512 at once would be nearly 10 GiB).
-const PARALLEL_HASHES: usize = 4;
+/// Hashes running at once: half the machine's cores, at least one. Each takes 19 MiB
+/// and a core for a good fraction of a second: a burst of sign-ups or log-ins waits its
+/// turn instead of taking the machine's memory (512 at once would be nearly 10 GiB), and
+/// leaves the other cores to the pages everyone else is loading.
+fn parallel_hashes() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
+}
 
 async fn tokio_blocking<T: Send + 'static>(
     work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> Result<T, AppError> {
-    static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PARALLEL_HASHES);
+    static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> =
+        std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(parallel_hashes()));
     let _turn = HASHING.acquire().await.map_err(anyhow::Error::from)?;
     Ok(tokio::task::spawn_blocking(work)
         .await

@@ -5,7 +5,10 @@ use futures::future::BoxFuture;
 use std::{
     future::Future,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
 };
 use tokio_util::sync::CancellationToken;
 
@@ -144,6 +147,10 @@ pub type OnStarted = Arc<dyn Fn(String) -> BoxFuture<'static, anyhow::Result<()>
 pub struct Run {
     /// Cancelling stops the work (the provider's prediction is cancelled, FFmpeg killed).
     pub cancel: CancellationToken,
+    /// Set before `cancel` when the work now belongs to someone else (another worker took
+    /// the job over after this one lost its lease): the work stops here, but the provider's
+    /// prediction is left running for the new owner, who resumes it.
+    pub handed_off: Arc<AtomicBool>,
     /// A prediction an earlier attempt started: wait on it instead of paying for a new one.
     pub resume: Option<String>,
     /// An earlier attempt ran without saving a prediction (it crashed, maybe just after
@@ -165,6 +172,11 @@ impl Run {
             _ = self.cancel.cancelled() => Err(GenerationError::Cancelled),
             result = work => result,
         }
+    }
+
+    /// Whether a cancelled run was handed off rather than stopped (see `handed_off`).
+    pub fn is_handed_off(&self) -> bool {
+        self.handed_off.load(Ordering::Acquire)
     }
 
     pub async fn started(&self, prediction_id: &str) -> Result<(), GenerationError> {

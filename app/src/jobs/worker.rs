@@ -13,7 +13,11 @@ use crate::{
 };
 use anyhow::Context;
 use sqlx::{postgres::PgListener, PgPool};
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{atomic::Ordering, Arc},
+    time::Duration,
+};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -257,13 +261,15 @@ impl Worker {
         }))
     }
 
-    /// Extends the lease while the job runs; cancels it when the job is no longer ours
-    /// (cancelled by a user action, or taken over after a lost lease).
-    async fn heartbeat(&self, job: Uuid, cancel: CancellationToken) {
+    /// Extends the lease while the job runs; cancels the run when the job is no longer
+    /// ours: cancelled by a user action (the provider's work is stopped too), or taken
+    /// over by another worker after this one lost its lease (the provider's work is then
+    /// handed off: the new owner resumes it).
+    async fn heartbeat(&self, job: Uuid, run: Run) {
         let every = self.settings.lease / 3;
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => return,
+                _ = run.cancel.cancelled() => return,
                 _ = tokio::time::sleep(every) => {}
             }
             let still_ours = sqlx::query_scalar!(
@@ -278,8 +284,10 @@ impl Worker {
             match still_ours {
                 Ok(Some(_)) => {}
                 Ok(None) => {
-                    tracing::info!(%job, "job cancelled or taken over; stopping it");
-                    cancel.cancel();
+                    let taken_over = self.taken_over(job).await;
+                    tracing::info!(%job, taken_over, "job cancelled or taken over; stopping it");
+                    run.handed_off.store(taken_over, Ordering::Release);
+                    run.cancel.cancel();
                     return;
                 }
                 Err(error) => tracing::warn!(%error, %job, "heartbeat failed"),
@@ -287,13 +295,32 @@ impl Worker {
         }
     }
 
+    /// Whether a job that is no longer ours is another worker's now (or queued for one),
+    /// rather than cancelled by a user or gone with its project. Unsure, it says no: a
+    /// prediction stopped by mistake costs one retry, one left running may be paid for
+    /// by nobody's use.
+    async fn taken_over(&self, job: Uuid) -> bool {
+        let holder = sqlx::query!("SELECT status, locked_by FROM jobs WHERE id = $1", job)
+            .fetch_optional(&self.pool)
+            .await;
+        match holder {
+            Ok(Some(row)) => row.status != "cancelled" && row.locked_by.as_ref() != Some(&self.id),
+            Ok(None) => false,
+            Err(error) => {
+                tracing::warn!(%error, %job, "could not tell who holds the job");
+                false
+            }
+        }
+    }
+
     /// A run that saves the provider's prediction id on the job as soon as it exists.
-    fn run_for(&self, job: &Claimed, cancel: &CancellationToken) -> Run {
+    fn run_for(&self, job: &Claimed) -> Run {
         let pool = self.pool.clone();
         let id = job.id;
         let me = self.id.clone();
         Run {
-            cancel: cancel.clone(),
+            cancel: CancellationToken::new(),
+            handed_off: Default::default(),
             resume: job.prediction_id.clone(),
             // A crashed attempt counts (attempts > 1); one handed over at shutdown does
             // not, and is remembered instead. Either may have been dropped mid-create.
@@ -319,14 +346,15 @@ impl Worker {
     }
 
     async fn execute(&self, job: Claimed, stop: CancellationToken) {
-        // Cancelling this stops the work and tells the provider (a user's action, or a
-        // lost lease). Shutting down is not that: the work is dropped where it stands and
-        // handed over, and the provider's prediction runs on for the next worker.
-        let cancel = CancellationToken::new();
+        // Cancelling the run stops the work and, for a user's action, tells the provider;
+        // for a lost lease the provider's work is left to the new owner (the heartbeat
+        // decides which). Shutting down is neither: the work is dropped where it stands
+        // and handed over, and the provider's prediction runs on for the next worker.
+        let run = self.run_for(&job);
         let heartbeat = tokio::spawn({
             let worker = self.clone();
-            let cancel = cancel.clone();
-            async move { worker.heartbeat(job.id, cancel).await }
+            let run = run.clone();
+            async move { worker.heartbeat(job.id, run).await }
         });
         let cost = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let started = std::time::Instant::now();
@@ -340,7 +368,7 @@ impl Worker {
                 pool: self.pool.clone(),
                 storage: self.storage.clone(),
                 media: self.media.clone(),
-                run: self.run_for(&job, &cancel),
+                run: run.clone(),
                 job: job.id,
                 worker: self.id.clone(),
                 cost: cost.clone(),
@@ -353,10 +381,15 @@ impl Worker {
                 _ = stop.cancelled() => None,
             }
         };
-        cancel.cancel();
+        run.cancel.cancel();
         let _ = heartbeat.await;
-        let cost = cost.load(std::sync::atomic::Ordering::Relaxed);
-        count_run(&job, result.as_ref(), started.elapsed());
+        let cost = cost.load(Ordering::Relaxed);
+        count_run(
+            &job,
+            result.as_ref(),
+            run.is_handed_off(),
+            started.elapsed(),
+        );
         let outcome = match result {
             Some(result) => self.settle(&job, result, cost).await,
             None => self.hand_over(&job).await,
@@ -460,8 +493,14 @@ impl Worker {
 
 /// A run's figures for `/metrics`: how it ended and how long it took (what it paid is
 /// counted by provider as it is settled: `budget::ssr::settle_job`).
-fn count_run(job: &Claimed, result: Option<&Result<Outcome, GenerationError>>, took: Duration) {
+fn count_run(
+    job: &Claimed,
+    result: Option<&Result<Outcome, GenerationError>>,
+    taken_over: bool,
+    took: Duration,
+) {
     let ended = match result {
+        _ if taken_over => "taken_over",
         Some(Ok(Outcome::Done)) => "succeeded",
         Some(Ok(Outcome::Obsolete) | Err(GenerationError::Cancelled)) => "cancelled",
         Some(Err(_)) => "failed",

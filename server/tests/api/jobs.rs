@@ -115,6 +115,15 @@ async fn job_row(app: &TestApp) -> (String, i32, Option<String>) {
         .unwrap()
 }
 
+/// Waits until the scene image's job has saved its prediction's id.
+async fn prediction_saved(app: &TestApp) {
+    let started = std::time::Instant::now();
+    while job_row(app).await.2.is_none() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no prediction");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_worker_killed_mid_job_is_replaced_without_paying_twice() {
     let app = TestApp::spawn_without_worker().await;
@@ -308,11 +317,7 @@ async fn a_worker_shutting_down_hands_its_job_over_without_cancelling_the_predic
     let worker_a = tokio::spawn(
         worker(&app, app.pool.clone(), &server, &work.path().join("a")).run(stop.clone()),
     );
-    let started = std::time::Instant::now();
-    while job_row(&app).await.2.is_none() {
-        assert!(started.elapsed() < Duration::from_secs(30), "no prediction");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    prediction_saved(&app).await;
     // SIGTERM, as far as the worker is concerned.
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(15), worker_a)
@@ -472,4 +477,96 @@ async fn the_queue_takes_turns_between_accounts() {
         bob_at + 1,
         order.len()
     );
+}
+
+#[tokio::test]
+async fn a_worker_that_lost_its_lease_leaves_the_prediction_to_the_worker_that_took_over() {
+    let app = TestApp::spawn_without_worker().await;
+    let ada = app.new_user("ada@example.com").await;
+    let (project, view) = app.planned_project(&ada).await;
+    let scene = view.scenes[0].id.to_string();
+    let work = tempfile::tempdir().unwrap();
+    // Replicate as worker A reaches it, and as worker B does: two servers, so that what
+    // each worker asked for can be told apart.
+    let seen_by_a = MockServer::start().await;
+    in_flight(&seen_by_a).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/predictions/p-1/cancel"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(prediction(&seen_by_a, "canceled")))
+        .mount(&seen_by_a)
+        .await;
+    let seen_by_b = MockServer::start().await;
+    finished_and_no_new_ones(&seen_by_b, &b"\x89PNG the paid-for image"[..]).await;
+
+    // Worker A runs on a pool of its own, which the test can starve: alive, but its
+    // database stops answering it (a network partition, a long pause).
+    let options = app.pool.connect_options().as_ref().clone();
+    let pool_a = PgPoolOptions::new()
+        .max_connections(3)
+        .acquire_timeout(Duration::from_millis(300))
+        .connect_with(options)
+        .await
+        .unwrap();
+    let stop_a = CancellationToken::new();
+    let worker_a = tokio::spawn(
+        worker(&app, pool_a.clone(), &seen_by_a, &work.path().join("a")).run(stop_a.clone()),
+    );
+    approve_text(&app, &ada, &scene).await;
+    prediction_saved(&app).await;
+    // Every connection but the one its wake-up listener keeps.
+    let mut held = Vec::new();
+    while held.len() < 2 {
+        if let Ok(connection) = pool_a.acquire().await {
+            held.push(connection);
+        }
+    }
+
+    // A's one-second lease runs out; B takes the job over and resumes A's prediction.
+    image_made_by_another_worker(&app, &ada, &project, &seen_by_b, work.path()).await;
+    assert_eq!(
+        job_row(&app).await,
+        ("succeeded".to_string(), 2, Some("p-1".to_string()))
+    );
+
+    // A's database answers again: its heartbeat finds the job is not its own any more, and
+    // A stops waiting on the prediction without cancelling what B was given.
+    drop(held);
+    let polls_by_a = || async {
+        seen_by_a
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.method.as_str() == "GET")
+            .count()
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let before = polls_by_a().await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if polls_by_a().await == before {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "worker A never noticed it lost the job"
+        );
+    }
+    let asked_by_a = seen_by_a.received_requests().await.unwrap();
+    let creates = asked_by_a
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path() == CREATE)
+        .count();
+    assert_eq!(creates, 1, "one prediction paid for, by A");
+    assert!(
+        !asked_by_a.iter().any(|r| r.url.path().ends_with("/cancel")),
+        "the prediction B resumed was not cancelled by A"
+    );
+    assert_eq!(
+        job_row(&app).await,
+        ("succeeded".to_string(), 2, Some("p-1".to_string())),
+        "A's late ending changes nothing"
+    );
+    stop_a.cancel();
+    worker_a.await.unwrap();
 }

@@ -368,7 +368,7 @@ impl Replicate {
 
     /// Runs a prediction to its output file: resumes `run.resume` (a prediction an earlier
     /// attempt paid for) or creates one and reports its id through `run.on_started` before
-    /// waiting on it. Cancelling the run cancels the prediction.
+    /// waiting on it. Cancelling the run cancels the prediction, unless the run was handed off.
     pub async fn run(
         &self,
         model: &str,
@@ -432,6 +432,12 @@ impl Replicate {
             Ok(media)
         };
         match run.cancellable(work).await {
+            // The job's new owner waits on this prediction: stopping it would make that
+            // owner pay for another.
+            Err(GenerationError::Cancelled) if run.is_handed_off() => {
+                tracing::info!(prediction = %id, model, "leaving the prediction to the job's new owner");
+                Err(GenerationError::Cancelled)
+            }
             Err(GenerationError::Cancelled) => {
                 self.cancel(&id).await;
                 Err(GenerationError::Cancelled)
