@@ -14,7 +14,7 @@ use crate::{
 use anyhow::Context;
 use sqlx::{postgres::PgListener, PgPool};
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{atomic::Ordering, Arc},
     time::Duration,
 };
@@ -73,6 +73,10 @@ pub struct Worker {
     handlers: Registry,
     /// Names this worker in `locked_by`.
     pub id: String,
+    /// The jobs this worker is running now. A lease can run out while its run goes on
+    /// (a heartbeat held up by a busy database); this worker must not claim such a job
+    /// again beside its own run, which renews the lease at its next beat.
+    running: Arc<std::sync::Mutex<HashSet<Uuid>>>,
 }
 
 /// A worker's name in `locked_by`: the machine and process first, so that an operator
@@ -111,6 +115,7 @@ impl Worker {
             settings,
             handlers,
             id: worker_name(),
+            running: Default::default(),
         }
     }
 
@@ -209,6 +214,7 @@ impl Worker {
     /// running, then the one whose turn came longest ago, then the oldest job; accounts
     /// at their limit of running jobs wait. Jobs whose lease ran out are claimed again.
     async fn claim(&self, kind: &'static str) -> sqlx::Result<Option<Claimed>> {
+        let own: Vec<Uuid> = self.running_now().iter().copied().collect();
         let row = sqlx::query!(
             "WITH busy AS (
                  SELECT p.owner_id, count(*) AS n FROM jobs r JOIN projects p ON p.id = r.project_id
@@ -222,6 +228,7 @@ impl Worker {
                  WHERE j.kind = $3
                    AND ((j.status = 'queued' AND j.run_at <= now())
                         OR (j.status = 'running' AND j.lease_until < now()))
+                   AND NOT (j.id = ANY($5))
                    AND COALESCE(b.n, 0) < $4
                  ORDER BY COALESCE(b.n, 0), t.claimed_at NULLS FIRST, j.run_at, j.created_at
                  LIMIT 1
@@ -234,7 +241,8 @@ impl Worker {
             self.id,
             self.settings.lease.as_secs_f64(),
             kind,
-            self.settings.per_account
+            self.settings.per_account,
+            &own
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -250,6 +258,7 @@ impl Worker {
             .execute(&self.pool)
             .await?;
         }
+        self.running_now().insert(row.id);
         Ok(Some(Claimed {
             id: row.id,
             kind,
@@ -259,6 +268,13 @@ impl Worker {
             prediction_id: row.prediction_id,
             handed_over: row.handed_over,
         }))
+    }
+
+    fn running_now(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
+        // A panic elsewhere while it was held leaves the set as it was: still usable.
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Extends the lease while the job runs; cancels the run when the job is no longer
@@ -397,6 +413,7 @@ impl Worker {
         if let Err(error) = outcome {
             tracing::error!(error = format!("{error:#}"), job = %job.id, "could not record a job's end");
         }
+        self.running_now().remove(&job.id);
     }
 
     /// Gives a job back to the queue at shutdown, at once and without counting the

@@ -115,6 +115,16 @@ async fn job_row(app: &TestApp) -> (String, i32, Option<String>) {
         .unwrap()
 }
 
+/// Ada's planned project and its first scene: the app, Ada's client, the project's and
+/// the scene's ids, and a folder for the workers' files.
+async fn one_scene() -> (TestApp, reqwest::Client, String, String, tempfile::TempDir) {
+    let app = TestApp::spawn_without_worker().await;
+    let ada = app.new_user("ada@example.com").await;
+    let (project, view) = app.planned_project(&ada).await;
+    let scene = view.scenes[0].id.to_string();
+    (app, ada, project, scene, tempfile::tempdir().unwrap())
+}
+
 /// Waits until the scene image's job has saved its prediction's id.
 async fn prediction_saved(app: &TestApp) {
     let started = std::time::Instant::now();
@@ -126,11 +136,7 @@ async fn prediction_saved(app: &TestApp) {
 
 #[tokio::test]
 async fn a_worker_killed_mid_job_is_replaced_without_paying_twice() {
-    let app = TestApp::spawn_without_worker().await;
-    let ada = app.new_user("ada@example.com").await;
-    let (project, view) = app.planned_project(&ada).await;
-    let scene = view.scenes[0].id.to_string();
-    let work = tempfile::tempdir().unwrap();
+    let (app, ada, project, scene, work) = one_scene().await;
 
     let server = MockServer::start().await;
     in_flight(&server).await;
@@ -481,11 +487,7 @@ async fn the_queue_takes_turns_between_accounts() {
 
 #[tokio::test]
 async fn a_worker_that_lost_its_lease_leaves_the_prediction_to_the_worker_that_took_over() {
-    let app = TestApp::spawn_without_worker().await;
-    let ada = app.new_user("ada@example.com").await;
-    let (project, view) = app.planned_project(&ada).await;
-    let scene = view.scenes[0].id.to_string();
-    let work = tempfile::tempdir().unwrap();
+    let (app, ada, project, scene, work) = one_scene().await;
     // Replicate as worker A reaches it, and as worker B does: two servers, so that what
     // each worker asked for can be told apart.
     let seen_by_a = MockServer::start().await;
@@ -569,4 +571,45 @@ async fn a_worker_that_lost_its_lease_leaves_the_prediction_to_the_worker_that_t
     );
     stop_a.cancel();
     worker_a.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_worker_whose_lease_ran_out_mid_run_does_not_claim_its_own_job_again() {
+    let (app, ada, project, scene, work) = one_scene().await;
+    let server = MockServer::start().await;
+    in_flight(&server).await;
+    // A long lease, so that the next heartbeat is far off, and a quick look for work.
+    let mut only = worker(&app, app.pool.clone(), &server, work.path());
+    only.settings.lease = Duration::from_secs(30);
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(only.run(stop.clone()));
+    approve_text(&app, &ada, &scene).await;
+    prediction_saved(&app).await;
+
+    // The lease runs out while the run goes on, as when a heartbeat is held up by a busy
+    // database. The worker looks for work ten times a second meanwhile.
+    sqlx::query(
+        "UPDATE jobs SET lease_until = now() - interval '1 second' WHERE kind = 'scene_image'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        job_row(&app).await,
+        ("running".to_string(), 1, Some("p-1".to_string())),
+        "the job is not claimed again beside its own run"
+    );
+
+    finished_and_no_new_ones(&server, &b"\x89PNG"[..]).await;
+    app.wait_for(&ada, &project, "the image", |v| {
+        v.scenes[0].image_status == GenStatus::Ready
+    })
+    .await;
+    assert_eq!(
+        job_row(&app).await,
+        ("succeeded".to_string(), 1, Some("p-1".to_string()))
+    );
+    stop.cancel();
+    running.await.unwrap();
 }
