@@ -125,6 +125,17 @@ async fn one_scene() -> (TestApp, reqwest::Client, String, String, tempfile::Tem
     (app, ada, project, scene, tempfile::tempdir().unwrap())
 }
 
+/// How many `method` requests for `path` the fake Replicate received.
+async fn asked(server: &MockServer, method: &str, path: &str) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == method && r.url.path() == path)
+        .count()
+}
+
 /// Waits until the scene image's job has saved its prediction's id.
 async fn prediction_saved(app: &TestApp) {
     let started = std::time::Instant::now();
@@ -189,13 +200,7 @@ async fn a_worker_killed_mid_job_is_replaced_without_paying_twice() {
     );
 
     // Replicate finishes the prediction meanwhile.
-    let creates_before = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.method.as_str() == "POST" && r.url.path() == CREATE)
-        .count();
+    let creates_before = asked(&server, "POST", CREATE).await;
     assert_eq!(creates_before, 1);
     finished_and_no_new_ones(&server, &b"\x89PNG the paid-for image"[..]).await;
 
@@ -330,9 +335,9 @@ async fn a_worker_shutting_down_hands_its_job_over_without_cancelling_the_predic
         .await
         .expect("the worker stops promptly")
         .unwrap();
-    let requests = server.received_requests().await.unwrap();
-    assert!(
-        !requests.iter().any(|r| r.url.path().ends_with("/cancel")),
+    assert_eq!(
+        asked(&server, "POST", "/v1/predictions/p-1/cancel").await,
+        0,
         "the paid prediction is left running"
     );
     assert_eq!(
@@ -533,15 +538,7 @@ async fn a_worker_that_lost_its_lease_leaves_the_prediction_to_the_worker_that_t
     // A's database answers again: its heartbeat finds the job is not its own any more, and
     // A stops waiting on the prediction without cancelling what B was given.
     drop(held);
-    let polls_by_a = || async {
-        seen_by_a
-            .received_requests()
-            .await
-            .unwrap()
-            .iter()
-            .filter(|r| r.method.as_str() == "GET")
-            .count()
-    };
+    let polls_by_a = || asked(&seen_by_a, "GET", "/v1/predictions/p-1");
     let started = std::time::Instant::now();
     loop {
         let before = polls_by_a().await;
@@ -554,14 +551,14 @@ async fn a_worker_that_lost_its_lease_leaves_the_prediction_to_the_worker_that_t
             "worker A never noticed it lost the job"
         );
     }
-    let asked_by_a = seen_by_a.received_requests().await.unwrap();
-    let creates = asked_by_a
-        .iter()
-        .filter(|r| r.method.as_str() == "POST" && r.url.path() == CREATE)
-        .count();
-    assert_eq!(creates, 1, "one prediction paid for, by A");
-    assert!(
-        !asked_by_a.iter().any(|r| r.url.path().ends_with("/cancel")),
+    assert_eq!(
+        asked(&seen_by_a, "POST", CREATE).await,
+        1,
+        "one prediction paid for, by A"
+    );
+    assert_eq!(
+        asked(&seen_by_a, "POST", "/v1/predictions/p-1/cancel").await,
+        0,
         "the prediction B resumed was not cancelled by A"
     );
     assert_eq!(
