@@ -6,6 +6,7 @@
 
 use crate::error::AppError;
 use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
 use sqlx::PgPool;
 use std::{
     collections::{HashMap, HashSet},
@@ -237,13 +238,21 @@ impl Drop for Seat {
 /// Who watches a stream, held for as long as the stream is open.
 pub struct Watch {
     revoked: CancellationToken,
-    #[allow(dead_code)] // Held for its Drop.
     seat: Seat,
 }
 
 impl Watch {
-    /// Completes once the viewer may no longer see the stream (see [`sweep`]).
-    pub async fn revoked(&self) {
-        self.revoked.cancelled().await
+    /// `events` until the viewer may no longer see them (see [`sweep`]); the seat is
+    /// given back when the stream is dropped. Combinators rather than a generator: a
+    /// generator would hold a second copy of `events`, moved into it, for the stream's
+    /// whole life.
+    pub fn guard<S: Stream>(self, events: S) -> impl Stream<Item = S::Item> {
+        let Self { revoked, seat } = self;
+        events
+            .take_until(revoked.cancelled_owned())
+            .map(move |event| {
+                let _held = &seat;
+                event
+            })
     }
 }

@@ -20,11 +20,12 @@ use crate::{
 use axum::{
     extract::{Path, State},
     http::HeaderMap,
-    response::{IntoResponse, Response},
+    response::{sse::Event, IntoResponse, Response},
 };
 use futures::StreamExt;
+use uuid::Uuid;
 
-fn named(event: &StoryboardEvent) -> axum::response::sse::Event {
+fn named(event: &StoryboardEvent) -> Event {
     sse_event(event.name(), event)
 }
 
@@ -54,25 +55,16 @@ pub async fn storyboard_stream(
         let sent = match resume_after {
             Some(seq) => seq,
             None => {
-                match storyboard_view(&state, owner, project).await {
-                    Ok(Some(view)) if view.id == storyboard => {
-                        let id = view.last_event_id.to_string();
-                        for scene in &view.scenes {
-                            yield named(&StoryboardEvent::SceneUpdate {
-                                scene: Some(Box::new(scene.clone())),
-                                scene_id: scene.id,
-                                removed: false,
-                                spent_microusd: view.standing.spent_microusd,
-                                reserved_microusd: view.standing.reserved_microusd,
-                            }).id(&id);
-                        }
-                        if view.complete() {
-                            yield named(&StoryboardEvent::StoryboardComplete { storyboard_id: storyboard }).id(&id);
-                        }
-                        view.last_event_id
-                    }
-                    _ => return,
+                // Boxed and made whole before the first is sent: the snapshot's reads
+                // are far bigger than an idle stream, and over once it is sent (see
+                // `events::stream`).
+                let Some((snapshot, sent)) = Box::pin(snapshot(&state, owner, project, storyboard)).await else {
+                    return;
+                };
+                for event in snapshot {
+                    yield event;
                 }
+                sent
             }
         };
         let storage = state.storage.clone();
@@ -88,4 +80,43 @@ pub async fn storyboard_stream(
         }
     };
     respond(watch, events)
+}
+
+/// Every scene of the storyboard as it stands, each as an event with the id of the
+/// storyboard's last event, and that id; `None` when the project's storyboard is
+/// another one now.
+async fn snapshot(
+    state: &AppState,
+    owner: Uuid,
+    project: Uuid,
+    storyboard: Uuid,
+) -> Option<(Vec<Event>, i64)> {
+    let view = storyboard_view(state, owner, project).await.ok()??;
+    if view.id != storyboard {
+        return None;
+    }
+    let id = view.last_event_id.to_string();
+    let mut events: Vec<Event> = view
+        .scenes
+        .iter()
+        .map(|scene| {
+            named(&StoryboardEvent::SceneUpdate {
+                scene: Some(Box::new(scene.clone())),
+                scene_id: scene.id,
+                removed: false,
+                spent_microusd: view.standing.spent_microusd,
+                reserved_microusd: view.standing.reserved_microusd,
+            })
+            .id(&id)
+        })
+        .collect();
+    if view.complete() {
+        events.push(
+            named(&StoryboardEvent::StoryboardComplete {
+                storyboard_id: storyboard,
+            })
+            .id(&id),
+        );
+    }
+    Some((events, view.last_event_id))
 }
