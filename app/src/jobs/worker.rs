@@ -12,9 +12,11 @@ use crate::{
     storage::ssr::Storage,
 };
 use anyhow::Context;
+use futures::FutureExt;
 use sqlx::{postgres::PgListener, PgPool};
 use std::{
     collections::{HashMap, HashSet},
+    panic::AssertUnwindSafe,
     sync::{atomic::Ordering, Arc},
     time::Duration,
 };
@@ -367,6 +369,13 @@ impl Worker {
         // decides which). Shutting down is neither: the work is dropped where it stands
         // and handed over, and the provider's prediction runs on for the next worker.
         let run = self.run_for(&job);
+        // However this run ends, its heartbeat stops and the worker may claim the job
+        // again: see `Running`.
+        let _running = Running {
+            worker: self,
+            job: job.id,
+            cancel: run.cancel.clone(),
+        };
         let heartbeat = tokio::spawn({
             let worker = self.clone();
             let run = run.clone();
@@ -392,8 +401,17 @@ impl Worker {
                 spending: self.settings.spending.clone(),
                 product_check: self.settings.product_check.clone(),
             };
+            // A handler that panics is a bug, but its job must still end: the panic is
+            // the run's error, retried or failed like any other.
+            let work = AssertUnwindSafe(self.handler(job.kind).run(&job.payload, &context));
             tokio::select! {
-                result = self.handler(job.kind).run(&job.payload, &context) => Some(result),
+                result = work.catch_unwind() => Some(result.unwrap_or_else(|panic| {
+                    // What it said is for the operator; the user is told no more than
+                    // that it was not the provider.
+                    let panic = panic_message(panic.as_ref());
+                    tracing::error!(job = %job.id, kind = job.kind, panic, "a job's handler panicked");
+                    Err(GenerationError::Failed(anyhow::anyhow!("an internal error")))
+                })),
                 _ = stop.cancelled() => None,
             }
         };
@@ -413,7 +431,6 @@ impl Worker {
         if let Err(error) = outcome {
             tracing::error!(error = format!("{error:#}"), job = %job.id, "could not record a job's end");
         }
-        self.running_now().remove(&job.id);
     }
 
     /// Gives a job back to the queue at shutdown, at once and without counting the
@@ -506,6 +523,33 @@ impl Worker {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Held by a run while it lasts. The release build unwinds on panic: were `execute` to
+/// stop half-way, its heartbeat would otherwise renew the lease for ever (the job would
+/// stay `running`, never retried) and the worker would never claim the job again.
+/// Dropped, it ends the heartbeat, and the lease runs out for another claim.
+struct Running<'a> {
+    worker: &'a Worker,
+    job: Uuid,
+    cancel: CancellationToken,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        self.worker.running_now().remove(&self.job);
+    }
+}
+
+/// What a panic said, for the job's error: `panic!` with a message gives a `&str` or a
+/// `String`; anything else says nothing readable.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic")
 }
 
 /// A run's figures for `/metrics`: how it ended and how long it took (what it paid is

@@ -18,6 +18,7 @@ mod llm_director;
 mod moods;
 mod observability;
 mod operations;
+mod panics;
 mod product;
 mod product_check;
 mod product_scenes;

@@ -1,0 +1,95 @@
+//! A job whose handler panics (a bug, which the release build unwinds from) still ends:
+//! it is retried, then failed, and the worker that ran it carries on with other work.
+
+use crate::helpers::{replicate_worker, TestApp};
+use app::{
+    generation::ssr::GenerationError,
+    jobs::{BackgroundJob, JobContext, Outcome, Registry},
+};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// A job kind with a bug: the one numbered 0 panics, the others are done at once.
+#[derive(Serialize, Deserialize)]
+struct Buggy {
+    number: u32,
+}
+
+#[async_trait]
+impl BackgroundJob for Buggy {
+    const KIND: &'static str = "test_buggy";
+    const MAX_ATTEMPTS: i32 = 2;
+    const CONCURRENCY: usize = 1;
+
+    fn idempotency_key(&self) -> String {
+        format!("test_buggy:{}", self.number)
+    }
+
+    async fn run(&self, _context: &JobContext) -> Result<Outcome, GenerationError> {
+        if self.number == 0 {
+            panic!("a bug in the handler");
+        }
+        Ok(Outcome::Done)
+    }
+}
+
+async fn queue(app: &TestApp, number: u32) -> uuid::Uuid {
+    let mut connection = app.pool.acquire().await.unwrap();
+    app::jobs::enqueue(&mut connection, None, &Buggy { number })
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The job's status, attempts, error and whether it still holds a lease, once it is
+/// `status` (30 s at most).
+async fn once(app: &TestApp, job: uuid::Uuid, status: &str) -> (i32, Option<String>, bool) {
+    let started = std::time::Instant::now();
+    loop {
+        let (now, attempts, error, leased): (String, i32, Option<String>, bool) = sqlx::query_as(
+            "SELECT status, attempts, last_error, lease_until IS NOT NULL FROM jobs WHERE id = $1",
+        )
+        .bind(job)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if now == status {
+            return (attempts, error, leased);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the job is still {now} (attempt {attempts}), not {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_job_whose_handler_panics_is_retried_then_failed_and_the_worker_carries_on() {
+    let app = TestApp::spawn_without_worker().await;
+    let work = tempfile::tempdir().unwrap();
+    // No provider is called: the address is never asked.
+    let worker = replicate_worker(
+        app.pool.clone(),
+        app.storage.clone(),
+        "http://127.0.0.1:9",
+        work.path(),
+        Registry::default().register::<Buggy>(),
+    );
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(worker.run(stop.clone()));
+
+    let buggy = queue(&app, 0).await;
+    let (attempts, error, leased) = once(&app, buggy, "failed").await;
+    assert_eq!(attempts, 2, "retried once, then failed");
+    assert_eq!(error.as_deref(), Some("an internal error"));
+    assert!(!leased, "a failed job holds no lease");
+
+    // The worker carries on: the next job of the kind (one at a time) runs.
+    let next = queue(&app, 1).await;
+    once(&app, next, "succeeded").await;
+    stop.cancel();
+    running.await.unwrap();
+}
