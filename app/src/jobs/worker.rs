@@ -20,7 +20,7 @@ use std::{
     sync::{atomic::Ordering, Arc},
     time::Duration,
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -154,6 +154,10 @@ impl Worker {
             }
         };
         let running = tokio_util::task::TaskTracker::new();
+        // A run that ends frees its place: the queue is looked at again at once, where
+        // it would otherwise wait for the next poll (or a new job's wake-up) with work
+        // queued, leaving the place empty for up to `poll`.
+        let freed = Arc::new(Notify::new());
         tracing::info!(worker = %self.id, "job worker started");
         while !stop.is_cancelled() {
             let mut claimed_any = false;
@@ -166,12 +170,14 @@ impl Worker {
                         claimed_any = true;
                         let worker = self.clone();
                         let stop = stop.clone();
+                        let freed = freed.clone();
                         // Every log line of the job names it.
                         let span = tracing::info_span!("job", kind = job.kind, id = %job.id);
                         running.spawn(
                             async move {
                                 worker.execute(job, stop).await;
                                 drop(permit);
+                                freed.notify_one();
                             }
                             .instrument(span),
                         );
@@ -197,6 +203,7 @@ impl Worker {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = wake => {}
+                _ = freed.notified() => {}
                 _ = tokio::time::sleep(self.settings.poll) => {}
             }
         }

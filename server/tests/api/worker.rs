@@ -1,5 +1,6 @@
-//! A job whose handler panics (a bug, which the release build unwinds from) still ends:
-//! it is retried, then failed, and the worker that ran it carries on with other work.
+//! The job worker itself, with a job kind of the tests' own: how soon it takes the next
+//! queued job, and what becomes of a job whose handler panics (a bug, which the release
+//! build unwinds from).
 
 use crate::helpers::{replicate_worker, TestApp};
 use app::{
@@ -66,18 +67,53 @@ async fn once(app: &TestApp, job: uuid::Uuid, status: &str) -> (i32, Option<Stri
     }
 }
 
+/// A worker running `Buggy` jobs alone. No provider is called: the address given for
+/// one is never asked.
+fn buggy_worker(app: &TestApp, work: &std::path::Path) -> app::jobs::Worker {
+    replicate_worker(
+        app.pool.clone(),
+        app.storage.clone(),
+        "http://127.0.0.1:9",
+        work,
+        Registry::default().register::<Buggy>(),
+    )
+}
+
+#[tokio::test]
+async fn a_worker_takes_the_next_queued_job_as_soon_as_one_ends() {
+    let app = TestApp::spawn_without_worker().await;
+    let work = tempfile::tempdir().unwrap();
+    // Four jobs queued, and a worker that runs one at a time and, when nothing wakes
+    // it, looks at the queue once a minute.
+    let jobs = [
+        queue(&app, 1).await,
+        queue(&app, 2).await,
+        queue(&app, 3).await,
+        queue(&app, 4).await,
+    ];
+    let mut worker = buggy_worker(&app, work.path());
+    worker.settings.poll = Duration::from_secs(60);
+    let stop = CancellationToken::new();
+    let started = std::time::Instant::now();
+    let running = tokio::spawn(worker.run(stop.clone()));
+    for job in jobs {
+        once(&app, job, "succeeded").await;
+    }
+    // Each ended job's place is filled at once, not at the next look a minute later.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "four quick jobs took {:?}",
+        started.elapsed()
+    );
+    stop.cancel();
+    running.await.unwrap();
+}
+
 #[tokio::test]
 async fn a_job_whose_handler_panics_is_retried_then_failed_and_the_worker_carries_on() {
     let app = TestApp::spawn_without_worker().await;
     let work = tempfile::tempdir().unwrap();
-    // No provider is called: the address is never asked.
-    let worker = replicate_worker(
-        app.pool.clone(),
-        app.storage.clone(),
-        "http://127.0.0.1:9",
-        work.path(),
-        Registry::default().register::<Buggy>(),
-    );
+    let worker = buggy_worker(&app, work.path());
     let stop = CancellationToken::new();
     let running = tokio::spawn(worker.run(stop.clone()));
 
