@@ -9,7 +9,10 @@
 //! (runs counted by the instances against jobs done in the database).
 
 use super::harness::{id_of, ms_since, percentile, plan_storyboard, Browser, PASSWORD};
-use crate::fleet::{Fleet, FleetOptions};
+use crate::{
+    fleet::{Fleet, FleetOptions},
+    startup::shutdown_signal,
+};
 use anyhow::{bail, Context};
 use std::{
     sync::{Arc, Mutex},
@@ -189,6 +192,15 @@ pub async fn bench_load(
     options.workers = workers;
     options.web_only = web_only;
     let fleet = Fleet::start(options).await?;
+    // Whatever happens to the run, the fleet's processes and database are stopped.
+    let result = drive(&fleet, users, until, minutes).await;
+    fleet.stop().await;
+    result
+}
+
+async fn drive(fleet: &Fleet, users: usize, until: Until, minutes: u64) -> anyhow::Result<()> {
+    let workers = fleet.instances.iter().filter(|i| i.runs_worker).count();
+    let web_only = fleet.instances.len() - workers;
     println!(
         "fleet up at {}: {workers} instances with workers, {web_only} web only; {users} users \
          until {until:?}",
@@ -227,10 +239,27 @@ pub async fn bench_load(
             }
         });
     }
-    while running.join_next().await.is_some() {}
+    // Ctrl-C (or SIGTERM) ends the run early: the users still under way count as errors,
+    // and the figures so far are printed and the fleet stopped all the same, rather than
+    // leaving its processes and database running behind.
+    let interrupted = tokio::select! {
+        () = async { while running.join_next().await.is_some() {} } => false,
+        () = shutdown_signal() => true,
+    };
     let took = started.elapsed();
+    if interrupted {
+        println!("interrupted after {:.0} s", took.as_secs_f64());
+        let left = running.len();
+        running.shutdown().await;
+        let mut figures = figures.lock().expect("no user panicked counting");
+        for _ in 0..left {
+            figures
+                .errors
+                .push("interrupted while under way".to_owned());
+        }
+    }
 
-    let (jobs_done, runs) = spread(&fleet).await?;
+    let (jobs_done, runs) = spread(fleet).await?;
     let mut figures = std::mem::take(&mut *figures.lock().expect("no user panicked counting"));
     figures.api_ms = std::mem::take(&mut *api_ms.lock().expect("no user panicked counting"));
     for list in [&mut figures.api_ms, &mut figures.page_ms] {
@@ -260,7 +289,6 @@ pub async fn bench_load(
     for error in figures.errors.iter().take(10) {
         println!("error: {error}");
     }
-    fleet.stop().await;
     Ok(())
 }
 

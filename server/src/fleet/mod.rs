@@ -262,6 +262,9 @@ impl Process {
             .stdout(out.try_clone()?)
             .stderr(out)
             .kill_on_drop(true)
+            // A group of its own: Ctrl-C at the terminal reaches the harness alone, which
+            // then stops the fleet in order (instances handing their jobs back first).
+            .process_group(0)
             .spawn()
             .with_context(|| format!("starting {name}"))?;
         Ok(Self { name, child })
