@@ -45,6 +45,8 @@ struct Figures {
     page_ms: Vec<f64>,
     errors: Vec<String>,
     completed: usize,
+    /// When the last user to complete did, from the start of the run.
+    last_completed_secs: f64,
 }
 
 #[derive(Clone)]
@@ -92,7 +94,17 @@ impl User {
             if let Some(failed) = scenes.iter().find(|s| s[status_of] == "failed") {
                 bail!("a scene's {what} failed: {}", failed["error"]);
             }
-            if scenes.iter().all(|s| s[status_of] == "ready") {
+            if let Some(failed) = scenes.iter().find(|s| s["voice_status"] == "failed") {
+                bail!("a scene's voiceover failed: {}", failed["error"]);
+            }
+            // A clip is approved only once the scene's voiceover is spoken (its length
+            // sets the clip's): until then "approve all" leaves the scene for later, so
+            // the images wait counts as done only with every voice settled too.
+            let settled = |s: &serde_json::Value| {
+                s[status_of] == "ready"
+                    && !matches!(s["voice_status"].as_str(), Some("queued" | "running"))
+            };
+            if scenes.iter().all(settled) {
                 return Ok(());
             }
             self.idle(project, &mut looks).await?;
@@ -234,7 +246,10 @@ async fn drive(fleet: &Fleet, users: usize, until: Until, minutes: u64) -> anyho
             };
             let mut figures = user.figures.lock().expect("no user panicked counting");
             match result {
-                Ok(()) => figures.completed += 1,
+                Ok(()) => {
+                    figures.completed += 1;
+                    figures.last_completed_secs = started.elapsed().as_secs_f64();
+                }
                 Err(error) => figures.errors.push(format!("user {n}: {error:#}")),
             }
         });
@@ -270,6 +285,8 @@ async fn drive(fleet: &Fleet, users: usize, until: Until, minutes: u64) -> anyho
     println!("users_completed={}", figures.completed);
     println!("errors={}", figures.errors.len());
     println!("seconds={:.0}", took.as_secs_f64());
+    // The run lasts until its slowest user; this is when the completed ones were done.
+    println!("last_completed_seconds={:.0}", figures.last_completed_secs);
     println!("api_calls={}", figures.api_ms.len());
     println!("api_p50_ms={:.1}", percentile(&figures.api_ms, 0.5));
     println!("api_p99_ms={:.1}", percentile(&figures.api_ms, 0.99));
