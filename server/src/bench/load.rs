@@ -204,6 +204,11 @@ pub async fn bench_load(
     options.workers = workers;
     options.web_only = web_only;
     let fleet = Fleet::start(options).await?;
+    println!(
+        "fleet up at {}: {workers} instances with workers, {web_only} web only; {users} users \
+         until {until:?}",
+        fleet.url
+    );
     // Whatever happens to the run, the fleet's processes and database are stopped.
     let result = drive(&fleet, users, until, minutes).await;
     fleet.stop().await;
@@ -211,13 +216,6 @@ pub async fn bench_load(
 }
 
 async fn drive(fleet: &Fleet, users: usize, until: Until, minutes: u64) -> anyhow::Result<()> {
-    let workers = fleet.instances.iter().filter(|i| i.runs_worker).count();
-    let web_only = fleet.instances.len() - workers;
-    println!(
-        "fleet up at {}: {workers} instances with workers, {web_only} web only; {users} users \
-         until {until:?}",
-        fleet.url
-    );
     let figures = Arc::new(Mutex::new(Figures::default()));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(minutes * 60);
