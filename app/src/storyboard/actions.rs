@@ -155,6 +155,15 @@ fn apply(
             if scene.image_status != GenStatus::Ready || scene.image_asset_id.is_none() {
                 return conflict("The scene's image is not ready yet.");
             }
+            if speaks && scene.voice_pending() {
+                // The clip's length waits for the spoken line's: the approval is kept
+                // and the clip asked for when the speech is done (`voice.rs`).
+                scene.image_approved = true;
+                scene.video_approved = false;
+                scene.clip_awaits_voice = true;
+                scene.error = None;
+                return Ok(None);
+            }
             voice_allows_clip(scene, speaks)?;
             scene.image_approved = true;
             scene.video_approved = false;
@@ -168,6 +177,7 @@ fn apply(
                 return conflict("Approve the scene's image before making its clip.");
             }
             voice_allows_clip(scene, speaks)?;
+            scene.clip_awaits_voice = false;
             scene.video_approved = false;
             scene.video_status = GenStatus::Queued;
             scene.error = None;
@@ -289,6 +299,8 @@ pub async fn act_on_scene(
         && before.voiceover == scene.voiceover
         && before.voice_generation == scene.voice_generation
         && before.text_approved == scene.text_approved
+        && before.image_approved == scene.image_approved
+        && before.clip_awaits_voice == scene.clip_awaits_voice
         && before.video_approved == scene.video_approved
         && before.shows_product == scene.shows_product
     {
@@ -338,9 +350,9 @@ pub async fn approve_all(me: &Caller, storyboard: Uuid, stage: Stage) -> Result<
                 scene.text_approved
                     && !scene.image_approved
                     && scene.image_status == GenStatus::Ready
-                    // A scene whose line is unspoken or too long waits: its clip's
-                    // length is not known yet.
-                    && voice_allows_clip(&scene, speaks).is_ok()
+                    // A line too long for its scene holds the clip back; one still
+                    // being spoken only delays it (the approval is remembered).
+                    && !(speaks && scene.voice_too_long())
             }
             Stage::Video | Stage::Done => {
                 scene.image_approved

@@ -262,6 +262,7 @@ pub async fn add_scene(
         voice_key: None,
         voice_ms: None,
         voice_generation: 0,
+        clip_awaits_voice: false,
     };
     let mut after = before.clone();
     after.insert(at, new.clone());

@@ -124,6 +124,9 @@ pub struct SceneView {
     pub voice_ms: Option<u32>,
     /// The line runs past the scene: the clip is not asked for until one of them changes.
     pub voice_too_long: bool,
+    /// The image is approved and the clip starts once the line is spoken.
+    #[serde(default)]
+    pub clip_awaits_voice: bool,
 }
 
 impl SceneView {

@@ -52,6 +52,10 @@ pub struct SceneRecord {
     pub voice_ms: Option<u32>,
     #[serde(default)]
     pub voice_generation: i32,
+    /// The image is approved while the line was still being spoken: the clip is asked
+    /// for as soon as the speech is ready and fits (see `voice.rs`).
+    #[serde(default)]
+    pub clip_awaits_voice: bool,
 }
 
 fn percent(score: Option<f32>) -> Option<u8> {
@@ -97,6 +101,7 @@ impl SceneRecord {
             voice_url,
             voice_ms: self.voice_ms,
             voice_too_long: self.voice_too_long(),
+            clip_awaits_voice: self.clip_awaits_voice,
         }
     }
 
@@ -136,6 +141,7 @@ impl SceneRecord {
     /// the clip made from it are to be made again; the text stays approved.
     pub(super) fn back_to_image(&mut self) {
         self.image_approved = false;
+        self.clip_awaits_voice = false;
         self.video_approved = false;
         self.image_status = GenStatus::None;
         if self.video_status.busy() {
@@ -149,6 +155,7 @@ impl SceneRecord {
     pub(super) fn back_to_text(&mut self) {
         self.text_approved = false;
         self.image_approved = false;
+        self.clip_awaits_voice = false;
         self.video_approved = false;
         if self.image_status.busy() {
             self.image_status = GenStatus::None;

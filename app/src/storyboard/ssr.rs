@@ -57,6 +57,7 @@ macro_rules! record {
             voice_key: row.voice_key,
             voice_ms: row.voice_ms.map(|ms| ms.max(0) as u32),
             voice_generation: row.voice_generation,
+            clip_awaits_voice: row.clip_awaits_voice,
         }
     }};
 }
@@ -73,7 +74,7 @@ pub async fn scenes_of(
                 ia.product_match AS \"image_match?\", ia.product_drift AS \"image_drift?\",
                 va.product_match AS \"video_match?\", va.product_drift AS \"video_drift?\",
                 s.voiceover, s.voice_status, s.voice_asset_id, vo.storage_key AS \"voice_key?\",
-                s.voice_ms, s.voice_generation
+                s.voice_ms, s.voice_generation, s.clip_awaits_voice
          FROM scenes s
          JOIN storyboards sb ON sb.id = s.storyboard_id
          LEFT JOIN assets ia ON ia.id = s.image_asset_id
@@ -124,7 +125,7 @@ async fn lock_scene_where(
                 ia.product_match AS \"image_match?\", ia.product_drift AS \"image_drift?\",
                 va.product_match AS \"video_match?\", va.product_drift AS \"video_drift?\",
                 s.voiceover, s.voice_status, s.voice_asset_id, vo.storage_key AS \"voice_key?\",
-                s.voice_ms, s.voice_generation
+                s.voice_ms, s.voice_generation, s.clip_awaits_voice
          FROM scenes s
          JOIN storyboards sb ON sb.id = s.storyboard_id
          LEFT JOIN assets ia ON ia.id = s.image_asset_id
@@ -154,7 +155,8 @@ pub async fn save_scene(tx: &mut PgConnection, scene: &SceneRecord) -> sqlx::Res
                 text_approved = $6, image_status = $7, image_asset_id = $8, image_approved = $9,
                 video_status = $10, video_asset_id = $11, video_approved = $12, error = $13,
                 generation = $14, shows_product = $15, voiceover = $16, voice_status = $17,
-                voice_asset_id = $18, voice_ms = $19, voice_generation = $20, updated_at = now()
+                voice_asset_id = $18, voice_ms = $19, voice_generation = $20,
+                clip_awaits_voice = $21, updated_at = now()
          WHERE id = $1",
         scene.id,
         scene.position,
@@ -175,7 +177,8 @@ pub async fn save_scene(tx: &mut PgConnection, scene: &SceneRecord) -> sqlx::Res
         scene.voice_status.as_str(),
         scene.voice_asset_id,
         scene.voice_ms.map(|ms| ms as i32),
-        scene.voice_generation
+        scene.voice_generation,
+        scene.clip_awaits_voice
     )
     .execute(&mut *tx)
     .await?;

@@ -84,14 +84,20 @@ pub async fn storyboard_stream(
 
 /// Every scene of the storyboard as it stands, each as an event with the id of the
 /// storyboard's last event, and that id; `None` when the project's storyboard is
-/// another one now.
+/// another one now, or when it could not be read (logged: the page then reconnects).
 async fn snapshot(
     state: &AppState,
     owner: Uuid,
     project: Uuid,
     storyboard: Uuid,
 ) -> Option<(Vec<Event>, i64)> {
-    let view = storyboard_view(state, owner, project).await.ok()??;
+    let view = match storyboard_view(state, owner, project).await {
+        Ok(view) => view?,
+        Err(error) => {
+            tracing::warn!(%storyboard, %error, "the storyboard stream's snapshot could not be read");
+            return None;
+        }
+    };
     if view.id != storyboard {
         return None;
     }

@@ -2,9 +2,12 @@
 //! fitting the scene lengths to what it measured. A line is spoken when its scene's text
 //! is approved, long before the clip: its measured length sets the scene's minimum, the
 //! other scenes give way where their clips are not made yet, and a line that still does
-//! not fit stops the clip from being asked for (see `actions.rs`).
+//! not fit stops the clip from being asked for (see `actions.rs`). An image approved
+//! while its line is still being spoken is remembered, and its clip is asked for when the
+//! speech is done ([`start_awaited_clip`]).
 
 use super::{
+    jobs::{enqueue_scene_job, SceneStage},
     record::SceneRecord,
     ssr::{lock_scene_for_job, save_scene, scenes_of},
     GenStatus, VoiceOption, VoiceSettings,
@@ -12,6 +15,7 @@ use super::{
 use crate::{
     budget::ssr::Tab,
     creative::timing::{fit, ClipLengths, SceneTiming},
+    error::AppError,
     generation::{
         pricing::Pricing,
         speech::{SpeechGenerator, SpeechRequest},
@@ -22,7 +26,7 @@ use crate::{
 };
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 /// Whether the project speaks, and the voice it chose (none: the provider's first).
@@ -131,7 +135,14 @@ impl BackgroundJob for SceneVoice {
                     .await?)
             })
             .await?;
-        self.finish(context, stored.id, stored.key.as_str(), voice_ms)
+        let spoken = Spoken {
+            asset: stored.id,
+            key: stored.key.as_str(),
+            voice_ms,
+            owner,
+            project,
+        };
+        self.finish(context, spoken)
             .await
             .map_err(GenerationError::Failed)
     }
@@ -192,15 +203,16 @@ impl SceneVoice {
         Ok(Some((scene.voiceover, voice, row.owner_id, row.id)))
     }
 
-    /// Records the speech on the scene and fits the storyboard's lengths to it, in one
-    /// transaction with the job's end.
-    async fn finish(
-        &self,
-        context: &JobContext,
-        asset: Uuid,
-        key: &str,
-        voice_ms: u32,
-    ) -> anyhow::Result<Outcome> {
+    /// Records the speech on the scene, fits the storyboard's lengths to it and starts
+    /// the clip the user asked for meanwhile, in one transaction with the job's end.
+    async fn finish(&self, context: &JobContext, spoken: Spoken<'_>) -> anyhow::Result<Outcome> {
+        let Spoken {
+            asset,
+            key,
+            voice_ms,
+            owner,
+            project,
+        } = spoken;
         let mut tx = context.pool.begin().await?;
         let scene = lock_scene_for_job(&mut tx, self.scene_id).await?;
         let Some(mut scene) = scene.filter(|s| s.voice_generation == self.voice_generation) else {
@@ -222,9 +234,79 @@ impl SceneVoice {
         }
         save_scene(&mut tx, &scene).await?;
         fit_to_voices(&mut tx, scene.storyboard_id, &context.media.clip_lengths).await?;
+        // Fitting may have lengthened the scene: the clip is asked for at its new length.
+        if let Some(fitted) = lock_scene_for_job(&mut tx, self.scene_id).await? {
+            let tab = context.spending.tab(owner, Some(project));
+            start_clip_paid_for(&mut tx, tab, &context.spending.pricing, project, fitted).await?;
+        }
         tx.commit().await?;
         Ok(Outcome::Done)
     }
+}
+
+/// What a finished speech left: its asset, its length, and whose it is.
+struct Spoken<'a> {
+    asset: Uuid,
+    key: &'a str,
+    voice_ms: u32,
+    owner: Uuid,
+    project: Uuid,
+}
+
+/// Starts the awaited clip on the job's own transaction, in a savepoint: a clip its
+/// budget refuses is not started, the scene says why, and the speech (paid for already)
+/// is kept all the same.
+async fn start_clip_paid_for(
+    tx: &mut PgConnection,
+    mut tab: Tab,
+    pricing: &Pricing,
+    project: Uuid,
+    mut scene: SceneRecord,
+) -> anyhow::Result<()> {
+    let before = scene.clone();
+    let mut savepoint = tx.begin().await?;
+    if !start_awaited_clip(&mut savepoint, &mut tab, pricing, project, &mut scene, true).await? {
+        return Ok(());
+    }
+    match tab.reserve(&mut savepoint).await {
+        Ok(_) => savepoint.commit().await?,
+        Err(AppError::OverBudget(why) | AppError::Throttled { message: why, .. }) => {
+            savepoint.rollback().await?;
+            let mut scene = before;
+            scene.clip_awaits_voice = false;
+            scene.error = Some(format!("The clip was not started: {why}"));
+            save_scene(tx, &scene).await?;
+        }
+        Err(error) => return Err(error.into()),
+    }
+    Ok(())
+}
+
+/// Asks for the clip of a scene whose image was approved while its line was being
+/// spoken, once the speech allows it: spoken and fitting the scene, or the voiceover
+/// switched off (`speaks` false). The clip's estimate goes on `tab`; true when asked.
+pub(super) async fn start_awaited_clip(
+    tx: &mut PgConnection,
+    tab: &mut Tab,
+    pricing: &Pricing,
+    project: Uuid,
+    scene: &mut SceneRecord,
+    speaks: bool,
+) -> sqlx::Result<bool> {
+    let awaiting = scene.clip_awaits_voice
+        && scene.image_approved
+        && !scene.video_approved
+        && scene.video_status == GenStatus::None;
+    if !awaiting || (speaks && (scene.voice_pending() || scene.voice_too_long())) {
+        return Ok(false);
+    }
+    scene.clip_awaits_voice = false;
+    scene.video_status = GenStatus::Queued;
+    scene.error = None;
+    scene.generation += 1;
+    save_scene(tx, scene).await?;
+    enqueue_scene_job(tx, tab, pricing, project, SceneStage::Video, scene, false).await?;
+    Ok(true)
 }
 
 /// What fitting must respect of a scene: its line's length, and its clip if one is made
@@ -288,7 +370,6 @@ pub async fn set_voice(
     enabled: bool,
     voice: Option<String>,
 ) -> Result<(), crate::error::AppError> {
-    use crate::error::AppError;
     let state = &me.state;
     let speech = &*state.media.speech;
     let voice = voice
@@ -342,7 +423,10 @@ pub async fn set_voice(
         }
         scene.revoice(enabled && scene.text_approved);
         cancel_voice_jobs(&mut tx, scene.id).await?;
-        save_scene(&mut tx, &scene).await?;
+        // Without a voiceover, a clip that waited for one is asked for now.
+        if !start_awaited_clip(&mut tx, &mut tab, pricing, project, &mut scene, enabled).await? {
+            save_scene(&mut tx, &scene).await?;
+        }
         if scene.voice_status == GenStatus::Queued {
             enqueue_voice(&mut tx, &mut tab, pricing, project, &scene).await?;
         }

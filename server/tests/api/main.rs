@@ -8,6 +8,7 @@ mod assets;
 mod auth;
 mod brand;
 mod budget;
+mod clips_after_voice;
 mod crashes;
 mod faults;
 mod fleet;

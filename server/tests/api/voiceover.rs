@@ -34,7 +34,7 @@ impl TestApp {
             .await;
     }
 
-    async fn scene_jobs(&self, kind: &str, scene: &SceneView) -> i64 {
+    pub(crate) async fn scene_jobs(&self, kind: &str, scene: &SceneView) -> i64 {
         sqlx::query_scalar(
             "SELECT count(*) FROM jobs WHERE kind = $1 AND payload->>'scene_id' = $2",
         )
@@ -58,7 +58,7 @@ impl TestApp {
     }
 }
 
-fn total(view: &StoryboardView) -> u32 {
+pub(crate) fn total(view: &StoryboardView) -> u32 {
     view.scenes.iter().map(|s| s.duration_secs).sum()
 }
 

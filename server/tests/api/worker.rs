@@ -1,22 +1,33 @@
 //! The job worker itself, with a job kind of the tests' own: how soon it takes the next
-//! queued job, and what becomes of a job whose handler panics (a bug, which the release
-//! build unwinds from).
+//! queued job, and what becomes of a job whose run panics, in its handler or past it (a
+//! bug, which the release build unwinds from).
 
 use crate::helpers::{replicate_worker, TestApp};
 use app::{
     generation::ssr::GenerationError,
-    jobs::{BackgroundJob, JobContext, Outcome, Registry},
+    jobs::{BackgroundJob, Failure, JobContext, Outcome, Registry},
 };
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
+use sqlx::PgConnection;
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
 use tokio_util::sync::CancellationToken;
 
-/// A job kind with a bug: the one numbered 0 panics, the others are done at once.
+/// A job kind with bugs: the one numbered 0 panics; the one numbered [`PANICS_RECORDING`]
+/// fails its first run and panics recording that failure (outside the handler, where
+/// nothing catches it); the others are done at once.
 #[derive(Serialize, Deserialize)]
 struct Buggy {
     number: u32,
 }
+
+const PANICS_RECORDING: u32 = 7;
+
+/// Whether the job numbered [`PANICS_RECORDING`] panicked recording its failure yet.
+static RECORDING_PANICKED: AtomicBool = AtomicBool::new(false);
 
 #[async_trait]
 impl BackgroundJob for Buggy {
@@ -32,7 +43,19 @@ impl BackgroundJob for Buggy {
         if self.number == 0 {
             panic!("a bug in the handler");
         }
+        if self.number == PANICS_RECORDING && !RECORDING_PANICKED.load(Ordering::SeqCst) {
+            return Err(GenerationError::Failed(anyhow::anyhow!(
+                "a first run fails"
+            )));
+        }
         Ok(Outcome::Done)
+    }
+
+    async fn on_failure(&self, _tx: &mut PgConnection, _failure: &Failure) -> anyhow::Result<()> {
+        if self.number == PANICS_RECORDING && !RECORDING_PANICKED.swap(true, Ordering::SeqCst) {
+            panic!("a bug recording the failure");
+        }
+        Ok(())
     }
 }
 
@@ -126,6 +149,25 @@ async fn a_job_whose_handler_panics_is_retried_then_failed_and_the_worker_carrie
     // The worker carries on: the next job of the kind (one at a time) runs.
     let next = queue(&app, 1).await;
     once(&app, next, "succeeded").await;
+    stop.cancel();
+    running.await.unwrap();
+}
+
+/// A panic past the handler (here recording a failure) unwinds the run half-way: its
+/// heartbeat must stop all the same, so that the lease runs out and the job is run
+/// again, by this very worker, instead of staying `running` for ever.
+#[tokio::test]
+async fn a_job_whose_run_panics_past_its_handler_is_run_again_when_its_lease_runs_out() {
+    let app = TestApp::spawn_without_worker().await;
+    let work = tempfile::tempdir().unwrap();
+    let worker = buggy_worker(&app, work.path());
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(worker.run(stop.clone()));
+
+    let job = queue(&app, PANICS_RECORDING).await;
+    let (attempts, _, _) = once(&app, job, "succeeded").await;
+    assert!(RECORDING_PANICKED.load(Ordering::SeqCst), "the bug was hit");
+    assert_eq!(attempts, 2, "claimed again once its lease ran out");
     stop.cancel();
     running.await.unwrap();
 }

@@ -201,7 +201,8 @@ fn Storyboard(
     };
     let count_stage =
         move |stage: Stage| scenes.with(|list| list.iter().filter(|s| s.stage() == stage).count());
-    // What "approve all" would start: an image per text, a clip per ready image.
+    // What "approve all" would start: an image per text, a clip per ready image (the
+    // server passes by a line too long for its scene; one being spoken waits for it).
     let all_images_cost = move || {
         scenes.with(|list| {
             list.iter()
@@ -214,6 +215,7 @@ fn Storyboard(
         scenes.with(|list| {
             list.iter()
                 .filter(|s| s.stage() == Stage::Image && s.image_status == GenStatus::Ready)
+                .filter(|s| !(speaks.get() && s.voice_too_long))
                 .map(|s| prices.clip(s.duration_secs))
                 .sum::<i64>()
         })

@@ -150,7 +150,13 @@ pub(super) fn SceneCard(
             </div>
             <div class="scene-status">
                 <span class=format!("status status-{}", scene.image_status.as_str())>{status_label(scene.image_status, "image")}</span>
-                <span class=format!("status status-{}", scene.video_status.as_str())>{status_label(scene.video_status, "clip")}</span>
+                <span class=format!("status status-{}", scene.video_status.as_str())>{
+                    if scene.clip_awaits_voice && scene.video_status == GenStatus::None {
+                        "Clip after the voiceover".to_string()
+                    } else {
+                        status_label(scene.video_status, "clip")
+                    }
+                }</span>
                 {product_check(&scene)}
             </div>
             {scene.error.clone().map(|error| {
@@ -196,13 +202,26 @@ pub(super) fn SceneCard(
                         let approve = do_action.clone();
                         let again = do_action.clone();
                         let ready = scene.image_status == GenStatus::Ready;
-                        // The clip is asked for at the length the spoken line fits.
-                        let voice_pending = scene.voice_pending();
-                        let waits = move || speaks.get() && (voice_pending || scene.voice_too_long);
-                        let approve_text = move || if speaks.get() && voice_pending { "Waiting for the voiceover".to_string() } else { pay("Approve image", clip_cost) };
+                        // A line too long for the scene holds the clip back; one still
+                        // being spoken does not: the clip starts when it is done.
+                        let too_long = move || speaks.get() && scene.voice_too_long;
                         view! {
-                            <button type="button" class="btn btn-small btn-primary" disabled=move || !ready || waits() aria-label=pay(&label("Approve the image of"), clip_cost) on:click=move |_| approve("approve_image")>{approve_text}</button>
+                            <button type="button" class="btn btn-small btn-primary" disabled=move || !ready || too_long() aria-label=pay(&label("Approve the image of"), clip_cost) on:click=move |_| approve("approve_image")>{pay("Approve image", clip_cost)}</button>
                             <button type="button" class="btn btn-small btn-ghost" disabled=image_busy aria-label=pay(&label("Regenerate the image of"), image_cost) on:click=move |_| again("regenerate_image")>{pay("New image", image_cost)}</button>
+                        }.into_any()
+                    }
+                    // Approved, with no clip asked for yet: it waits for the voiceover,
+                    // or its length changed and it is to be made again.
+                    Stage::Video if scene.video_status == GenStatus::None => {
+                        let make = do_action.clone();
+                        let voice_pending = scene.voice_pending();
+                        let awaits = scene.clip_awaits_voice;
+                        let waits = move || speaks.get() && (voice_pending || scene.voice_too_long);
+                        view! {
+                            {move || (awaits && speaks.get() && voice_pending).then(|| view! {
+                                <span class="muted" role="status">"The clip starts when the voiceover is ready."</span>
+                            })}
+                            <button type="button" class="btn btn-small btn-primary" disabled=waits aria-label=pay(&label("Make the clip of"), clip_cost) on:click=move |_| make("regenerate_video")>{pay("Make clip", clip_cost)}</button>
                         }.into_any()
                     }
                     Stage::Video => {
@@ -211,7 +230,7 @@ pub(super) fn SceneCard(
                         let ready = scene.video_status == GenStatus::Ready;
                         view! {
                             <button type="button" class="btn btn-small btn-primary" disabled=!ready aria-label=label("Approve the clip of") on:click=move |_| approve("approve_video")>"Approve clip"</button>
-                            <button type="button" class="btn btn-small btn-ghost" disabled=video_busy || scene.video_status == GenStatus::None aria-label=pay(&label("Regenerate the clip of"), clip_cost) on:click=move |_| again("regenerate_video")>{pay("New clip", clip_cost)}</button>
+                            <button type="button" class="btn btn-small btn-ghost" disabled=video_busy aria-label=pay(&label("Regenerate the clip of"), clip_cost) on:click=move |_| again("regenerate_video")>{pay("New clip", clip_cost)}</button>
                         }.into_any()
                     }
                     Stage::Done => {
