@@ -118,7 +118,9 @@ fn apply(
         }
         SceneAction::EditVoiceover(line) => {
             let line = check_voiceover(line)?;
-            if line == scene.voiceover {
+            // The same line again is a no-op, unless its speech failed: then it is the
+            // way to have it spoken again.
+            if line == scene.voiceover && scene.voice_status != GenStatus::Failed {
                 return Ok(None);
             }
             scene.voiceover = line;

@@ -134,3 +134,59 @@ async fn switching_the_voiceover_off_starts_the_clips_that_waited_for_it() {
     }
     images.cancel();
 }
+
+#[tokio::test]
+async fn a_clip_waiting_on_a_failed_voiceover_starts_once_the_line_is_spoken_again() {
+    let app = TestApp::spawn_without_worker().await;
+    let ada = app.new_user("ada@example.com").await;
+    let (project, waiting, images) = images_approved_before_the_speech(&app, &ada).await;
+    // The first scene's speech failed for good (its job gave up).
+    let first = &waiting.scenes[0];
+    let id = first.id.to_string();
+    sqlx::query(
+        "UPDATE scenes SET voice_status = 'failed',
+                error = 'The voiceover could not be made: the provider refused it.'
+         WHERE id = $1",
+    )
+    .bind(first.id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE jobs SET status = 'failed' WHERE kind = 'scene_voice' AND payload->>'scene_id' = $1")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let voices = worker_for(
+        &app,
+        app::jobs::Registry::default().register::<app::storyboard::voice::SceneVoice>(),
+    );
+    let others = app
+        .wait_for(&ada, &project, "the other clips", |v| {
+            v.scenes[1..]
+                .iter()
+                .all(|s| s.video_status == GenStatus::Ready)
+        })
+        .await;
+    let stuck = &others.scenes[0];
+    assert_eq!(stuck.voice_status, GenStatus::Failed);
+    assert!(stuck.clip_awaits_voice && stuck.video_status == GenStatus::None);
+
+    // "Speak again": the same line, spoken anew; then the clip starts by itself.
+    app.say(&ada, stuck, &stuck.voiceover).await;
+    let done = app
+        .wait_for(&ada, &project, "the first clip", |v| {
+            v.scenes[0].video_status == GenStatus::Ready
+        })
+        .await;
+    assert_eq!(done.scenes[0].voice_status, GenStatus::Ready);
+    assert_eq!(done.scenes[0].error, None);
+    assert_eq!(
+        app.scene_jobs("scene_voice", stuck).await,
+        2,
+        "spoken again once"
+    );
+    assert_eq!(app.scene_jobs("scene_video", stuck).await, 1, "one clip");
+    images.cancel();
+    voices.cancel();
+}

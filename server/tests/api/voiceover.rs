@@ -19,7 +19,7 @@ const LONGER: &str = "Light that follows your day, bright and cool at noon, then
     soft when the evening finally comes.";
 
 impl TestApp {
-    async fn say(&self, client: &Client, scene: &SceneView, line: &str) {
+    pub(crate) async fn say(&self, client: &Client, scene: &SceneView, line: &str) {
         let id = scene.id.to_string();
         let _: () = self
             .studio(

@@ -217,12 +217,17 @@ pub(super) fn SceneCard(
                         let voice_pending = scene.voice_pending();
                         let awaits = scene.clip_awaits_voice;
                         let waits = move || speaks.get() && (voice_pending || scene.voice_too_long);
-                        view! {
-                            {move || (awaits && speaks.get() && voice_pending).then(|| view! {
-                                <span class="muted" role="status">"The clip starts when the voiceover is ready."</span>
-                            })}
-                            <button type="button" class="btn btn-small btn-primary" disabled=waits aria-label=pay(&label("Make the clip of"), clip_cost) on:click=move |_| make("regenerate_video")>{pay("Make clip", clip_cost)}</button>
-                        }.into_any()
+                        // Already asked for: it says when it starts instead of offering it.
+                        let make_label = pay(&label("Make the clip of"), clip_cost);
+                        let offer = move || if awaits && speaks.get() && voice_pending {
+                            view! { <span class="muted" role="status">"The clip starts when the voiceover is ready."</span> }.into_any()
+                        } else {
+                            let make = make.clone();
+                            view! {
+                                <button type="button" class="btn btn-small btn-primary" disabled=waits aria-label=make_label.clone() on:click=move |_| make("regenerate_video")>{pay("Make clip", clip_cost)}</button>
+                            }.into_any()
+                        };
+                        view! { {offer} }.into_any()
                     }
                     Stage::Video => {
                         let approve = do_action.clone();

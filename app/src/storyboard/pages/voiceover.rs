@@ -124,6 +124,9 @@ pub(super) fn VoiceLine(
     };
     let save = send.clone();
     let shorten = send.clone();
+    let again = send.clone();
+    let failed = scene.voice_status == GenStatus::Failed;
+    let spoken_line = scene.voiceover.clone();
     let busy = scene.voice_status.busy();
     let warning = scene
         .voice_ms
@@ -148,6 +151,9 @@ pub(super) fn VoiceLine(
                 </span>
                 {scene.voice_url.clone().map(|url| view! {
                     <audio class="voice-preview" src=url controls preload="none" aria-label=format!("Voiceover of scene {number}, spoken")></audio>
+                })}
+                {failed.then(|| view! {
+                    <button type="button" class="btn btn-small btn-ghost" aria-label=format!("Speak the voiceover of scene {number} again") on:click=move |_| again("edit_voiceover", Some(spoken_line.clone()))>"Speak again"</button>
                 })}
                 {move || edited().then(|| {
                     let save = save.clone();
