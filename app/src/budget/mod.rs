@@ -67,6 +67,11 @@ pub struct Prices {
     pub music_microusd_per_second: i64,
     /// One reply or plan of the creative director.
     pub director_microusd: i64,
+    /// A spoken voiceover line: a base (per-run models) and a price per million characters.
+    #[serde(default)]
+    pub speech_microusd_base: i64,
+    #[serde(default)]
+    pub speech_microusd_per_million_chars: i64,
 }
 
 impl Prices {
@@ -81,6 +86,13 @@ impl Prices {
         } else {
             self.image_microusd
         }
+    }
+
+    /// A voiceover line of `chars` characters, as the server estimates it when the line is
+    /// to be spoken.
+    pub fn speech(&self, chars: usize) -> i64 {
+        let per_chars = self.speech_microusd_per_million_chars as f64 * chars as f64 / 1_000_000.0;
+        self.speech_microusd_base + per_chars.ceil() as i64
     }
 
     pub fn music(&self, seconds: u32) -> i64 {
@@ -188,7 +200,10 @@ mod tests {
             clip_microusd_per_second: 30_000,
             music_microusd_per_second: 2_800,
             director_microusd: 1_000,
+            speech_microusd_base: 0,
+            speech_microusd_per_million_chars: 60_000_000,
         };
+        assert_eq!(prices.speech(100), 6_000);
         assert_eq!(prices.clip(5), 150_000);
         assert_eq!(prices.moods(3, 3), 28_000);
         assert!(prices.paid());

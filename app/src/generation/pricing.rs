@@ -414,6 +414,9 @@ impl Pricing {
             clip_microusd_base: self.video.price.estimate(0.0),
             music_microusd_per_second: self.music.price.estimate(1.0),
             director_microusd: self.director(4_000).microusd,
+            speech_microusd_base: self.speech.price.estimate(0.0),
+            speech_microusd_per_million_chars: self.speech.price.estimate(1_000_000.0)
+                - self.speech.price.estimate(0.0),
         }
     }
 }
@@ -453,6 +456,28 @@ mod tests {
             "compute:1:x",
         ] {
             assert!(Price::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The pages' estimate of a spoken line is the one the server reserves.
+    #[test]
+    fn pages_estimate_a_voiceover_line_as_the_server_does() {
+        for price in [
+            Price::PerMillionChars(60_000_000),
+            Price::PerMillionChars(15_000_000),
+            Price::PerRun(2_500),
+        ] {
+            let mut pricing = Pricing::offline();
+            pricing.speech.price = price;
+            let pages = pricing.for_pages();
+            assert!(pages.paid(), "{price:?}");
+            for chars in [0, 1, 37, 180, 500] {
+                assert_eq!(
+                    pages.speech(chars),
+                    pricing.speech(chars).microusd,
+                    "{price:?}, {chars} characters"
+                );
+            }
         }
     }
 

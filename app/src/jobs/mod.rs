@@ -278,7 +278,8 @@ pub async fn busy<J: BackgroundJob>(
 
 async fn mark_succeeded(tx: &mut PgConnection, job: Uuid, worker: &str) -> sqlx::Result<bool> {
     let ours = sqlx::query_scalar!(
-        "UPDATE jobs SET status = 'succeeded', last_error = NULL, updated_at = now()
+        "UPDATE jobs SET status = 'succeeded', last_error = NULL, lease_until = NULL,
+                updated_at = now()
          WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id",
         job,
         worker

@@ -480,7 +480,7 @@ impl Worker {
             Ok(Outcome::Obsolete) | Err(GenerationError::Cancelled) => {
                 let mut tx = self.pool.begin().await?;
                 let ours = sqlx::query_scalar!(
-                    "UPDATE jobs SET status = 'cancelled', updated_at = now()
+                    "UPDATE jobs SET status = 'cancelled', lease_until = NULL, updated_at = now()
                      WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING id",
                     job.id,
                     self.id

@@ -165,9 +165,10 @@ async fn a_job_whose_run_panics_past_its_handler_is_run_again_when_its_lease_run
     let running = tokio::spawn(worker.run(stop.clone()));
 
     let job = queue(&app, PANICS_RECORDING).await;
-    let (attempts, _, _) = once(&app, job, "succeeded").await;
+    let (attempts, _, leased) = once(&app, job, "succeeded").await;
     assert!(RECORDING_PANICKED.load(Ordering::SeqCst), "the bug was hit");
     assert_eq!(attempts, 2, "claimed again once its lease ran out");
+    assert!(!leased, "a job that is done holds no lease");
     stop.cancel();
     running.await.unwrap();
 }

@@ -204,10 +204,18 @@ fn Storyboard(
     // What "approve all" would start: an image per text, a clip per ready image (the
     // server passes by a line too long for its scene; one being spoken waits for it).
     let all_images_cost = move || {
+        let speaks = speaks.get();
         scenes.with(|list| {
             list.iter()
                 .filter(|s| s.stage() == Stage::Text)
-                .map(|s| prices.seed_image(s.shows_product && has_product_photos))
+                .map(|s| {
+                    let line = if speaks {
+                        scene_card::speech_cost(s, &prices)
+                    } else {
+                        0
+                    };
+                    prices.seed_image(s.shows_product && has_product_photos) + line
+                })
                 .sum::<i64>()
         })
     };

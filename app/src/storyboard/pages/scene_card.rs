@@ -26,6 +26,16 @@ fn capital(word: &str) -> String {
         .unwrap_or_default()
 }
 
+/// What speaking the scene's line costs, when it is to be spoken (it has one, not yet
+/// spoken).
+pub(super) fn speech_cost(scene: &SceneView, prices: &Prices) -> i64 {
+    if scene.voiceover.trim().is_empty() || scene.voice_status == GenStatus::Ready {
+        0
+    } else {
+        prices.speech(scene.voiceover.chars().count())
+    }
+}
+
 /// How much of the product the scene's newest media kept: the clip's check once there
 /// is a clip, else the image's.
 fn product_check(scene: &SceneView) -> Option<impl IntoView> {
@@ -196,7 +206,11 @@ pub(super) fn SceneCard(
                 {match stage {
                     Stage::Text => {
                         let do_action = do_action.clone();
-                        view! { <button type="button" class="btn btn-small btn-primary" aria-label=pay(&label("Approve the text of"), image_cost) on:click=move |_| do_action("approve_text")>{pay("Approve text", image_cost)}</button> }.into_any()
+                        // Approving the text asks for the image, and speaks the line.
+                        let line_cost = speech_cost(&scene, &prices);
+                        let cost = move || image_cost + if speaks.get() { line_cost } else { 0 };
+                        let name = label("Approve the text of");
+                        view! { <button type="button" class="btn btn-small btn-primary" aria-label=move || pay(&name, cost()) on:click=move |_| do_action("approve_text")>{move || pay("Approve text", cost())}</button> }.into_any()
                     }
                     Stage::Image => {
                         let approve = do_action.clone();

@@ -127,6 +127,20 @@ pub(super) fn VoiceLine(
     let again = send.clone();
     let failed = scene.voice_status == GenStatus::Failed;
     let spoken_line = scene.voiceover.clone();
+    // A line is spoken (and paid for) once its text is approved.
+    let speak_cost = move |line: &str| {
+        if scene.text_approved && !line.trim().is_empty() {
+            prices.speech(line.trim().chars().count())
+        } else {
+            0
+        }
+    };
+    let again_label = priced(
+        &format!("Speak the voiceover of scene {number} again"),
+        speak_cost(&spoken_line),
+        &prices,
+    );
+    let again_text = priced("Speak again", speak_cost(&spoken_line), &prices);
     let busy = scene.voice_status.busy();
     let warning = scene
         .voice_ms
@@ -153,11 +167,11 @@ pub(super) fn VoiceLine(
                     <audio class="voice-preview" src=url controls preload="none" aria-label=format!("Voiceover of scene {number}, spoken")></audio>
                 })}
                 {failed.then(|| view! {
-                    <button type="button" class="btn btn-small btn-ghost" aria-label=format!("Speak the voiceover of scene {number} again") on:click=move |_| again("edit_voiceover", Some(spoken_line.clone()))>"Speak again"</button>
+                    <button type="button" class="btn btn-small btn-ghost" aria-label=again_label on:click=move |_| again("edit_voiceover", Some(spoken_line.clone()))>{again_text}</button>
                 })}
                 {move || edited().then(|| {
                     let save = save.clone();
-                    view! { <button type="button" class="btn btn-small btn-primary" aria-label=format!("Save the voiceover of scene {number}") on:click=move |_| save("edit_voiceover", Some(line.get_untracked()))>"Save line"</button> }
+                    view! { <button type="button" class="btn btn-small btn-primary" aria-label=priced(&format!("Save the voiceover of scene {number}"), speak_cost(&line.get()), &prices) on:click=move |_| save("edit_voiceover", Some(line.get_untracked()))>{priced("Save line", speak_cost(&line.get()), &prices)}</button> }
                 })}
             </div>
             {warning.map(|warning| view! {
