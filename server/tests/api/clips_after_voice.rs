@@ -14,6 +14,15 @@ use reqwest::Client;
 
 /// A worker of the test's own running only `jobs`, and the token that stops it.
 fn worker_for(app: &TestApp, jobs: app::jobs::Registry) -> tokio_util::sync::CancellationToken {
+    paying_worker(app, jobs, app::budget::ssr::Spending::offline(20_000_000))
+}
+
+/// [`worker_for`], its paid calls priced and budgeted by `spending`.
+fn paying_worker(
+    app: &TestApp,
+    jobs: app::jobs::Registry,
+    spending: app::budget::ssr::Spending,
+) -> tokio_util::sync::CancellationToken {
     use std::time::Duration;
     let worker = app::jobs::Worker::new(
         app.pool.clone(),
@@ -22,6 +31,7 @@ fn worker_for(app: &TestApp, jobs: app::jobs::Registry) -> tokio_util::sync::Can
         app::jobs::WorkerSettings {
             poll: Duration::from_millis(100),
             backoff: Duration::from_millis(100),
+            spending: std::sync::Arc::new(spending),
             ..app::jobs::WorkerSettings::default()
         },
         jobs,
@@ -187,6 +197,45 @@ async fn a_clip_waiting_on_a_failed_voiceover_starts_once_the_line_is_spoken_aga
         "spoken again once"
     );
     assert_eq!(app.scene_jobs("scene_video", stuck).await, 1, "one clip");
+    images.cancel();
+    voices.cancel();
+}
+
+/// A clip that the budget refuses once its speech is done is not started, and the
+/// scene says why; the speech, paid for already, is kept, and the card offers
+/// "Make clip" for later.
+#[tokio::test]
+async fn a_clip_the_budget_refuses_after_the_speech_is_not_started_and_the_speech_is_kept() {
+    let app = TestApp::spawn_without_worker().await;
+    let ada = app.new_user("ada@example.com").await;
+    let (project, waiting, images) = images_approved_before_the_speech(&app, &ada).await;
+    // Clips at $0.10 a second against a month of $0.01; the speech stays free.
+    let mut spending = app::budget::ssr::Spending::offline(10_000);
+    spending.pricing.video.price = app::generation::pricing::Price::PerOutputSecond(100_000);
+    let voices = paying_worker(
+        &app,
+        app::jobs::Registry::default().register::<app::storyboard::voice::SceneVoice>(),
+        spending,
+    );
+    let spoken = app
+        .wait_for(&ada, &project, "every line", |v| {
+            v.scenes
+                .iter()
+                .all(|s| s.voice_status == GenStatus::Ready && !s.clip_awaits_voice)
+        })
+        .await;
+    for scene in &spoken.scenes {
+        assert!(scene.voice_url.is_some(), "the speech is kept: {scene:?}");
+        assert_eq!(scene.video_status, GenStatus::None);
+        assert!(scene.image_approved, "the image stays approved");
+        let error = scene.error.as_deref().unwrap_or_default();
+        assert!(
+            error.starts_with("The clip was not started: This would cost"),
+            "{error}"
+        );
+        assert_eq!(app.scene_jobs("scene_video", scene).await, 0, "no clip");
+    }
+    assert_eq!(spoken.scenes.len(), waiting.scenes.len());
     images.cancel();
     voices.cancel();
 }
