@@ -7,12 +7,12 @@ use super::{
     jobs::{cancel_scene_jobs, enqueue_scene_job, SceneStage},
     record::SceneRecord,
     ssr::{lock_scene, save_scene, scenes_of, storyboard_not_found},
-    voice::{cancel_voice_jobs, enqueue_voice, project_voice},
+    voice::{cancel_voice_jobs, enqueue_voice, project_voice, voice_allows_clip},
     GenStatus, Stage,
 };
 use crate::{
     budget::ssr::Tab,
-    creative::{timing::too_long_message, MAX_SCENE_TEXT_CHARS, MAX_VOICEOVER_CHARS},
+    creative::{MAX_SCENE_TEXT_CHARS, MAX_VOICEOVER_CHARS},
     error::AppError,
     generation::pricing::Pricing,
     projects::{ssr::raise_step, Step, VideoFormat},
@@ -65,26 +65,6 @@ pub enum SceneAction {
     ApproveVideo,
     /// Whether the product is in the picture; changing it asks for a new image.
     ShowProduct(bool),
-}
-
-/// Whether the clip can be asked for as far as the voiceover goes: its line is spoken
-/// and fits the scene (its length is what the clip is asked for).
-fn voice_allows_clip(scene: &SceneRecord, speaks: bool) -> Result<(), AppError> {
-    if !speaks {
-        return Ok(());
-    }
-    if scene.voice_pending() {
-        return Err(AppError::Conflict(
-            "The voiceover is still being made: its length sets the clip's.".into(),
-        ));
-    }
-    match scene.voice_ms {
-        Some(ms) if scene.voice_too_long() => Err(AppError::Conflict(too_long_message(
-            ms,
-            scene.duration_secs,
-        ))),
-        _ => Ok(()),
-    }
 }
 
 /// Applies an action to a locked scene: the new state and the job to start, if any (a

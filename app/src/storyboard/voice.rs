@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     budget::ssr::Tab,
-    creative::timing::{fit, ClipLengths, SceneTiming},
+    creative::timing::{fit, too_long_message, ClipLengths, SceneTiming},
     error::AppError,
     generation::{
         pricing::Pricing,
@@ -234,10 +234,14 @@ impl SceneVoice {
         }
         save_scene(&mut tx, &scene).await?;
         fit_to_voices(&mut tx, scene.storyboard_id, &context.media.clip_lengths).await?;
-        // Fitting may have lengthened the scene: the clip is asked for at its new length.
-        if let Some(fitted) = lock_scene_for_job(&mut tx, self.scene_id).await? {
-            let tab = context.spending.tab(owner, Some(project));
-            start_clip_paid_for(&mut tx, tab, &context.spending.pricing, project, fitted).await?;
+        // Fitting may have lengthened the scene: the clip is asked for at its new length
+        // (read again only for a scene that waits for one).
+        if scene.clip_awaits_voice {
+            if let Some(fitted) = lock_scene_for_job(&mut tx, self.scene_id).await? {
+                let tab = context.spending.tab(owner, Some(project));
+                start_clip_paid_for(&mut tx, tab, &context.spending.pricing, project, fitted)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(Outcome::Done)
@@ -282,6 +286,26 @@ async fn start_clip_paid_for(
     Ok(())
 }
 
+/// Whether the clip can be asked for as far as the voiceover goes: its line is spoken
+/// and fits the scene (its length is what the clip is asked for).
+pub(super) fn voice_allows_clip(scene: &SceneRecord, speaks: bool) -> Result<(), AppError> {
+    if !speaks {
+        return Ok(());
+    }
+    if scene.voice_pending() {
+        return Err(AppError::Conflict(
+            "The voiceover is still being made: its length sets the clip's.".into(),
+        ));
+    }
+    match scene.voice_ms {
+        Some(ms) if scene.voice_too_long() => Err(AppError::Conflict(too_long_message(
+            ms,
+            scene.duration_secs,
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Asks for the clip of a scene whose image was approved while its line was being
 /// spoken, once the speech allows it: spoken and fitting the scene, or the voiceover
 /// switched off (`speaks` false). The clip's estimate goes on `tab`; true when asked.
@@ -297,7 +321,7 @@ pub(super) async fn start_awaited_clip(
         && scene.image_approved
         && !scene.video_approved
         && scene.video_status == GenStatus::None;
-    if !awaiting || (speaks && (scene.voice_pending() || scene.voice_too_long())) {
+    if !awaiting || voice_allows_clip(scene, speaks).is_err() {
         return Ok(false);
     }
     scene.clip_awaits_voice = false;
