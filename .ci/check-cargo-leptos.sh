@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks that `cargo leptos build` (what `cargo leptos watch` runs) still makes the site
+# Checks that `cargo leptos build --split` (what `cargo leptos watch --split` runs) makes the site
 # .ci/build-site.sh makes: the same files in the same places. Run it after changing the
 # build (Cargo.toml's [package.metadata.leptos], .cargo/config.toml, .ci/build-site.sh).
 #
@@ -23,7 +23,7 @@ fi
 (cd target/site && find . -type f ! -name '*.gz' | sort) > target/site-files.build-site
 rm -rf target/site-cargo-leptos
 LEPTOS_SITE_ROOT=target/site-cargo-leptos CARGO_TARGET_DIR="$root/target/cargo-leptos" \
-  cargo leptos build --frontend-only
+  cargo leptos build --frontend-only --split
 (cd target/site-cargo-leptos && find . -type f ! -name '*.gz' | sort) > target/site-files.cargo-leptos
 diff -u target/site-files.build-site target/site-files.cargo-leptos
 echo "cargo-leptos builds the same site"

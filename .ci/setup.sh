@@ -54,6 +54,14 @@ if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $wasm_bind
   cargo install wasm-bindgen-cli --version "$wasm_bindgen_version" --force
 fi
 
+# wasm-split-cli splits the WASM into the parts the browser fetches when they are needed
+# (see .ci/build-site.sh); its library is what cargo-leptos's `--split` uses.
+# (It prints no version: cargo's list of installed crates tells which one is there.)
+if ! command -v wasm-split-cli >/dev/null || ! cargo install --list | grep -qx 'wasm_split_cli_support v0.2.3:'; then
+  say "Installing wasm-split-cli 0.2.3 (about 3 minutes)"
+  cargo install wasm_split_cli_support --version 0.2.3 --features build-binary --locked --force
+fi
+
 # wasm-opt shrinks the release WASM: binaryen 132 from npm, pinned in .ci/wasm-opt
 # (Debian's binaryen breaks hydration).
 npm_packages .ci/wasm-opt "wasm-opt (npm binaryen 132)"

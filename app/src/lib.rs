@@ -67,13 +67,13 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 use projects::pages::DashboardPage;
 use studio::pages::ProjectPage;
 
-/// The name cargo-leptos and the build script give the WASM, JS and CSS bundles (a
-/// release build adds its hash: `reelsmith.<hash>.wasm`).
+/// The name cargo-leptos and the build script give the WASM's main part, its JS and the
+/// CSS (a release build puts them in a folder named after its hash: `pkg/<hash>/`).
 pub const SITE_NAME: &str = "reelsmith";
 
 /// This build's id as it stands in the WASM's data, where the server finds it (see
@@ -99,9 +99,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 <meta name="reelsmith-build" content=build_id() />
-                // In the shell rather than the app: the server alone knows the bundle's
-                // name (a release build's carries its hash), and the head is not hydrated.
-                <link rel="stylesheet" id="leptos" href=format!("/pkg/{}.css", options.output_name) />
+                // In the shell rather than the app: the server alone knows where the
+                // bundle is (a release build's folder is its hash), and the head is not
+                // hydrated.
+                <link
+                    rel="stylesheet"
+                    id="leptos"
+                    href=format!("/{}/{}.css", options.site_pkg_dir, options.output_name)
+                />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -147,11 +152,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=DashboardPage ssr=SsrMode::Async />
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/signup") view=SignupPage />
-                <Route path=path!("/account") view=budget::pages::AccountPage ssr=SsrMode::Async />
-                <Route path=path!("/brand") view=brand::pages::BrandPage ssr=SsrMode::Async />
+                <Route path=path!("/account") view={Lazy::<budget::pages::AccountRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/brand") view={Lazy::<brand::pages::BrandRoute>::new()} ssr=SsrMode::Async />
                 <Route path=path!("/projects/:id") view=ProjectPage ssr=SsrMode::Async />
                 <Route path=path!("/projects/:id/:step") view=ProjectPage ssr=SsrMode::Async />
-                <Route path=path!("/s/:token") view=share::pages::SharePage ssr=SsrMode::Async />
+                <Route path=path!("/s/:token") view={Lazy::<share::pages::ShareRoute>::new()} ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

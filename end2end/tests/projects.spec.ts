@@ -79,6 +79,8 @@ test("a user signs up, manages projects, logs out and finds them again", async (
   await page.goto("/");
   await expect(page).toHaveURL(/\/login$/);
   await hydrated(page);
+  // The log-in page loads the main part of the bundle only, not the wizard's parts.
+  await expect(page.locator('link[rel="preload"][href*="/split_"]')).toHaveCount(0);
 
   await page.getByLabel("Email").fill(email.toUpperCase());
   await page.getByLabel("Password").fill(PASSWORD);

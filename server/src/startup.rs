@@ -105,10 +105,12 @@ impl Application {
         let listener = TcpListener::bind(settings.site_addr)
             .await
             .with_context(|| format!("binding {}", settings.site_addr))?;
-        // A release bundle is named after its contents; the page's links follow the name.
+        // A release bundle's folder is named after its contents; the page's links (and
+        // Leptos's preloads of the parts a page needs) follow it.
         let bundle = crate::site::Bundle::of_site(&settings.site_root)?;
         let leptos_options = LeptosOptions::builder()
-            .output_name(bundle.name.as_str())
+            .output_name(app::SITE_NAME)
+            .site_pkg_dir(bundle.dir.as_str())
             .site_root(settings.site_root.to_string_lossy().as_ref())
             .site_addr(listener.local_addr()?)
             .build();

@@ -6,6 +6,7 @@ use super::{dollars, Line, MonthSpend, Prices, ProjectSpend};
 use crate::components::{error_text, AppHeader};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
 
 /// The project's prices for the estimates on its buttons, read in the browser once the
 /// page runs (the first paint shows plain labels, so server and browser render alike).
@@ -18,6 +19,22 @@ pub fn use_prices(project: uuid::Uuid) -> Signal<Prices> {
             .map(|budget| budget.prices)
             .unwrap_or_default()
     })
+}
+
+/// `/account` as a route whose code the browser fetches when the page is first shown: it
+/// is a part of the bundle of its own (split by `.ci/build-site.sh`), which the log-in
+/// page and the dashboard do not load.
+pub struct AccountRoute;
+
+#[lazy_route]
+impl LazyRoute for AccountRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_route: Self) -> AnyView {
+        view! { <AccountPage /> }.into_any()
+    }
 }
 
 #[component]

@@ -7,6 +7,23 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_params_map;
+use leptos_router::{lazy_route, LazyRoute};
+
+/// `/s/<token>` as a route whose code the browser fetches when the page is first shown: it
+/// is a part of the bundle of its own (split by `.ci/build-site.sh`), which the log-in
+/// page and the dashboard do not load.
+pub struct ShareRoute;
+
+#[lazy_route]
+impl LazyRoute for ShareRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_route: Self) -> AnyView {
+        view! { <SharePage /> }.into_any()
+    }
+}
 
 #[component]
 pub fn SharePage() -> impl IntoView {

@@ -12,6 +12,7 @@ use crate::{
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use uuid::Uuid;
 
 #[component]
 pub fn ProjectPage() -> impl IntoView {
@@ -70,7 +71,9 @@ fn ProjectView(project: Project, current: Step) -> impl IntoView {
     provide_context(ReachedStep(reached));
     view! {
         <Title text=format!("{} · {} · Reelsmith", current.title(), project.name) />
-        <main class="container">
+        // `data-step` tells the browser which step's code to load before it takes the page
+        // over (see `load_step_shown`).
+        <main class="container" data-step=current.slug()>
             <nav class="breadcrumb" aria-label="Breadcrumb">
                 <a href="/">"All projects"</a>
                 <span aria-hidden="true">" / "</span>
@@ -81,12 +84,75 @@ fn ProjectView(project: Project, current: Step) -> impl IntoView {
                 <span class="badge">{project.format.label()}</span>
             </div>
             <StepIndicator project=id current reached />
-            {match current {
-                Step::VisionBrief => view! { <BriefStep project=id /> }.into_any(),
-                Step::Mood => view! { <MoodStep project=id /> }.into_any(),
-                Step::Storyboard => view! { <StoryboardStep project=id /> }.into_any(),
-                Step::FinalVideo => view! { <FinalStep project=id /> }.into_any(),
-            }}
+            {step_view(id, current)}
         </main>
     }
+}
+
+// Each step's code is a part of the browser's bundle of its own, fetched the first time
+// the step is shown (the bundle is split by `.ci/build-site.sh`): the log-in page and the
+// dashboard do not wait for the wizard, nor one step for the others. On the server they
+// render as they always did.
+
+/// The step's view. In the browser its code may still have to be fetched. The server has
+/// it at once, and renders it in place, as if it were not lazy: a `Suspend` there would
+/// leave the step's own `Suspense` (its conversation, its scenes) at its fallback in the
+/// HTML, and the page would differ from what the browser hydrates.
+fn step_view(project: Uuid, step: Step) -> impl IntoView {
+    let view = async move {
+        match step {
+            Step::VisionBrief => brief_step(project).await,
+            Step::Mood => mood_step(project).await,
+            Step::Storyboard => storyboard_step(project).await,
+            Step::FinalVideo => final_step(project).await,
+        }
+    };
+    // A lazy function on the server is an `async fn` that awaits nothing: always ready.
+    #[cfg(feature = "ssr")]
+    return futures::FutureExt::now_or_never(view);
+    #[cfg(not(feature = "ssr"))]
+    return Suspend::new(view);
+}
+
+/// Loads the code of the step the server rendered into this page, if any, so that the
+/// page can be hydrated. Leptos 0.8 hydrates what sits inside a `Suspense` or
+/// `Transition` synchronously: a step whose code is still being fetched would be taken
+/// for an empty one there, and the page would stop with a hydration error. Loaded, the
+/// step's function is ready at once. (The server preloads the same part with a
+/// `<link rel="preload">`, so this mostly waits for a download already under way.)
+#[cfg(feature = "hydrate")]
+pub async fn load_step_shown() {
+    let shown = document()
+        .query_selector("main[data-step]")
+        .ok()
+        .flatten()
+        .and_then(|main| main.get_attribute("data-step"))
+        .and_then(|slug| Step::from_slug(&slug));
+    match shown {
+        Some(Step::VisionBrief) => __preload_brief_step().await,
+        Some(Step::Mood) => __preload_mood_step().await,
+        Some(Step::Storyboard) => __preload_storyboard_step().await,
+        Some(Step::FinalVideo) => __preload_final_step().await,
+        None => {}
+    }
+}
+
+#[lazy]
+fn brief_step(project: Uuid) -> AnyView {
+    view! { <BriefStep project /> }.into_any()
+}
+
+#[lazy]
+fn mood_step(project: Uuid) -> AnyView {
+    view! { <MoodStep project /> }.into_any()
+}
+
+#[lazy]
+fn storyboard_step(project: Uuid) -> AnyView {
+    view! { <StoryboardStep project /> }.into_any()
+}
+
+#[lazy]
+fn final_step(project: Uuid) -> AnyView {
+    view! { <FinalStep project /> }.into_any()
 }

@@ -1,11 +1,13 @@
-//! The built site the server hands to browsers: `<site root>/pkg` holds the WASM, its
-//! JavaScript and the stylesheet, `<site root>` the public files.
+//! The built site the server hands to browsers: `<site root>/pkg` holds the bundle (the
+//! WASM in parts, their JavaScript and the stylesheet), `<site root>` the public files.
 //!
-//! A debug build names the bundle `reelsmith.{js,wasm,css}`, revalidated on every load. A
-//! release build (`bash .ci/build-site.sh --release`) names it after a hash of its
-//! contents, `reelsmith.<hash>.{js,wasm,css}`, lists the hash in `<site root>/hash.txt`
-//! and compresses it (brotli and gzip) at build time: browsers then keep it for a year
-//! without asking again, since another bundle has another name.
+//! A debug build puts the bundle in `pkg/` itself (`reelsmith.{js,wasm,css}`, the parts
+//! and their loader beside them), revalidated on every load. A release build (`bash
+//! .ci/build-site.sh --release`) puts it in a folder named after a hash of its contents,
+//! `pkg/<hash>/`, lists the hash in `<site root>/hash.txt` and compresses it (brotli and
+//! gzip) at build time: browsers then keep it for a year without asking again, since
+//! another bundle has another name. The parts load each other by names relative to
+//! their folder, so they need no renaming.
 
 pub mod serve;
 
@@ -13,16 +15,16 @@ use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 
 /// The file that names a release bundle's hash, in the site root. Its lines are
-/// cargo-leptos's (`js: <hash>`, `wasm: <hash>`, `css: <hash>`); this build gives the
-/// three files one hash, of all three, so that the page's stylesheet link follows from
-/// the name Leptos gives the scripts.
+/// cargo-leptos's (`js: <hash>`, `wasm: <hash>`, `css: <hash>`); this build gives them
+/// one hash, of the whole bundle, which names its folder.
 pub const HASH_FILE: &str = "hash.txt";
 
-/// What the site's bundle is called.
+/// Where the site's bundle is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bundle {
-    /// The files' name without the extension: `reelsmith` or `reelsmith.<hash>`.
-    pub name: String,
+    /// Its folder under the site root, which is also its path on the site: `pkg` or
+    /// `pkg/<hash>`.
+    pub dir: String,
     /// Named after its contents: may be kept by browsers for good.
     pub hashed: bool,
 }
@@ -35,7 +37,7 @@ impl Bundle {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Self {
-                    name: app::SITE_NAME.to_string(),
+                    dir: "pkg".to_string(),
                     hashed: false,
                 })
             }
@@ -50,7 +52,7 @@ impl Bundle {
             )
         })?;
         Ok(Self {
-            name: format!("{}.{hash}", app::SITE_NAME),
+            dir: format!("pkg/{hash}"),
             hashed: true,
         })
     }
@@ -79,11 +81,12 @@ impl Bundle {
         Ok(first.clone())
     }
 
-    /// `<site root>/pkg/<name>.<extension>`.
+    /// `<site root>/<dir>/reelsmith.<extension>`: the main part of the WASM, its script,
+    /// the stylesheet.
     pub fn path(&self, site_root: &Path, extension: &str) -> PathBuf {
         site_root
-            .join("pkg")
-            .join(format!("{}.{extension}", self.name))
+            .join(&self.dir)
+            .join(format!("{}.{extension}", app::SITE_NAME))
     }
 }
 
@@ -142,10 +145,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_release_bundle_is_named_by_its_hash_and_a_debug_one_plainly() {
+    fn a_release_bundle_is_in_a_folder_named_by_its_hash_and_a_debug_one_in_pkg() {
         let site = tempfile::tempdir().unwrap();
         let plain = Bundle::of_site(site.path()).unwrap();
-        assert_eq!((plain.name.as_str(), plain.hashed), ("reelsmith", false));
+        assert_eq!((plain.dir.as_str(), plain.hashed), ("pkg", false));
 
         std::fs::write(
             site.path().join(HASH_FILE),
@@ -153,11 +156,11 @@ mod tests {
         )
         .unwrap();
         let hashed = Bundle::of_site(site.path()).unwrap();
-        assert_eq!(hashed.name, "reelsmith.0123abcd0123abcd");
+        assert_eq!(hashed.dir, "pkg/0123abcd0123abcd");
         assert!(hashed.hashed);
         assert_eq!(
             hashed.path(site.path(), "css"),
-            site.path().join("pkg/reelsmith.0123abcd0123abcd.css")
+            site.path().join("pkg/0123abcd0123abcd/reelsmith.css")
         );
 
         for broken in [

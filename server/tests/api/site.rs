@@ -185,33 +185,40 @@ async fn a_site_of_this_build_is_served_and_its_pages_name_the_build() {
     );
 }
 
-/// A release site as `bash .ci/build-site.sh --release` lays it out: the bundle named
-/// after `hash` (listed in hash.txt), each file with brotli and gzip copies that carry
-/// its modification time. The brotli copies hold a marker: what matters is which file
+/// A release site as `bash .ci/build-site.sh --release` lays it out: the bundle in a
+/// folder named after `hash` (listed in hash.txt), the main part and one lazy part, each
+/// file with brotli and gzip copies that carry its modification time. The brotli copies hold a marker: what matters is which file
 /// is sent, and the client here unpacks nothing.
 fn release_site(hash: &str) -> tempfile::TempDir {
     let site = tempfile::tempdir().unwrap();
-    let pkg = site.path().join("pkg");
+    let pkg = site.path().join("pkg").join(hash);
     std::fs::create_dir_all(&pkg).unwrap();
     let mut wasm = bundle(b"\0asm release code ", 200_000);
     wasm.extend_from_slice(app::BUILD_MARKER.as_bytes());
-    let files: [(&str, Vec<u8>); 3] = [
-        ("wasm", wasm),
-        ("js", bundle(b"export function hydrate() {} ", 50_000)),
-        ("css", bundle(b"body { margin: 0 } ", 20_000)),
+    let files: [(&str, Vec<u8>); 4] = [
+        ("reelsmith.wasm", wasm),
+        (
+            "reelsmith.js",
+            bundle(b"export function hydrate() {} ", 50_000),
+        ),
+        ("reelsmith.css", bundle(b"body { margin: 0 } ", 20_000)),
+        (
+            "split_storyboard_step_1.wasm",
+            bundle(b"\0asm a step ", 50_000),
+        ),
     ];
-    for (extension, contents) in files {
-        let original = pkg.join(format!("reelsmith.{hash}.{extension}"));
+    for (name, contents) in files {
+        let original = pkg.join(name);
         std::fs::write(&original, &contents).unwrap();
         let stamp = std::fs::metadata(&original).unwrap().modified().unwrap();
         let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         std::io::Write::write_all(&mut gzip, &contents).unwrap();
         let copies = [
             ("gz", gzip.finish().unwrap()),
-            ("br", format!("brotli copy of the {extension}").into_bytes()),
+            ("br", format!("brotli copy of {name}").into_bytes()),
         ];
         for (suffix, bytes) in copies {
-            let copy = pkg.join(format!("reelsmith.{hash}.{extension}.{suffix}"));
+            let copy = pkg.join(format!("{name}.{suffix}"));
             std::fs::write(&copy, bytes).unwrap();
             std::fs::File::options()
                 .write(true)
@@ -250,14 +257,14 @@ async fn a_release_bundle_goes_by_its_hash_is_kept_a_year_and_is_sent_brotli_com
         .unwrap();
     for extension in ["js", "wasm", "css"] {
         assert!(
-            html.contains(&format!("/pkg/reelsmith.{hash}.{extension}")),
+            html.contains(&format!("/pkg/{hash}/reelsmith.{extension}")),
             "the page loads the hashed {extension}: {html}"
         );
     }
     assert!(!html.contains("/pkg/reelsmith.css"), "{html}");
 
     let client = reqwest::Client::new();
-    let wasm = app.url(&format!("/pkg/reelsmith.{hash}.wasm"));
+    let wasm = app.url(&format!("/pkg/{hash}/reelsmith.wasm"));
     let year = "public, max-age=31536000, immutable";
     let brotli = client
         .get(&wasm)
@@ -271,7 +278,7 @@ async fn a_release_bundle_goes_by_its_hash_is_kept_a_year_and_is_sent_brotli_com
     assert_eq!(brotli.headers()["cache-control"], year);
     assert_eq!(
         &brotli.bytes().await.unwrap()[..],
-        b"brotli copy of the wasm"
+        b"brotli copy of reelsmith.wasm"
     );
 
     let gzipped = get_accepting_gzip(&client, &wasm).await;
@@ -283,17 +290,35 @@ async fn a_release_bundle_goes_by_its_hash_is_kept_a_year_and_is_sent_brotli_com
     assert!(gzipped.body.ends_with(app::BUILD_MARKER.as_bytes()));
 
     let css = client
-        .get(app.url(&format!("/pkg/reelsmith.{hash}.css")))
+        .get(app.url(&format!("/pkg/{hash}/reelsmith.css")))
         .header("accept-encoding", "br")
         .send()
         .await
         .unwrap();
     assert_eq!(css.headers()["cache-control"], year);
-    assert_eq!(&css.bytes().await.unwrap()[..], b"brotli copy of the css");
+    assert_eq!(
+        &css.bytes().await.unwrap()[..],
+        b"brotli copy of reelsmith.css"
+    );
+
+    // A part the browser fetches when a step is first shown is kept as long.
+    let step = client
+        .get(app.url(&format!("/pkg/{hash}/split_storyboard_step_1.wasm")))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(step.status(), StatusCode::OK);
+    assert_eq!(step.headers()["cache-control"], year);
+    assert_eq!(step.headers()["content-type"], "application/wasm");
+    assert_eq!(
+        &step.bytes().await.unwrap()[..],
+        b"brotli copy of split_storyboard_step_1.wasm"
+    );
 
     // A name this build does not have is not remembered: the next build may have it.
     let missing = client
-        .get(app.url("/pkg/reelsmith.00000000deadbeef.wasm"))
+        .get(app.url("/pkg/00000000deadbeef/reelsmith.wasm"))
         .send()
         .await
         .unwrap();

@@ -11,7 +11,24 @@ use super::{BrandKit, ProjectBrand};
 use crate::components::{error_text, or_alert, AppHeader};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
 use uuid::Uuid;
+
+/// `/brand` as a route whose code the browser fetches when the page is first shown: it
+/// is a part of the bundle of its own (split by `.ci/build-site.sh`), which the log-in
+/// page and the dashboard do not load.
+pub struct BrandRoute;
+
+#[lazy_route]
+impl LazyRoute for BrandRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_route: Self) -> AnyView {
+        view! { <BrandPage /> }.into_any()
+    }
+}
 
 #[component]
 pub fn BrandPage() -> impl IntoView {
