@@ -118,8 +118,8 @@ fn step_view(project: Uuid, step: Step) -> impl IntoView {
 /// page can be hydrated. Leptos 0.8 hydrates what sits inside a `Suspense` or
 /// `Transition` synchronously: a step whose code is still being fetched would be taken
 /// for an empty one there, and the page would stop with a hydration error. Loaded, the
-/// step's function is ready at once. (The server preloads the same part with a
-/// `<link rel="preload">`, so this mostly waits for a download already under way.)
+/// step's function is ready at once. (The server often preloads the same part with a
+/// `<link rel="preload">`, and this then waits for a download already under way.)
 #[cfg(feature = "hydrate")]
 pub async fn load_step_shown() {
     let shown = document()
