@@ -94,10 +94,9 @@ fn ProjectView(project: Project, current: Step) -> impl IntoView {
 // dashboard do not wait for the wizard, nor one step for the others. On the server they
 // render as they always did.
 
-/// The step's view. In the browser its code may still have to be fetched. The server has
-/// it at once, and renders it in place, as if it were not lazy: a `Suspend` there would
-/// leave the step's own `Suspense` (its conversation, its scenes) at its fallback in the
-/// HTML, and the page would differ from what the browser hydrates.
+/// The step's view. In the browser its code may still have to be fetched, so it is a
+/// `Suspend`. The server has the code at once: it renders the step in place, the HTML it
+/// wrote before the bundle was split, with no `Suspend` more for it to resolve.
 fn step_view(project: Uuid, step: Step) -> impl IntoView {
     let view = async move {
         match step {
