@@ -13,6 +13,24 @@ async function hydrated(page: Page) {
   await expect(page.locator("body[data-hydrated]")).toBeAttached();
 }
 
+/** Opens the step at `path` and reloads it a few times: each time the server writes the
+ * step itself (`shown` is in its HTML, not a "Loading…" fallback that the browser would
+ * fail to hydrate with the step's data) and the page comes alive with no error. A page
+ * that fails to hydrate looks right but does nothing; the race behind it showed on
+ * about one load in two. */
+async function survivesReloads(page: Page, path: string, shown: string) {
+  const errors: string[] = [];
+  const onError = (error: Error) => errors.push(error.message);
+  page.on("pageerror", onError);
+  for (let i = 0; i < 4; i++) {
+    const response = i === 0 ? await page.goto(path) : await page.reload();
+    expect(await response!.text()).toContain(shown);
+    await hydrated(page);
+  }
+  page.off("pageerror", onError);
+  expect(errors).toEqual([]);
+}
+
 const ANSWERS = [
   "It's called Lumen, a desk lamp that adapts its light to your day.",
   "Remote workers who spend long hours at a desk",
@@ -72,6 +90,9 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   await page.keyboard.press("Shift+Tab");
   await expect(picker).toBeFocused();
   await snap(page, "1-brief");
+  const projectPath = new URL(page.url()).pathname;
+  await survivesReloads(page, `${projectPath}/brief`, "Photo 1: lamp.png");
+  await expect(page.getByLabel("Product name")).toHaveValue("Lumen");
   await page.getByRole("link", { name: "Continue to moods" }).click();
 
   // Step 2: three mood boards with images; pick one.
@@ -90,6 +111,8 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   }
   await snap(page, "2-moods");
   await moods.first().getByRole("button", { name: /^Choose the mood/ }).click();
+  await expect(moods.first().getByRole("button", { name: /^Choose the mood/ })).toHaveAttribute("aria-pressed", "true");
+  await survivesReloads(page, `${projectPath}/mood`, "mood-card");
   await expect(moods.first().getByRole("button", { name: /^Choose the mood/ })).toHaveAttribute("aria-pressed", "true");
   await page.getByRole("link", { name: "Continue to the storyboard" }).click();
 
@@ -197,6 +220,8 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   await snap(page, "5b-brand-kit");
   await page.goto(storyboardUrl);
   await hydrated(page);
+  await survivesReloads(page, `${projectPath}/storyboard`, 'data-stage="done"');
+  await expect(page.locator('.scene-card[data-stage="done"]')).toHaveCount(count);
 
   // Step 4: music, then the render, followed live to 100%.
   await page.getByRole("link", { name: "Continue to the final video" }).click();
@@ -225,6 +250,7 @@ test("a user takes a project from an empty chat to approved clips, watched live 
   // The link itself names the file (Content-Disposition), which also works cross-origin.
   await expect(download).toHaveAttribute("href", /[?&]download=lumen-launch-v1\.mp4$/);
   await snap(page, "6-final");
+  await survivesReloads(page, `${projectPath}/video`, "Final video, version 1");
   // It plays: it has a duration and time advances.
   const played = await final.evaluate(async (video: HTMLVideoElement) => {
     video.muted = true;

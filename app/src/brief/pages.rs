@@ -5,6 +5,8 @@ use super::api::{get_brief, SaveBrief};
 use super::{BriefState, ChatLine};
 use crate::components::{error_text, OfflineNote};
 use crate::creative::Brief;
+use crate::error::AppError;
+use crate::product::{pages::ProductPhotos, ProductPhoto};
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -14,13 +16,14 @@ const OPENING: &str = "Hi! I'm your creative director for this ad. Let's start w
 #[component]
 pub fn BriefStep(project: Uuid) -> impl IntoView {
     let state = Resource::new(move || project, |project| get_brief(project.to_string()));
+    let photos = crate::product::pages::load_photos(project);
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading the conversation…"</p> }>
             {move || {
                 state
                     .get()
                     .map(|result| match result {
-                        Ok(initial) => view! { <BriefWorkspace project initial /> }.into_any(),
+                        Ok(initial) => view! { <BriefWorkspace project initial photos /> }.into_any(),
                         Err(error) => {
                             view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
                                 .into_any()
@@ -32,7 +35,11 @@ pub fn BriefStep(project: Uuid) -> impl IntoView {
 }
 
 #[component]
-fn BriefWorkspace(project: Uuid, initial: BriefState) -> impl IntoView {
+fn BriefWorkspace(
+    project: Uuid,
+    initial: BriefState,
+    photos: Resource<Result<Vec<ProductPhoto>, AppError>>,
+) -> impl IntoView {
     let prices = crate::budget::pages::use_prices(project);
     let messages = RwSignal::new(initial.messages.clone());
     let brief = RwSignal::new(initial.brief.clone());
@@ -164,7 +171,7 @@ fn BriefWorkspace(project: Uuid, initial: BriefState) -> impl IntoView {
             </section>
             <div class="brief-side">
                 <BriefEditor project brief missing on_saved=apply />
-                <crate::product::pages::ProductPhotos project />
+                <ProductPhotos project loaded=photos />
             </div>
         </div>
     }

@@ -8,17 +8,27 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{lazy_route, LazyRoute};
 
-/// The project's prices for the estimates on its buttons, read in the browser once the
-/// page runs (the first paint shows plain labels, so server and browser render alike).
+/// The project's prices for the estimates on its buttons, fetched in the browser once
+/// the page has come alive: the first paint shows plain labels, so the server and the
+/// browser render alike.
+///
+/// Not a `LocalResource`: read on the server inside a `Suspense`, a local resource makes
+/// that `Suspense` give up and write its fallback ("Loading…") in place of the step,
+/// since it takes it for data the server can never have. The browser, which has the
+/// step's data, then failed to hydrate the page, and the step stayed dead. Whether the
+/// server gave up was a race, so a reload failed about one time in two.
 pub fn use_prices(project: uuid::Uuid) -> Signal<Prices> {
-    let loaded = LocalResource::new(move || get_project_budget(project.to_string()));
-    Signal::derive(move || {
-        loaded
-            .get()
-            .and_then(Result::ok)
-            .map(|budget| budget.prices)
-            .unwrap_or_default()
-    })
+    let prices = RwSignal::new(Prices::default());
+    // An effect runs only in the browser, after hydration.
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if let Ok(budget) = get_project_budget(project.to_string()).await {
+                // The page may have moved on meanwhile.
+                prices.try_set(budget.prices);
+            }
+        });
+    });
+    prices.into()
 }
 
 /// `/account` as a route whose code the browser fetches when the page is first shown: it

@@ -11,36 +11,37 @@ pub fn MoodStep(project: Uuid) -> impl IntoView {
     let loaded = Resource::new(move || project, |project| get_moods(project.to_string()));
     let prices = crate::budget::pages::use_prices(project);
     let shots = super::SHOTS_PER_MOOD;
-    let boards = RwSignal::new(Vec::<MoodBoard>::new());
+    // The boards as read since the page loaded: after a generation, and when the
+    // project's stream says images have arrived.
+    let fresh = RwSignal::new(None::<Vec<MoodBoard>>);
     let generate = ServerAction::<GenerateMoods>::new();
     let choose = ServerAction::<ChooseMood>::new();
     Effect::new(move |_| {
-        if let Some(Ok(list)) = loaded.get() {
-            boards.set(list);
-        }
-    });
-    Effect::new(move |_| {
         if let Some(Ok(list)) = generate.value().get() {
-            boards.set(list);
+            fresh.set(Some(list));
         }
     });
-    let chosen = RwSignal::new(None::<Uuid>);
-    Effect::new(move |_| {
-        if let Some(board) = boards.get().into_iter().find(|b| b.chosen) {
-            chosen.set(Some(board.id));
-        }
+    // The boards last read, else those loaded with the page: read under the `Transition`
+    // below, so the server paints the boards themselves and the browser takes them over
+    // as they are (not the empty step first, filled in once the page runs).
+    let boards = Signal::derive(move || {
+        fresh
+            .get()
+            .or_else(|| loaded.get().and_then(Result::ok))
+            .unwrap_or_default()
     });
-    // A failed choice falls back to what the server has.
+    // The mood the user picks shows as chosen at once; a failed choice falls back to
+    // what the server has.
+    let picked = RwSignal::new(None::<Uuid>);
     Effect::new(move |_| {
         if let Some(Err(_)) = choose.value().get() {
-            chosen.set(
-                boards
-                    .get_untracked()
-                    .into_iter()
-                    .find(|b| b.chosen)
-                    .map(|b| b.id),
-            );
+            picked.set(None);
         }
+    });
+    let chosen = Signal::derive(move || {
+        picked
+            .get()
+            .or_else(|| boards.with(|list| list.iter().find(|b| b.chosen).map(|b| b.id)))
     });
     // Images arrive from background jobs; the project's stream says when to read again.
     #[cfg(feature = "hydrate")]
@@ -48,7 +49,7 @@ pub fn MoodStep(project: Uuid) -> impl IntoView {
         crate::live::follow_project(project, &["moods_changed"], move || {
             leptos::task::spawn_local(async move {
                 if let Ok(list) = get_moods(project.to_string()).await {
-                    boards.set(list);
+                    fresh.set(Some(list));
                 }
             });
         });
@@ -71,36 +72,35 @@ pub fn MoodStep(project: Uuid) -> impl IntoView {
     };
 
     view! {
-        <section class="card" aria-labelledby="mood-title">
-            <div class="card-head">
-                <h2 id="mood-title" class="card-title">"Pick a mood"</h2>
-                <button type="button" class="btn btn-ghost" disabled=busy on:click=move |_| regenerate(None)>
-                    {move || {
-                        let label = if boards.get().is_empty() { "Create mood boards" } else { "Regenerate all" };
-                        let prices = prices.get();
-                        crate::budget::priced(label, prices.moods(crate::creative::MOOD_COUNT, shots), &prices)
-                    }}
-                </button>
-            </div>
-            {move || problem().map(|p| view! { <p class="form-error" role="alert">{p}</p> })}
-            {move || {
-                busy()
-                    .then(|| {
-                        view! {
-                            <p class="progress-note" role="status">
-                                <span class="spinner" aria-hidden="true"></span>
-                                {move || match making() {
-                                    0 => "Writing the moods…".to_string(),
-                                    1 => "Making the last image…".to_string(),
-                                    n => format!("Making {n} images…"),
-                                }}
-                            </p>
-                        }
-                    })
-            }}
-            <Transition fallback=|| view! { <p class="muted">"Loading moods…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading moods…"</p> }>
+            <section class="card" aria-labelledby="mood-title">
+                <div class="card-head">
+                    <h2 id="mood-title" class="card-title">"Pick a mood"</h2>
+                    <button type="button" class="btn btn-ghost" disabled=busy on:click=move |_| regenerate(None)>
+                        {move || {
+                            let label = if boards.get().is_empty() { "Create mood boards" } else { "Regenerate all" };
+                            let prices = prices.get();
+                            crate::budget::priced(label, prices.moods(crate::creative::MOOD_COUNT, shots), &prices)
+                        }}
+                    </button>
+                </div>
+                {move || problem().map(|p| view! { <p class="form-error" role="alert">{p}</p> })}
                 {move || {
-                    loaded.track();
+                    busy()
+                        .then(|| {
+                            view! {
+                                <p class="progress-note" role="status">
+                                    <span class="spinner" aria-hidden="true"></span>
+                                    {move || match making() {
+                                        0 => "Writing the moods…".to_string(),
+                                        1 => "Making the last image…".to_string(),
+                                        n => format!("Making {n} images…"),
+                                    }}
+                                </p>
+                            }
+                        })
+                }}
+                {move || {
                     let list = boards.get();
                     if list.is_empty() && !busy() {
                         view! {
@@ -171,7 +171,7 @@ pub fn MoodStep(project: Uuid) -> impl IntoView {
                                                             aria-pressed=move || is_chosen().to_string()
                                                             aria-label=format!("Choose the mood {}", board.mood.name)
                                                             on:click=move |_| {
-                                                                chosen.set(Some(id));
+                                                                picked.set(Some(id));
                                                                 choose.dispatch(ChooseMood {
                                                                     project: project.to_string(),
                                                                     mood: id.to_string(),
@@ -203,20 +203,20 @@ pub fn MoodStep(project: Uuid) -> impl IntoView {
                             .into_any()
                     }
                 }}
-            </Transition>
-            {move || {
-                chosen
-                    .get()
-                    .map(|_| {
-                        view! {
-                            <div class="row end">
-                                <a class="btn btn-primary" href=format!("/projects/{project}/storyboard")>
-                                    "Continue to the storyboard"
-                                </a>
-                            </div>
-                        }
-                    })
-            }}
-        </section>
+                {move || {
+                    chosen
+                        .get()
+                        .map(|_| {
+                            view! {
+                                <div class="row end">
+                                    <a class="btn btn-primary" href=format!("/projects/{project}/storyboard")>
+                                        "Continue to the storyboard"
+                                    </a>
+                                </div>
+                            }
+                        })
+                }}
+            </section>
+        </Transition>
     }
 }

@@ -4,12 +4,22 @@
 use super::api::{get_photos, ChooseMainPhoto, DeletePhoto};
 use super::{ProductPhoto, ACCEPTED_TYPES, MAX_PHOTOS, MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS};
 use crate::components::{error_text, or_alert};
+use crate::error::AppError;
 use leptos::prelude::*;
 use uuid::Uuid;
 
+/// The project's photos, loaded for [`ProductPhotos`]. The step creates it at its top,
+/// with its other resources (see `studio::pages`).
+pub fn load_photos(project: Uuid) -> Resource<Result<Vec<ProductPhoto>, AppError>> {
+    Resource::new(move || project, |project| get_photos(project.to_string()))
+}
+
 #[component]
-pub fn ProductPhotos(project: Uuid) -> impl IntoView {
-    let loaded = Resource::new(move || project, |project| get_photos(project.to_string()));
+pub fn ProductPhotos(
+    project: Uuid,
+    /// From [`load_photos`].
+    loaded: Resource<Result<Vec<ProductPhoto>, AppError>>,
+) -> impl IntoView {
     view! {
         <section class="card photos" aria-labelledby="photos-title">
             <h2 id="photos-title" class="card-title">"Product photos"</h2>

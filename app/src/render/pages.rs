@@ -19,6 +19,7 @@ pub fn FinalStep(project: Uuid) -> impl IntoView {
         move || project,
         |project| get_final_state(project.to_string()),
     );
+    let brand = crate::brand::pages::load_project_brand(project);
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
@@ -28,7 +29,7 @@ pub fn FinalStep(project: Uuid) -> impl IntoView {
                         Ok(initial) => {
                             view! {
                                 <FinalVideo project initial />
-                                <crate::brand::pages::ProjectBrandCard project />
+                                <crate::brand::pages::ProjectBrandCard project loaded=brand />
                             }
                                 .into_any()
                         }

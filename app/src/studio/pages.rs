@@ -93,6 +93,14 @@ fn ProjectView(project: Project, current: Step) -> impl IntoView {
 // the step is shown (the bundle is split by `.ci/build-site.sh`): the log-in page and the
 // dashboard do not wait for the wizard, nor one step for the others. On the server they
 // render as they always did.
+//
+// A step creates every resource it reads at its top, before any `Suspense` of its own
+// (the brief step loads its product photos there, the final step its brand): the server
+// runs what sits in the project page's `Transition` several times while it waits, and a
+// resource created only once another had loaded was numbered differently there than in
+// the browser, which then took another resource's data and failed to hydrate the page.
+// A step reads no `LocalResource` either (see `budget::pages::use_prices`). The e2e test
+// reloads every step to hold this.
 
 /// The step's view. In the browser its code may still have to be fetched, so it is a
 /// `Suspend`. The server has the code at once: it renders the step in place, the HTML it

@@ -9,6 +9,7 @@ pub use editor::BrandKitEditor;
 use super::api::{get_brand_kit, get_project_brand, SetProjectBrand};
 use super::{BrandKit, ProjectBrand};
 use crate::components::{error_text, or_alert, AppHeader};
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{lazy_route, LazyRoute};
@@ -53,10 +54,19 @@ pub fn BrandPage() -> impl IntoView {
     }
 }
 
+/// The brand the project is drawn with, loaded for [`ProjectBrandCard`]. The step
+/// creates it at its top, with its other resources (see `studio::pages`).
+pub fn load_project_brand(project: Uuid) -> Resource<Result<ProjectBrand, AppError>> {
+    Resource::new(move || project, |p| get_project_brand(p.to_string()))
+}
+
 /// The final step's brand card.
 #[component]
-pub fn ProjectBrandCard(project: Uuid) -> impl IntoView {
-    let loaded = Resource::new(move || project, |p| get_project_brand(p.to_string()));
+pub fn ProjectBrandCard(
+    project: Uuid,
+    /// From [`load_project_brand`].
+    loaded: Resource<Result<ProjectBrand, AppError>>,
+) -> impl IntoView {
     view! {
         <section class="card brand-card" aria-labelledby="brand-title">
             <h2 id="brand-title" class="card-title">"Brand"</h2>

@@ -25,17 +25,21 @@ pub fn StoryboardStep(project: Uuid) -> impl IntoView {
         |project| get_storyboard(project.to_string()),
     );
     let plan = ServerAction::<PlanStoryboard>::new();
-    let view_signal = RwSignal::new(None::<StoryboardView>);
-    Effect::new(move |_| {
-        if let Some(Ok(view)) = loaded.get() {
-            view_signal.set(view);
-        }
-    });
+    // The storyboard last planned here (a failed plan keeps it)...
+    let planned = RwSignal::new(None::<StoryboardView>);
     Effect::new(move |_| {
         if let Some(Ok(view)) = plan.value().get() {
-            view_signal.set(Some(view));
+            planned.set(Some(view));
         }
     });
+    // ...else the one loaded, read under the `Transition`: the server paints the
+    // storyboard itself and the browser takes it over as it is, not the "Plan the
+    // storyboard" card first, swapped for the scenes once the page runs.
+    let board = move || {
+        planned
+            .get()
+            .or_else(|| loaded.get().and_then(Result::ok).flatten())
+    };
     let problem = move || {
         plan.value()
             .get()
@@ -55,8 +59,7 @@ pub fn StoryboardStep(project: Uuid) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading the storyboard…"</p> }>
             {move || {
-                loaded.track();
-                match view_signal.get() {
+                match board() {
                     Some(board) => view! { <Storyboard initial=board replan=move || start(true) planning=Signal::derive(planning) /> }.into_any(),
                     None => {
                         view! {
