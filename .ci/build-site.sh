@@ -43,7 +43,14 @@ split=target/wasm-split/$(basename "$site")
 rm -rf "$split" "$site/pkg" "$site/hash.txt"
 mkdir -p "$split" "$site/pkg"
 command -v wasm-split-cli >/dev/null || { echo "wasm-split-cli is missing: run bash .ci/setup.sh" >&2; exit 1; }
-wasm-split-cli "$wasm" "$split" --out-name "$name"
+# It warns of a data segment it could not split (see SPLIT_SLACK in frontend/src/lib.rs):
+# the main part would carry every part's data, so the build stops.
+RUST_LOG=warn wasm-split-cli "$wasm" "$split" --out-name "$name" > "$split.log" 2>&1 || { cat "$split.log" >&2; exit 1; }
+if grep -q "Overlong segment" "$split.log"; then
+  cat "$split.log" >&2
+  echo "wasm-split-cli put a whole data segment in the main part: make SPLIT_SLACK in frontend/src/lib.rs larger" >&2
+  exit 1
+fi
 loader=__wasm_split.______________________.js
 wasm-bindgen --target web --keep-lld-exports --no-demangle \
   --out-dir "$site/pkg" --out-name "$name" "$split/$name.wasm"
