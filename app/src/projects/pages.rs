@@ -4,7 +4,7 @@ use super::api::{list_projects, CreateProject, DeleteProject, DuplicateProject, 
 use super::{format_timestamp, Project, VideoFormat, MAX_NAME_CHARS};
 use crate::components::{AppHeader, FormError};
 use crate::error::AppError;
-use leptos::{ev, html, prelude::*};
+use leptos::{either::Either, ev, html, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 
@@ -102,9 +102,14 @@ pub fn DashboardPage() -> impl IntoView {
                                             {list
                                                 .into_iter()
                                                 .map(|project| {
+                                                    // Boxed: the server resolves the cards
+                                                    // as futures, and a card's future is
+                                                    // kilobytes that would be copied at
+                                                    // every step; a box is a pointer.
                                                     view! {
                                                         <ProjectCard project rename duplicate to_delete />
                                                     }
+                                                        .into_any()
                                                 })
                                                 .collect_view()}
                                         </ul>
@@ -184,6 +189,10 @@ fn initials(name: &str) -> String {
         .collect()
 }
 
+/// One project on the dashboard. The dashboard shows up to hundreds of these and the
+/// server builds each page's list more than once (its `Transition` walks the view before
+/// rendering it), so a card holds only what every card needs: the rename form, with its
+/// draft and focus handling, is built for the one card being renamed.
 #[component]
 fn ProjectCard(
     project: Project,
@@ -192,51 +201,36 @@ fn ProjectCard(
     to_delete: RwSignal<Option<Project>>,
 ) -> impl IntoView {
     let editing = RwSignal::new(false);
-    let draft = RwSignal::new(project.name.clone());
-    let input = NodeRef::<html::Input>::new();
-    Effect::new(move |_| {
-        if let Some(input) = input.get() {
-            let _ = input.focus();
-            input.select();
-        }
-    });
-
     let id = project.id;
-    let name = project.name.clone();
     let href = format!("/projects/{id}");
-    let save = move |event: ev::SubmitEvent| {
-        event.prevent_default();
-        rename.dispatch(RenameProject {
-            id,
-            name: draft.get_untracked(),
-        });
-        editing.set(false);
-    };
-    let cancel = {
-        let name = name.clone();
-        move || {
-            draft.set(name.clone());
-            editing.set(false);
-        }
-    };
-    let cancel_on_escape = {
-        let cancel = cancel.clone();
-        move |event: ev::KeyboardEvent| {
-            if event.key() == "Escape" {
-                cancel();
-            }
-        }
-    };
-    let deleting = project.clone();
-    let rename_input_label = format!("New name for {}", project.name);
     let rename_label = format!("Rename {}", project.name);
     let duplicate_label = format!("Duplicate {}", project.name);
     let delete_label = format!("Delete {}", project.name);
+    let edited = format_timestamp(project.updated_at);
+    let step = format!(
+        "Step {} of 4 · {}",
+        project.step.number(),
+        project.step.title()
+    );
+    let heading = {
+        let (name, href) = (project.name.clone(), href.clone());
+        move || {
+            if editing.get() {
+                Either::Left(view! { <RenameForm id name=name.clone() rename editing /> })
+            } else {
+                Either::Right(view! {
+                    <h3 class="project-name">
+                        <a href=href.clone()>{name.clone()}</a>
+                    </h3>
+                })
+            }
+        }
+    };
 
     view! {
         <li class="project-card card">
             <a
-                href=href.clone()
+                href=href
                 class="thumb"
                 data-format=project.format.ratio()
                 tabindex="-1"
@@ -245,55 +239,14 @@ fn ProjectCard(
                 <span class="thumb-initials">{initials(&project.name)}</span>
             </a>
             <div class="project-body">
-                <Show
-                    when=move || editing.get()
-                    fallback={
-                        let name = name.clone();
-                        let href = href.clone();
-                        move || {
-                            view! {
-                                <h3 class="project-name">
-                                    <a href=href.clone()>{name.clone()}</a>
-                                </h3>
-                            }
-                        }
-                    }
-                >
-                    <form class="rename-form" on:submit=save>
-                        <input
-                            node_ref=input
-                            type="text"
-                            required
-                            maxlength=MAX_NAME_CHARS.to_string()
-                            aria-label=rename_input_label.clone()
-                            prop:value=move || draft.get()
-                            on:input=move |event| draft.set(event_target_value(&event))
-                            on:keydown=cancel_on_escape.clone()
-                        />
-                        <button type="submit" class="btn btn-primary btn-small">
-                            "Save"
-                        </button>
-                        <button
-                            type="button"
-                            class="btn btn-ghost btn-small"
-                            on:click={
-                                let cancel = cancel.clone();
-                                move |_| cancel()
-                            }
-                        >
-                            "Cancel"
-                        </button>
-                    </form>
-                </Show>
+                {heading}
                 <p class="project-meta">
                     <span class="badge">{project.format.ratio()}</span>
-                    <span>{format!("Step {} of 4 · {}", project.step.number(), project.step.title())}</span>
+                    <span>{step}</span>
                 </p>
                 <p class="project-edited muted">
                     "Edited "
-                    <time datetime=project.updated_at.unix_timestamp().to_string()>
-                        {format_timestamp(project.updated_at)}
-                    </time>
+                    <time datetime=project.updated_at.unix_timestamp().to_string()>{edited}</time>
                 </p>
                 <div class="project-actions">
                     <button
@@ -318,13 +271,66 @@ fn ProjectCard(
                         type="button"
                         class="btn btn-ghost btn-small btn-danger-text"
                         aria-label=delete_label
-                        on:click=move |_| to_delete.set(Some(deleting.clone()))
+                        on:click=move |_| to_delete.set(Some(project.clone()))
                     >
                         "Delete"
                     </button>
                 </div>
             </div>
         </li>
+    }
+}
+
+/// The card's name as a field: opens focused with the name selected, Enter saves,
+/// Escape or Cancel puts the name back.
+#[component]
+fn RenameForm(
+    id: uuid::Uuid,
+    name: String,
+    rename: ServerAction<RenameProject>,
+    editing: RwSignal<bool>,
+) -> impl IntoView {
+    let draft = RwSignal::new(name.clone());
+    let input = NodeRef::<html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = input.get() {
+            let _ = input.focus();
+            input.select();
+        }
+    });
+    let save = move |event: ev::SubmitEvent| {
+        event.prevent_default();
+        rename.dispatch(RenameProject {
+            id,
+            name: draft.get_untracked(),
+        });
+        editing.set(false);
+    };
+    let cancel = move || editing.set(false);
+
+    view! {
+        <form class="rename-form" on:submit=save>
+            <input
+                node_ref=input
+                type="text"
+                required
+                maxlength=MAX_NAME_CHARS.to_string()
+                aria-label=format!("New name for {name}")
+                prop:value=move || draft.get()
+                on:input=move |event| draft.set(event_target_value(&event))
+                on:keydown=move |event: ev::KeyboardEvent| {
+                    if event.key() == "Escape" {
+                        cancel();
+                    }
+                }
+            />
+            <button type="submit" class="btn btn-primary btn-small">
+                "Save"
+            </button>
+            <button type="button" class="btn btn-ghost btn-small" on:click=move |_| cancel()>
+                "Cancel"
+            </button>
+        </form>
     }
 }
 
