@@ -43,6 +43,11 @@ impl SessionPolicy {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct SignedIn {
     user: Uuid,
+    /// Shown in every page's header. Kept here because an account's email never changes,
+    /// so a page needs no query for it; sessions started before it was kept have none and
+    /// read it from the database.
+    #[serde(default)]
+    email: Option<String>,
     /// Unix seconds of the log-in and of the last renewal.
     since: i64,
     seen: i64,
@@ -153,7 +158,7 @@ async fn tokio_blocking<T: Send + 'static>(
 }
 
 #[tracing::instrument(name = "auth::register", skip_all)]
-pub async fn register(pool: &PgPool, email: &str, password: &str) -> Result<Uuid, AppError> {
+pub async fn register(pool: &PgPool, email: &str, password: &str) -> Result<CurrentUser, AppError> {
     let email = Email::parse(email)?;
     let password = NewPassword::parse(password)?;
     let hash = hash_password(password).await?;
@@ -172,7 +177,7 @@ pub async fn register(pool: &PgPool, email: &str, password: &str) -> Result<Uuid
         ));
     }
     tracing::info!(user_id = %id, "account created");
-    Ok(id)
+    Ok(CurrentUser { id, email: email.0 })
 }
 
 /// Log-in and sign-up throttling. Each attempt is counted before the password is
@@ -266,7 +271,7 @@ pub async fn authenticate(
     email: &str,
     password: &str,
     client: Option<IpAddr>,
-) -> Result<Uuid, AppError> {
+) -> Result<CurrentUser, AppError> {
     let wrong = || AppError::invalid("That email and password do not match an account.");
     let Ok(email) = Email::parse(email) else {
         return Err(wrong());
@@ -311,7 +316,7 @@ pub async fn authenticate(
             )
             .execute(pool)
             .await?;
-            Ok(id)
+            Ok(CurrentUser { id, email: email.0 })
         }
         _ => {
             tracing::info!(account = %email.as_str(), "failed log-in");
@@ -350,12 +355,13 @@ fn session_error(error: tower_sessions::session::Error) -> AppError {
 
 /// Logs the user in on this browser. The session id changes, so an id planted
 /// before log-in (session fixation) is worth nothing after it.
-pub async fn start_session(user_id: Uuid, policy: SessionPolicy) -> Result<(), AppError> {
+pub async fn start_session(user: CurrentUser, policy: SessionPolicy) -> Result<(), AppError> {
     let session = session().await?;
     session.cycle_id().await.map_err(session_error)?;
     let now = unix_now();
     let signed_in = SignedIn {
-        user: user_id,
+        user: user.id,
+        email: Some(user.email),
         since: now,
         seen: now,
         policy,
@@ -373,6 +379,11 @@ pub async fn end_session() -> Result<(), AppError> {
 /// The session's user, unless it was idle too long or is past its lifetime (it is then
 /// ended); an active session's clock is renewed now and then.
 pub async fn session_user_id(session: &Session) -> Option<Uuid> {
+    signed_in(session).await.map(|signed_in| signed_in.user)
+}
+
+/// The session's log-in, as `session_user_id` checks and renews it.
+async fn signed_in(session: &Session) -> Option<SignedIn> {
     let mut signed_in = match session.get::<SignedIn>(SESSION_KEY).await {
         Ok(signed_in) => signed_in?,
         Err(error) => {
@@ -394,7 +405,7 @@ pub async fn session_user_id(session: &Session) -> Option<Uuid> {
             tracing::warn!(%error, "could not renew a session");
         }
     }
-    Some(signed_in.user)
+    Some(signed_in)
 }
 
 /// The logged-in user's id, or 401.
@@ -405,9 +416,13 @@ pub async fn require_user() -> Result<Uuid, AppError> {
 }
 
 pub async fn current_user(pool: &PgPool) -> Result<Option<CurrentUser>, AppError> {
-    let Some(id) = session_user_id(&session().await?).await else {
+    let Some(signed_in) = signed_in(&session().await?).await else {
         return Ok(None);
     };
+    let id = signed_in.user;
+    if let Some(email) = signed_in.email {
+        return Ok(Some(CurrentUser { id, email }));
+    }
     let user = sqlx::query_as!(CurrentUser, "SELECT id, email FROM users WHERE id = $1", id)
         .fetch_optional(pool)
         .await?;
@@ -438,6 +453,20 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AuthUser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sessions started before the email was kept in them stay logged in.
+    #[test]
+    fn a_session_without_the_email_still_reads() {
+        let user = Uuid::new_v4();
+        let stored = serde_json::json!({
+            "user": user,
+            "since": 1,
+            "seen": 2,
+            "policy": SessionPolicy::default(),
+        });
+        let signed_in: SignedIn = serde_json::from_value(stored).expect("an older session reads");
+        assert_eq!((signed_in.user, signed_in.email), (user, None));
+    }
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {

@@ -97,18 +97,35 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     assert_eq!(me, None, "still logged out");
 }
 
+/// Log-in accepts the email in any case and spacing, and the header of every page then
+/// names the account as it is stored (the session keeps it, so a page needs no query).
 #[tokio::test]
-async fn logging_in_with_the_right_password_works_in_any_email_case() {
+async fn logging_in_works_in_any_email_case_and_pages_name_the_account_as_stored() {
     let app = TestApp::spawn().await;
     app.new_user("ada@example.com").await;
     let response = app
         .call(
             "login",
-            &[("email", "ADA@example.com "), ("password", PASSWORD)],
+            &[("email", " ADA@Example.com "), ("password", PASSWORD)],
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(app.list_projects(&app.client).await, vec![]);
+    for path in ["/", "/brand", "/account"] {
+        let page = app
+            .client
+            .get(app.url(path))
+            .send()
+            .await
+            .expect("page answered")
+            .text()
+            .await
+            .expect("page read");
+        assert!(
+            page.contains(r#"<span class="user-email">ada@example.com</span>"#),
+            "{path} does not name the account: {page}"
+        );
+    }
 }
 
 #[tokio::test]
