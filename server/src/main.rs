@@ -112,10 +112,20 @@ async fn main() -> anyhow::Result<()> {
         projects,
         connections,
         seconds,
+        page,
+        accept_encoding,
         server,
     }) = &cli.command
     {
-        return server::bench::bench_http(server.clone(), *projects, *connections, *seconds).await;
+        return server::bench::bench_http(
+            server.clone(),
+            page,
+            accept_encoding,
+            *projects,
+            *connections,
+            *seconds,
+        )
+        .await;
     }
     if let Some(Command::BenchSse {
         subscribers,

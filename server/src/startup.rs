@@ -241,6 +241,7 @@ impl Application {
                 settings.secure_cookies(),
                 http::security_headers,
             ))
+            .layer(http::compression())
             .layer(middleware::from_fn(crate::metrics::track_requests))
             .layer(
                 TraceLayer::new_for_http()

@@ -95,6 +95,14 @@ pub enum Command {
         /// Seconds measured (after two of warming up).
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+        /// The page asked for, logged in: the dashboard by default; `/healthz` or `/login`
+        /// measure what every request costs before any page is rendered.
+        #[arg(long, default_value = "/")]
+        page: String,
+        /// What each request accepts, as `Accept-Encoding`: Chromium's by default,
+        /// `identity` for uncompressed answers.
+        #[arg(long, default_value = "gzip, deflate, br, zstd")]
+        accept_encoding: String,
         /// The server binary to measure (another build, to compare); this one by default.
         #[arg(long)]
         server: Option<PathBuf>,

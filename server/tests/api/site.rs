@@ -340,3 +340,59 @@ fn a_server_refuses_a_release_site_whose_hash_list_is_broken() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("build-site.sh --release"), "{said}");
 }
+
+/// Pages and server-function answers go out compressed to a browser that asks; a live
+/// stream (each event must leave at once) and audio (compressed already) go as they are.
+#[tokio::test]
+async fn pages_and_answers_are_sent_compressed_but_live_streams_and_media_are_not() {
+    let app = TestApp::spawn().await;
+    let ada = app.new_user("ada@example.com").await;
+    for number in 1..=20 {
+        app.create_project(&ada, &format!("Campaign {number:02}"), "9:16")
+            .await;
+    }
+
+    let dashboard = get_accepting_gzip(&ada, &app.url("/")).await;
+    assert_eq!(dashboard.status, StatusCode::OK);
+    let page = String::from_utf8(dashboard.body).unwrap();
+    assert!(page.contains("Campaign 20"), "{page}");
+    let wire = dashboard.gzipped_bytes.expect("the dashboard came gzipped");
+    assert!(
+        wire * 4 < page.len(),
+        "{wire} bytes on the wire for a {} byte page",
+        page.len()
+    );
+    assert!(dashboard.headers["vary"]
+        .to_str()
+        .unwrap()
+        .contains("accept-encoding"));
+
+    let answer = send_accepting_gzip(
+        ada.post(app.url("/api/projects/list"))
+            .header("accept", "application/json")
+            .header("sec-fetch-site", "same-origin"),
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.headers()["content-encoding"], "gzip");
+
+    let project = &app.list_projects(&ada).await[0];
+    let stream =
+        send_accepting_gzip(ada.get(app.url(&format!("/api/projects/{}/stream", project.id))))
+            .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers().get("content-encoding"), None);
+
+    let sample = get_accepting_gzip(&ada, &app.url("/api/voices/de/sample")).await;
+    assert_eq!(sample.status, StatusCode::OK);
+    assert_eq!(sample.headers["content-type"], "audio/wav");
+    assert_eq!(sample.gzipped_bytes, None, "audio is sent as it is");
+}
+
+async fn send_accepting_gzip(request: reqwest::RequestBuilder) -> reqwest::Response {
+    request
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap()
+}
