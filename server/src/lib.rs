@@ -5,6 +5,7 @@ pub mod config;
 pub mod fleet;
 mod housekeeping;
 mod http;
+mod live_connections;
 pub mod metrics;
 pub mod postgres;
 pub mod sample;

@@ -4,7 +4,7 @@ use crate::{config::Settings, http, postgres::LocalCluster};
 use anyhow::Context;
 use app::jobs::{Worker, WorkerSettings};
 use app::{shell, state::AppState, App};
-use axum::{middleware, routing::get, Router};
+use axum::{middleware, routing::get, serve::ListenerExt, Router};
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sqlx::{postgres::PgPoolOptions, PgPool};
@@ -316,8 +316,10 @@ impl Application {
             )
         });
         // At the signal the worker stops at once (handing its jobs over) rather than
-        // after the last connection closes: open live streams never close by themselves,
-        // so they get a short grace period and are then dropped.
+        // after the last connection closes: open live streams never close by themselves.
+        // Those the listener carries end when it stops accepting, at the signal; one that
+        // hyper serves (asked for on a kept-alive connection) gets a short grace period
+        // and is then dropped.
         let (signalled, mut on_signal) = tokio::sync::watch::channel(false);
         let shutdown = {
             let stop_worker = stop_worker.clone();
@@ -327,8 +329,16 @@ impl Application {
                 let _ = signalled.send(true);
             }
         };
+        // Live streams' connections are carried by the listener itself (see
+        // `live_connections`); they end when it stops accepting, at the signal. Small
+        // writes (an event, a short answer) leave at once rather than waiting for the
+        // previous one's acknowledgement; `tap_io` also gives handlers the client's address.
+        let listener = crate::live_connections::Listener::new(self.listener, self.router.clone())
+            .tap_io(|connection| {
+                let _ = connection.set_nodelay(true);
+            });
         let serving = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

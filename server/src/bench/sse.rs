@@ -5,7 +5,10 @@
 //! rate and times, for every subscriber, how long after the edit's response its event
 //! arrived. Prints one line per count:
 //!   subscribers= storyboards= samples= missed= p50_ms= p99_ms= max_ms= kb_per_subscriber=
-//! where `kb_per_subscriber` is the server's resident memory added per open, idle stream.
+//!   kb_per_added_subscriber=
+//! where `kb_per_subscriber` is the server's resident memory added per open, idle stream,
+//! and `kb_per_added_subscriber` the same for the streams opened after the first tenth
+//! (without what the first ones set up once, such as the database pool's connections).
 //! Run through `bench/sse`, which builds the release binary.
 
 use super::harness::{
@@ -38,6 +41,8 @@ struct Figures {
     p99_ms: f64,
     max_ms: f64,
     kb_per_subscriber: f64,
+    /// What each stream opened after the first tenth added.
+    kb_per_added_subscriber: f64,
 }
 
 pub async fn bench_sse(
@@ -60,13 +65,14 @@ pub async fn bench_sse(
         let figures = run(&server, subscribers, storyboards, edits, edits_per_second).await?;
         println!(
             "subscribers={subscribers} storyboards={storyboards} edits={edits} samples={} missed={} \
-             p50_ms={:.1} p99_ms={:.1} max_ms={:.1} kb_per_subscriber={:.1}",
+             p50_ms={:.1} p99_ms={:.1} max_ms={:.1} kb_per_subscriber={:.1} kb_per_added_subscriber={:.1}",
             figures.samples,
             figures.missed,
             figures.p50_ms,
             figures.p99_ms,
             figures.max_ms,
-            figures.kb_per_subscriber
+            figures.kb_per_subscriber,
+            figures.kb_per_added_subscriber
         );
     }
     Ok(())
@@ -171,30 +177,40 @@ async fn run(
     let open = Arc::new(AtomicUsize::new(0));
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
     let mut streams = JoinSet::new();
-    for number in 0..subscribers {
-        let storyboard = &planned[number % storyboards];
-        streams.spawn(subscribe(
-            (storyboard.browser.clone(), storyboard.id.clone()),
-            connecting.clone(),
-            open.clone(),
-            seen_tx.clone(),
-        ));
+    // A tenth of the streams first, then the rest: what the rest add is the cost of a
+    // stream alone, without what the first ones set up once (database connections
+    // opened for their snapshots, the runtime's and the allocator's first pages).
+    let first = (subscribers / 10).max(1).min(subscribers);
+    let mut warmed = before;
+    for (range, last) in [(0..first, false), (first..subscribers, true)] {
+        for number in range.clone() {
+            let storyboard = &planned[number % storyboards];
+            streams.spawn(subscribe(
+                (storyboard.browser.clone(), storyboard.id.clone()),
+                connecting.clone(),
+                open.clone(),
+                seen_tx.clone(),
+            ));
+        }
+        let started = Instant::now();
+        while open.load(Ordering::SeqCst) < range.end {
+            if let Some(Ok(Err(error))) = streams.try_join_next() {
+                bail!("a stream failed: {error:#}");
+            }
+            if started.elapsed() > Duration::from_secs(300) {
+                bail!(
+                    "only {} of {subscribers} streams opened",
+                    open.load(Ordering::SeqCst)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        if !last {
+            warmed = server.rss_kib()?;
+        }
     }
     drop(seen_tx);
-    let started = Instant::now();
-    while open.load(Ordering::SeqCst) < subscribers {
-        if let Some(Ok(Err(error))) = streams.try_join_next() {
-            bail!("a stream failed: {error:#}");
-        }
-        if started.elapsed() > Duration::from_secs(300) {
-            bail!(
-                "only {} of {subscribers} streams opened",
-                open.load(Ordering::SeqCst)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
     let after = server.rss_kib()?;
 
     // Edits at a steady rate, one storyboard after another; each one's response time.
@@ -248,5 +264,7 @@ async fn run(
         p99_ms: percentile(&latencies, 0.99),
         max_ms: latencies.last().copied().unwrap_or(f64::NAN),
         kb_per_subscriber: after.saturating_sub(before) as f64 * 1.024 / subscribers.max(1) as f64,
+        kb_per_added_subscriber: after.saturating_sub(warmed) as f64 * 1.024
+            / (subscribers - first).max(1) as f64,
     })
 }

@@ -15,6 +15,7 @@ mod fleet;
 mod fuzz;
 mod helpers;
 mod jobs;
+mod live_connections;
 mod llm_director;
 mod moods;
 mod observability;
