@@ -81,51 +81,53 @@ pub fn DashboardPage() -> impl IntoView {
                         </p>
                     }
                 }>
-                    {move || {
-                        projects
-                            .get()
-                            .map(|result| match result {
-                                Ok(list) if list.is_empty() => {
-                                    view! {
-                                        <div class="empty-state">
-                                            <p class="empty-title">"No projects yet"</p>
-                                            <p class="muted">
-                                                "Name your first project above to start its brief."
-                                            </p>
-                                        </div>
-                                    }
-                                        .into_any()
-                                }
-                                Ok(list) => {
-                                    view! {
-                                        <ul class="project-grid">
-                                            {list
-                                                .into_iter()
-                                                .map(|project| {
-                                                    // Boxed: the server resolves the cards
-                                                    // as futures, and a card's future is
-                                                    // kilobytes that would be copied at
-                                                    // every step; a box is a pointer.
-                                                    view! {
-                                                        <ProjectCard project rename duplicate to_delete />
-                                                    }
-                                                        .into_any()
-                                                })
-                                                .collect_view()}
-                                        </ul>
-                                    }
-                                        .into_any()
-                                }
-                                Err(error) => {
-                                    view! {
-                                        <p class="form-error" role="alert">
-                                            {error.to_string()}
+                    // Awaited in a Suspend rather than read with `get()`: the server walks
+                    // what a Transition holds before rendering it, and a `get()` closure
+                    // would build every card twice, once for that walk and once to render;
+                    // a Suspend builds them once and keeps them.
+                    {move || Suspend::new(async move {
+                        match projects.await {
+                            Ok(list) if list.is_empty() => {
+                                view! {
+                                    <div class="empty-state">
+                                        <p class="empty-title">"No projects yet"</p>
+                                        <p class="muted">
+                                            "Name your first project above to start its brief."
                                         </p>
-                                    }
-                                        .into_any()
+                                    </div>
                                 }
-                            })
-                    }}
+                                    .into_any()
+                            }
+                            Ok(list) => {
+                                view! {
+                                    <ul class="project-grid">
+                                        {list
+                                            .into_iter()
+                                            .map(|project| {
+                                                // Boxed: the server resolves the cards
+                                                // as futures, and a card's future is
+                                                // kilobytes that would be copied at
+                                                // every step; a box is a pointer.
+                                                view! {
+                                                    <ProjectCard project rename duplicate to_delete />
+                                                }
+                                                    .into_any()
+                                            })
+                                            .collect_view()}
+                                    </ul>
+                                }
+                                    .into_any()
+                            }
+                            Err(error) => {
+                                view! {
+                                    <p class="form-error" role="alert">
+                                        {error.to_string()}
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                        }
+                    })}
                 </Transition>
             </section>
             <DeleteProjectDialog to_delete delete />
