@@ -282,9 +282,10 @@ pub async fn client_problem(axum::Json(problem): axum::Json<ClientProblem>) -> S
 
 /// Compresses what is text and made per request (pages, server-function answers, caption
 /// files, metrics) for a browser that asks for it. Gzip at level 4: the dashboard of 50
-/// projects goes out as 5.4 KB instead of 55.8 for 10-20% of the requests a second
-/// (`bench/http` against `bench/http --accept-encoding identity`); brotli at the same
-/// level made 4.1 KB but cost a third of them (its encoder's buffers, set up per answer).
+/// projects goes out as 5.6 KB instead of 55.8 (zlib-rs: see the workspace's flate2)
+/// for 10-20% of the requests a second (`bench/http` against `bench/http
+/// --accept-encoding identity`, measured with miniz_oxide); brotli at the same level made
+/// 4.1 KB but cost a third of them (its encoder's buffers, set up per answer).
 /// Left alone: the bundle (compressed at build time, it comes with its
 /// `Content-Encoding`), media (compressed already, and a clip is read in ranges) and
 /// event streams (each event must leave at once).
