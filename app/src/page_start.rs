@@ -8,6 +8,14 @@ use wasm_bindgen::JsValue;
 /// What the user reads when the page cannot start.
 const CANNOT_START: &str =
     "This page could not start. Reload it, or tell the operator if it keeps happening.";
+/// What the user reads when a part of the bundle (a wizard step's code, fetched when the
+/// step is first opened) could not be downloaded: the network, not the page, failed.
+const PART_MISSING: &str =
+    "Part of this page could not be downloaded. Check your connection, then reload the page.";
+/// How the splitter's code fails when a part did not download: its lazy functions
+/// `.expect("load callback should succeed")` (wasm_split_macros), so the page cannot go
+/// on; it can at least say why.
+const PART_FAILED: &str = "load callback should succeed";
 
 /// Whether the page's script is from the same build as the server that rendered it; if
 /// not, the user is told and the server hears of it.
@@ -31,6 +39,7 @@ pub fn same_build() -> bool {
             "the page was rendered by build {}, its script is build {ours}",
             theirs.as_deref().unwrap_or("(none)")
         ),
+        CANNOT_START,
     );
     false
 }
@@ -40,17 +49,23 @@ pub fn same_build() -> bool {
 pub fn report_panics() {
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
-        report("panic", &info.to_string());
+        let detail = info.to_string();
+        if detail.contains(PART_FAILED) {
+            report("part_download", &detail, PART_MISSING);
+        } else {
+            report("panic", &detail, CANNOT_START);
+        }
     }));
 }
 
-fn report(kind: &str, detail: &str) {
+/// Tells the user `message` and the server what happened, once per page.
+fn report(kind: &str, detail: &str, message: &str) {
     use std::sync::atomic::{AtomicBool, Ordering};
     static REPORTED: AtomicBool = AtomicBool::new(false);
     if REPORTED.swap(true, Ordering::SeqCst) {
         return;
     }
-    show_problem();
+    show_problem(message);
     let Some(window) = web_sys::window() else {
         return;
     };
@@ -68,13 +83,13 @@ fn report(kind: &str, detail: &str) {
     }
 }
 
-fn show_problem() {
+fn show_problem(message: &str) {
     let document = leptos::prelude::document();
     let (Ok(banner), Some(body)) = (document.create_element("div"), document.body()) else {
         return;
     };
     banner.set_class_name("page-problem");
     let _ = banner.set_attribute("role", "alert");
-    banner.set_text_content(Some(CANNOT_START));
+    banner.set_text_content(Some(message));
     let _ = body.prepend_with_node_1(&banner);
 }

@@ -140,3 +140,19 @@ test("the dashboard fits a phone screen", async ({ page }) => {
   expect(overflow).toBeLessThanOrEqual(0);
   await expect(page.getByRole("button", { name: "Create project" })).toBeInViewport();
 });
+
+test("a step whose code cannot be downloaded says so, and the server hears of it", async ({ page }) => {
+  await signUp(page, uniqueEmail("ola"));
+  // The network fails just as the brief step's part of the bundle is fetched.
+  await page.route(/\/split_brief_step_[^/]*\.wasm$/, (route) => route.abort("internetdisconnected"));
+  const reported = page.waitForRequest(
+    (request) =>
+      request.url().endsWith("/api/client-problems") && (request.postData() ?? "").includes('"part_download"'),
+  );
+  await page.getByLabel("Name", { exact: true }).fill("Offline launch");
+  await page.getByRole("button", { name: "Create project" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "could not be downloaded" })).toContainText(
+    "Check your connection",
+  );
+  await reported;
+});
