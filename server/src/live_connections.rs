@@ -70,12 +70,11 @@ impl axum::serve::Listener for Listener {
     async fn accept(&mut self) -> (TcpStream, SocketAddr) {
         loop {
             tokio::select! {
-                accepted = self.tcp.accept() => match accepted {
-                    Ok((stream, client)) => {
-                        self.connections.spawn(sort(stream, client, self.router.clone()));
-                    }
-                    Err(error) => accept_failed(error).await,
-                },
+                // axum's own accept for a TcpListener: it skips a client that gave up, and
+                // logs and waits out anything else (out of file descriptors, say).
+                (stream, client) = axum::serve::Listener::accept(&mut self.tcp) => {
+                    self.connections.spawn(sort(stream, client, self.router.clone()));
+                }
                 Some(sorted) = self.connections.join_next(), if !self.connections.is_empty() => {
                     if let Ok(Some(for_hyper)) = sorted {
                         return for_hyper;
@@ -88,21 +87,6 @@ impl axum::serve::Listener for Listener {
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.tcp.local_addr()
     }
-}
-
-/// As hyper and axum do: a client that gave up is no news; anything else (out of file
-/// descriptors, say) is logged and waited out.
-async fn accept_failed(error: io::Error) {
-    if matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    ) {
-        return;
-    }
-    tracing::error!(%error, "accepting a connection failed");
-    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// Carries the connection if it opens with a live stream; otherwise gives it back for

@@ -330,9 +330,9 @@ impl Application {
             }
         };
         // Live streams' connections are carried by the listener itself (see
-        // `live_connections`); they end when it stops accepting, at the signal. Small
-        // writes (an event, a short answer) leave at once rather than waiting for the
-        // previous one's acknowledgement; `tap_io` also gives handlers the client's address.
+        // `live_connections`). For the rest, small writes (a short answer) leave at once
+        // rather than waiting for the previous one's acknowledgement; `tap_io` also gives
+        // handlers the client's address.
         let listener = crate::live_connections::Listener::new(self.listener, self.router.clone())
             .tap_io(|connection| {
                 let _ = connection.set_nodelay(true);

@@ -191,10 +191,9 @@ fn initials(name: &str) -> String {
         .collect()
 }
 
-/// One project on the dashboard. The dashboard shows up to hundreds of these and the
-/// server builds each page's list more than once (its `Transition` walks the view before
-/// rendering it), so a card holds only what every card needs: the rename form, with its
-/// draft and focus handling, is built for the one card being renamed.
+/// One project on the dashboard. The dashboard shows up to hundreds of these, built anew
+/// for every page the server renders, so a card holds only what every card needs: the
+/// rename form, with its draft and focus handling, is built for the one card being renamed.
 #[component]
 fn ProjectCard(
     project: Project,
