@@ -281,11 +281,11 @@ pub async fn client_problem(axum::Json(problem): axum::Json<ClientProblem>) -> S
 }
 
 /// Compresses what is text and made per request (pages, server-function answers, caption
-/// files, metrics) for a browser that asks for it. Gzip at level 4: the dashboard of 50
-/// projects goes out as 5.6 KB instead of 55.8 (zlib-rs: see the workspace's flate2)
-/// for 10-20% of the requests a second (`bench/http` against `bench/http
-/// --accept-encoding identity`, measured with miniz_oxide); brotli at the same level made
-/// 4.1 KB but cost a third of them (its encoder's buffers, set up per answer).
+/// files, metrics) for a browser that asks for it. Gzip at level 1, as nginx does by
+/// default: the dashboard of 50 projects goes out as 7.2 KB instead of 55.8. Level 4
+/// made 5.6 KB for a tenth fewer requests a second (`bench/http`, zlib-rs: see the
+/// workspace's flate2); brotli at level 4 made 4.1 KB but cost a third of them (its
+/// encoder's buffers, set up per answer).
 /// Left alone: the bundle (compressed at build time, it comes with its
 /// `Content-Encoding`), media (compressed already, and a clip is read in ranges) and
 /// event streams (each event must leave at once).
@@ -309,7 +309,7 @@ pub fn compression() -> CompressionLayer<impl Predicate> {
             .is_some_and(|kind| TEXT.iter().any(|text| kind.starts_with(text)))
     };
     CompressionLayer::new()
-        .quality(CompressionLevel::Precise(4))
+        .quality(CompressionLevel::Precise(1))
         .compress_when(DefaultPredicate::new().and(text))
 }
 
