@@ -20,7 +20,8 @@ use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 use tracing::Level;
 
-/// How long a pooled connection may sit unused before it is tested on its way out.
+/// How long a pooled connection may sit unused before it is tested again when a request
+/// takes it.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
