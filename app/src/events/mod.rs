@@ -177,11 +177,43 @@ pub async fn prune(pool: &PgPool, days: i32) -> sqlx::Result<u64> {
 }
 
 /// A new event as the listener read it, shared by every stream of its topic.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Published {
     pub topic: Topic,
     pub seq: i64,
     pub payload: serde_json::Value,
+    /// What the topic's streams send for it, once one of them made it.
+    ready: tokio::sync::OnceCell<Option<stream::Sent>>,
+}
+
+impl Published {
+    pub fn new(topic: Topic, seq: i64, payload: serde_json::Value) -> Self {
+        Self {
+            topic,
+            seq,
+            payload,
+            ready: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// What every stream of the topic sends for this event: made by `make` in the first
+    /// stream that asks, while the others wait for it, then copied. A topic's streams
+    /// present its events alike (links, say, depend on the event alone), so a thousand
+    /// viewers of a storyboard cost one presentation of each event, not a thousand.
+    /// `None`: the event could not be made ready, and is skipped.
+    pub async fn ready<F, Fut>(&self, make: F) -> Option<stream::Sent>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Option<stream::Sent>>,
+    {
+        self.ready.get_or_init(make).await.clone()
+    }
+}
+
+impl PartialEq for Published {
+    fn eq(&self, other: &Self) -> bool {
+        (self.topic, self.seq, &self.payload) == (other.topic, other.seq, &other.payload)
+    }
 }
 
 /// A wake-up: a new event; something happened on a topic that the listener could not
@@ -217,11 +249,7 @@ async fn published(pool: &PgPool, topic: Topic, seq: i64) -> sqlx::Result<Option
     )
     .fetch_optional(pool)
     .await?;
-    Ok(payload.map(|payload| Published {
-        topic,
-        seq,
-        payload,
-    }))
+    Ok(payload.map(|payload| Published::new(topic, seq, payload)))
 }
 
 /// This instance's one listener, fanned out to its streams: one channel per topic that
@@ -397,11 +425,7 @@ mod tests {
         assert!(notifier.watched(one) && notifier.watched(other));
         assert!(!notifier.watched(Topic::Project(Uuid::new_v4())));
 
-        let event = Wake::Event(Arc::new(Published {
-            topic: one,
-            seq: 1,
-            payload: serde_json::json!({}),
-        }));
+        let event = Wake::Event(Arc::new(Published::new(one, 1, serde_json::json!({}))));
         notifier.send(one, event.clone());
         assert_eq!(first.receiver.try_recv(), Ok(event.clone()));
         assert_eq!(second.receiver.try_recv(), Ok(event));

@@ -4,7 +4,9 @@
 //! is up to date sends it without touching the database; one that may have missed
 //! something (it lagged, the listener reconnected, a number was skipped) reads the table,
 //! so ids never skip or repeat. An idle stream holds no database connection and runs no
-//! query. A comment line every 15 seconds keeps proxies from closing the connection.
+//! query. A new event is made ready to send (read, its links signed, written as JSON)
+//! once per instance, by the first of its topic's streams, and copied by the others. A
+//! comment line every 15 seconds keeps proxies from closing the connection.
 //!
 //! A stream lives as long as its viewer, and its state is sized for the largest thing it
 //! ever awaits: so a table read, and making an event ready to send, are boxed for the
@@ -48,6 +50,7 @@ pub fn sse_event(name: &str, payload: &impl Serialize) -> Event {
 }
 
 /// What a stream sends for one stored event, and whether it is the last one.
+#[derive(Clone, Debug)]
 pub struct Sent {
     pub event: Event,
     pub last: bool,
@@ -103,20 +106,28 @@ where
             match news {
                 // Already read from the table.
                 Some(published) if published.seq <= sent => {}
-                // The next one: sent as the listener read it.
+                // The next one: sent as the listener read it, and as the first of the
+                // topic's streams here made it ready.
                 Some(published) if published.seq == sent + 1 => {
                     sent = published.seq;
-                    match serde_json::from_value::<E>(published.payload.clone()) {
-                        Ok(recorded) => {
-                            let Sent { event, last } = Box::pin(present(recorded)).await;
-                            metrics::counter!("reelsmith_events_sent_total", "topic" => topic.name()).increment(1);
-                            yield event.id(sent.to_string());
-                            if last {
-                                return;
+                    let ready = Box::pin(published.ready(|| async {
+                        match E::deserialize(&published.payload) {
+                            Ok(recorded) => {
+                                let Sent { event, last } = present(recorded).await;
+                                Some(Sent { event: event.id(published.seq.to_string()), last })
+                            }
+                            Err(error) => {
+                                tracing::error!(%error, seq = published.seq, ?topic, "unreadable event skipped");
+                                None
                             }
                         }
-                        Err(error) => {
-                            tracing::error!(%error, seq = sent, ?topic, "unreadable event skipped");
+                    }))
+                    .await;
+                    if let Some(Sent { event, last }) = ready {
+                        metrics::counter!("reelsmith_events_sent_total", "topic" => topic.name()).increment(1);
+                        yield event;
+                        if last {
+                            return;
                         }
                     }
                 }

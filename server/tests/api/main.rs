@@ -16,6 +16,7 @@ mod fuzz;
 mod helpers;
 mod jobs;
 mod live_connections;
+mod live_events;
 mod llm_director;
 mod moods;
 mod observability;
