@@ -22,7 +22,7 @@ use tracing::Level;
 
 /// How long a pooled connection may sit unused before it is tested again when a request
 /// takes it.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+pub const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 

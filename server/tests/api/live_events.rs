@@ -4,11 +4,10 @@
 use crate::helpers::TestApp;
 use app::{
     events::{
-        emit,
         stream::{follow, sse_event, Sent},
         Notifier, Topic,
     },
-    projects::ProjectEvent,
+    projects::{events::changed, ProjectEvent},
 };
 use futures::{Stream, StreamExt};
 use std::{
@@ -19,10 +18,11 @@ use std::{
     time::Duration,
 };
 
-/// Records `event` on `topic` as the app does: in a transaction, announced at commit.
-async fn record(app: &TestApp, project: uuid::Uuid, topic: Topic, event: ProjectEvent) {
+/// Records `event` on the project's topic as the app does: in a transaction, announced
+/// at commit.
+async fn record(app: &TestApp, project: uuid::Uuid, event: ProjectEvent) {
     let mut tx = app.pool.begin().await.unwrap();
-    emit(&mut tx, project, topic, &event).await.unwrap();
+    changed(&mut tx, project, event).await.unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -69,13 +69,13 @@ async fn streams_of_one_topic_send_a_new_event_made_ready_once() {
     // The first event reaches them by a wake-up: its own, or the listener's first (it
     // may not have been listening yet, and then they read the table). Once they have
     // it, the listener is up and they are up to date.
-    record(&app, project, topic, ProjectEvent::MoodsChanged).await;
+    record(&app, project, ProjectEvent::MoodsChanged).await;
     for viewer in &mut viewers {
         assert!(format!("{:?}", next(viewer).await).contains("moods_changed"));
     }
 
     made.store(0, Ordering::SeqCst);
-    record(&app, project, topic, ProjectEvent::MusicChanged).await;
+    record(&app, project, ProjectEvent::MusicChanged).await;
     for viewer in &mut viewers {
         let event = format!("{:?}", next(viewer).await);
         assert!(event.contains("music_changed"), "{event}");

@@ -370,7 +370,8 @@ async fn a_database_restart_is_survived_by_the_app_and_its_open_streams() {
 
     // The pool's connections died with the server while they sat idle: the first
     // request after it is back must not be handed one of them (an error page).
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    tokio::time::sleep(server::startup::IDLE_BEFORE_PING + std::time::Duration::from_millis(500))
+        .await;
     let scene = view.scenes[0].id.to_string();
     let edited = app
         .call_as(
