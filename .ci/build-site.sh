@@ -8,10 +8,19 @@
 #                                     through wasm-opt (npm binaryen, installed by
 #                                     .ci/setup.sh), the bundle named after its contents
 #                                     and compressed (brotli, gzip)
+#   --compile-only                    only the cargo builds (the server and the WASM),
+#                                     which need none of the tools .ci/setup.sh installs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 release=false
-[ "${1:-}" = --release ] && release=true
+compile_only=false
+for option in "$@"; do
+  case "$option" in
+    --release) release=true ;;
+    --compile-only) compile_only=true ;;
+    *) echo "unknown option $option (--release, --compile-only)" >&2; exit 2 ;;
+  esac
+done
 
 # Each build's site beside its server: target/site for target/debug/reelsmith (where
 # cargo-leptos puts it too), target/site-release for target/release/reelsmith.
@@ -33,6 +42,7 @@ else
   cargo rustc -p frontend --lib --target wasm32-unknown-unknown "${relocs[@]}"
   wasm=target/wasm32-unknown-unknown/debug/frontend.wasm
 fi
+$compile_only && exit 0
 
 # The bundle is split into parts the browser fetches when their code first runs: the
 # main part (what every page needs: log-in, sign-up, the dashboard, the header), a part

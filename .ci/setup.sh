@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Reelsmith needs on Debian 12, skipping whatever is already there.
-#   bash .ci/setup.sh run    what building and running the app needs
-#   bash .ci/setup.sh test   that, plus the test tools (Chromium, Playwright, sqlx-cli)
+#   bash .ci/setup.sh toolchain  Rust's part alone (the WASM target): what compiling needs
+#   bash .ci/setup.sh run        what building and running the app needs
+#   bash .ci/setup.sh test       that, plus the test tools (Chromium, Playwright, sqlx-cli)
 # Only the package registries are used: Debian, crates.io, npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,16 @@ npm_packages() {
   say "Installing $2"
   (cd "$1" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 }
+
+if ! command -v cargo >/dev/null; then
+  echo "Rust is missing: install it with rustup (https://rustup.rs), then run this again." >&2
+  exit 1
+fi
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "Adding the wasm32-unknown-unknown Rust target"
+  rustup target add wasm32-unknown-unknown
+fi
+[ "$purpose" = toolchain ] && exit 0
 
 # espeak-ng: the offline voiceover. Noto (Latin, Arabic, Hebrew, ...; CJK) and Symbola
 # (monochrome emoji: libass cannot draw colour emoji fonts) give captions every script.
@@ -38,14 +49,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if ! command -v cargo >/dev/null; then
-  echo "Rust is missing: install it with rustup (https://rustup.rs), then run this again." >&2
-  exit 1
-fi
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  say "Adding the wasm32-unknown-unknown Rust target"
-  rustup target add wasm32-unknown-unknown
-fi
 
 # The tools are built with a lighter release profile than their own (opt-level 1, no LTO,
 # 16 codegen units): building them is part of a fresh machine's wait for its first page
