@@ -55,9 +55,17 @@ fi
 # (wasm-bindgen-cli 140 -> 111 s, wasm-split-cli 47 -> 42 s on two cores), and what they
 # do here takes as long either way (0.7 s for wasm-bindgen on the release WASM) and makes
 # the same files.
+# Each builds beside the others (a tool's build is a chain of crates that leaves a core
+# idle at times); `tools_built` waits for them all and fails if one did.
+tool_builds=()
 install_tool() {
   CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo install "$@"
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo install "$@" &
+  tool_builds+=($!)
+}
+tools_built() {
+  for build in "${tool_builds[@]}"; do wait "$build"; done
+  tool_builds=()
 }
 
 # wasm-bindgen's CLI must match the library in Cargo.lock exactly; it installs without --locked.
@@ -93,3 +101,6 @@ if [ "$purpose" = test ]; then
   fi
   npm_packages end2end "the end-to-end test tools (Playwright, using Debian's Chromium)"
 fi
+
+# The tools building since they were found missing (see install_tool).
+tools_built
