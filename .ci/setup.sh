@@ -49,7 +49,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-
 # The tools are built with a lighter release profile than their own (opt-level 1, no LTO,
 # 16 codegen units): building them is part of a fresh machine's wait for its first page
 # (wasm-bindgen-cli 140 -> 111 s, wasm-split-cli 47 -> 42 s on two cores), and what they
