@@ -7,6 +7,7 @@ mod housekeeping;
 mod http;
 mod live_connections;
 pub mod metrics;
+mod page_cache;
 pub mod postgres;
 pub mod sample;
 pub mod site;

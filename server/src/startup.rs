@@ -253,6 +253,10 @@ impl Application {
                 crate::site::serve::pkg_service(&settings.site_root, &bundle),
             )
             .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+            .layer(middleware::from_fn_with_state(
+                crate::page_cache::PageCache::new(pool.clone()),
+                crate::page_cache::dashboard,
+            ))
             .layer(middleware::from_fn(http::require_login_for_pages))
             .layer(session_layer)
             .layer(middleware::from_fn(http::reject_cross_site))

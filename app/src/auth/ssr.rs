@@ -408,6 +408,16 @@ async fn signed_in(session: &Session) -> Option<SignedIn> {
     Some(signed_in)
 }
 
+/// The session's user with their email, when the session holds it (every log-in since
+/// the email was kept in the session does): no query needed.
+pub async fn session_account(session: &Session) -> Option<CurrentUser> {
+    let signed_in = signed_in(session).await?;
+    Some(CurrentUser {
+        id: signed_in.user,
+        email: signed_in.email?,
+    })
+}
+
 /// The logged-in user's id, or 401.
 pub async fn require_user() -> Result<Uuid, AppError> {
     session_user_id(&session().await?)

@@ -61,6 +61,23 @@ impl TryFrom<ProjectRow> for Project {
     }
 }
 
+/// The dashboard's projects as the server's page cache read them for this request,
+/// before the page was rendered: the page is then rendered from exactly the list its
+/// cached copy is filed under, not from a second read that a change in between could
+/// make differ.
+#[derive(Clone)]
+pub struct Listed(pub std::sync::Arc<[Project]>);
+
+impl Listed {
+    /// The list the page request carries, if the page cache read one.
+    pub fn in_this_request() -> Option<Self> {
+        leptos::prelude::use_context::<http::request::Parts>()?
+            .extensions
+            .get::<Self>()
+            .cloned()
+    }
+}
+
 pub async fn list(pool: &PgPool, owner: Uuid) -> Result<Vec<Project>, AppError> {
     sqlx::query_as!(
         ProjectRow,

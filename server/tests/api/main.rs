@@ -10,6 +10,7 @@ mod brand;
 mod budget;
 mod clips_after_voice;
 mod crashes;
+mod dashboard;
 mod faults;
 mod fleet;
 mod fuzz;
