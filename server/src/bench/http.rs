@@ -3,7 +3,8 @@
 //! it is idle, then keeps `connections` requests for the dashboard (`/`, logged in) in
 //! flight for `seconds` and prints one line:
 //!   page= projects= connections= seconds= requests= errors= requests_per_s= p50_ms=
-//!   p99_ms= max_ms= idle_rss_mb= page_kb= encoding= transfer_kb=
+//!   p99_ms= max_ms= idle_rss_mb= page_kb= encoding= transfer_kb= kept_page_hits=
+//!   kept_page_misses=
 //! Each request asks for a compressed answer as Chromium does (`--accept-encoding
 //! identity` for none): page_kb is the page, transfer_kb what it took on the wire.
 //! Goal on two cores: 3,000 requests a second, p99 <= 20 ms, idle RSS <= 60 MB. The
@@ -76,13 +77,14 @@ pub async fn bench_http(
     load(&http, &url, &headers, connections, WARM_UP).await?;
     let measured = Duration::from_secs_f64(seconds);
     let (mut latencies, errors) = load(&http, &url, &headers, connections, measured).await?;
+    let (kept_hits, kept_misses) = kept_pages(&http, &server.base).await?;
     server.stop().await?;
 
     latencies.sort_by(f64::total_cmp);
     println!(
         "page={page} projects={projects} connections={connections} seconds={seconds} requests={} errors={errors} \
          requests_per_s={:.0} p50_ms={:.1} p99_ms={:.1} max_ms={:.1} idle_rss_mb={idle_rss_mb:.1} page_kb={page_kb:.1} \
-         encoding={encoding} transfer_kb={transfer_kb:.1}",
+         encoding={encoding} transfer_kb={transfer_kb:.1} kept_page_hits={kept_hits} kept_page_misses={kept_misses}",
         latencies.len(),
         latencies.len() as f64 / measured.as_secs_f64(),
         percentile(&latencies, 0.50),
@@ -90,6 +92,29 @@ pub async fn bench_http(
         latencies.last().copied().unwrap_or(f64::NAN),
     );
     Ok(())
+}
+
+/// How many answers the server's page cache gave from a kept page and how many it had
+/// to render (its `/metrics`, open to loopback): the load asks again and again for a page
+/// that does not change, so all but the first come from the kept copy.
+async fn kept_pages(http: &reqwest::Client, base: &str) -> anyhow::Result<(u64, u64)> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let count = |result: &str| -> u64 {
+        text.lines()
+            .filter(|line| {
+                line.starts_with("reelsmith_page_cache_total{")
+                    && line.contains(&format!("result=\"{result}\""))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    Ok((count("hit"), count("miss")))
 }
 
 /// One answer to `url` asking for `encoding`, as it came: its `Content-Encoding` and body.
