@@ -59,8 +59,11 @@ pub async fn bench_http(
     headers.insert(header::COOKIE, browser.cookie_header()?.parse()?);
     let url = format!("{}{page}", server.base);
     // Without reqwest's decompression features: an answer is read as it came.
+    // Redirects are not followed: a page that sends the user elsewhere (the log-in page
+    // once logged in) would otherwise be measured as the page it sends them to.
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let (_, body) = fetch(&http, &url, &headers, "identity").await?;
     let page_kb = body.len() as f64 / 1024.0;
@@ -127,7 +130,14 @@ async fn fetch(
     let mut headers = headers.clone();
     headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(encoding)?);
     let response = http.get(url).headers(headers).send().await?;
-    let response = response.error_for_status()?;
+    if response.status() != reqwest::StatusCode::OK {
+        let to = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|to| format!(" (to {})", to.to_str().unwrap_or("?")))
+            .unwrap_or_default();
+        bail!("{url} answered {}{to}, not 200", response.status());
+    }
     let encoding = response
         .headers()
         .get(header::CONTENT_ENCODING)
