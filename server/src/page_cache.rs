@@ -42,7 +42,7 @@ use uuid::Uuid;
 /// shown go.
 const BUDGET_BYTES: usize = 32 << 20;
 
-/// The largest page kept; a bigger one is sent as rendered.
+/// The largest page kept; a bigger one (thousands of projects) is sent as rendered.
 const LARGEST_PAGE: usize = 4 << 20;
 
 /// The kept dashboards, one per user, shared by the instance's requests.
@@ -194,7 +194,12 @@ pub async fn dashboard(
     if !is_page {
         return Response::from_parts(parts, body);
     }
-    let html = match axum::body::to_bytes(body, LARGEST_PAGE).await {
+    // Read whole whatever its size: Leptos has rendered it whole already (the page waits
+    // for its data), so this is a copy, not a new risk.
+    let html = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(html) if html.len() > LARGEST_PAGE => {
+            return Response::from_parts(parts, Body::from(html))
+        }
         Ok(html) => html,
         Err(error) => {
             tracing::warn!(%error, "the dashboard could not be read for keeping");
