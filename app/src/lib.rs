@@ -118,10 +118,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The page's Content-Security-Policy: scripts only from this site or carrying this
-/// response's nonce (leptos_axum puts it on the hydration and streaming scripts), WASM
-/// allowed to compile, nothing framing the page. Images and media may come from the
+/// The page's Content-Security-Policy: scripts only from this site or allowed by
+/// `inline_scripts` (this response's nonce, which leptos_axum puts on the hydration and
+/// streaming scripts, or a kept page's script hashes: see the server's `page_cache`),
+/// WASM allowed to compile, nothing framing the page. Images and media may come from the
 /// storage's own host (S3 links); styles inline (components set widths and colours).
+#[cfg(feature = "ssr")]
+pub fn page_policy(inline_scripts: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' {inline_scripts} 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src * data: blob:; media-src * data: blob:; \
+         connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
 #[cfg(feature = "ssr")]
 fn send_script_policy() {
     let (Some(nonce), Some(response)) = (
@@ -130,12 +141,7 @@ fn send_script_policy() {
     ) else {
         return;
     };
-    let policy = format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self' 'unsafe-inline'; img-src * data: blob:; media-src * data: blob:; \
-         connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; \
-         form-action 'self'; frame-ancestors 'none'"
-    );
+    let policy = page_policy(&format!("'nonce-{nonce}'"));
     if let Ok(value) = http::HeaderValue::from_str(&policy) {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }

@@ -223,16 +223,13 @@ pub async fn dashboard(
 }
 
 impl Page {
-    /// The rendered page ready to be kept: its policy allowing its inline scripts by
-    /// hash instead of the answer's nonce, and a compressed copy. None if the policy has
-    /// no nonce to replace.
+    /// The rendered page ready to be kept: the page's policy (`app::page_policy`)
+    /// allowing its inline scripts by hash instead of the answer's nonce, and a
+    /// compressed copy. None for an answer the shell sent no policy with.
     fn made(fingerprint: [u8; 32], mut headers: HeaderMap, html: Bytes) -> Option<Self> {
-        let policy = headers
-            .get(header::CONTENT_SECURITY_POLICY)?
-            .to_str()
-            .ok()?;
-        let nonce_at = policy.find("'nonce-")?;
-        let nonce_end = nonce_at + 1 + policy[nonce_at + 1..].find('\'')? + 1;
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            return None;
+        }
         let hashes = inline_scripts(&html)
             .map(|script| {
                 let digest = Sha256::digest(script);
@@ -243,10 +240,9 @@ impl Page {
             })
             .collect::<Vec<_>>()
             .join(" ");
-        let policy = format!("{}{hashes}{}", &policy[..nonce_at], &policy[nonce_end..]);
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_str(&policy).ok()?,
+            HeaderValue::from_str(&app::page_policy(&hashes)).ok()?,
         );
         for made_per_answer in [
             header::CONTENT_LENGTH,
